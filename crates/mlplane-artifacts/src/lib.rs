@@ -1,0 +1,216 @@
+//! mlplane-artifacts: stores the bytes of run artifacts on a local disk or in S3.
+//!
+//! [`ArtifactStore`] moves bytes only; sizes and hashes are recorded by the metadata store,
+//! from the [`StoredObject`] that [`ArtifactStore::put_stream`] returns.
+//! Objects live at `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` (see
+//! [`ArtifactKey::object_key`]) under the store's root directory or bucket prefix.
+//!
+//! Invariants:
+//! - an object is visible at its key only once it is complete: a failed, oversized or
+//!   abandoned upload never leaves a partial object behind (local: staging file + rename;
+//!   S3: single `PUT` or a multipart upload that is aborted on failure);
+//! - uploads and downloads stream with bounded buffers; no body is ever held whole in memory;
+//! - a local store never follows a symbolic link found below its root (`UnsafePath`);
+//! - keys are built only from checked core types, so no key escapes its run's `artifacts/`
+//!   directory, and none can collide with the local `.staging` directory;
+//! - `describe()`, `Debug` and errors never contain credentials.
+
+mod error;
+mod intake;
+mod local;
+mod s3;
+
+pub use error::{ArtifactError, Result};
+pub use s3::S3Config;
+
+use bytes::Bytes;
+use futures::Stream;
+use futures::stream::BoxStream;
+use mlplane_core::{ArtifactPath, ExperimentId, RunId, WorkspaceName};
+use std::fmt::{self, Display};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where one artifact file of one run lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ArtifactKey {
+    pub workspace: WorkspaceName,
+    pub experiment_id: ExperimentId,
+    pub run_id: RunId,
+    /// The file's path inside the run's artifact tree; must not be the root.
+    pub path: ArtifactPath,
+}
+
+impl ArtifactKey {
+    /// The object key relative to the store root:
+    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}`.
+    pub fn object_key(&self) -> String {
+        format!(
+            "{}/{}/{}/artifacts/{}",
+            self.workspace, self.experiment_id, self.run_id, self.path
+        )
+    }
+
+    /// The components of [`Self::object_key`]; fails for the root path, which is a directory.
+    fn components(&self) -> Result<Vec<String>> {
+        if self.path.is_root() {
+            return Err(ArtifactError::UnsafePath {
+                reason: "the artifact root is a directory, not a file".into(),
+            });
+        }
+        let mut parts = vec![
+            self.workspace.as_str().to_string(),
+            self.experiment_id.to_string(),
+            self.run_id.as_str().to_string(),
+            "artifacts".to_string(),
+        ];
+        parts.extend(self.path.components().map(str::to_string));
+        Ok(parts)
+    }
+}
+
+impl Display for ArtifactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.object_key())
+    }
+}
+
+/// What was stored by an upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Handle to the artifact storage; cheap to clone, shareable between tasks.
+#[derive(Debug, Clone)]
+pub struct ArtifactStore {
+    backend: Arc<Backend>,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Local(local::LocalStore),
+    S3(s3::S3Store),
+}
+
+impl ArtifactStore {
+    /// Opens a store from `file:///abs/dir`, a plain filesystem path (relative or
+    /// absolute), or `s3://bucket[/prefix]`.
+    ///
+    /// For S3 the settings come from the environment (see [`S3Config::from_env`]).
+    /// Local directories are created if missing.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        let uri = uri.trim();
+        if uri.is_empty() {
+            return Err(ArtifactError::Config("empty artifact store uri".into()));
+        }
+        if let Some(rest) = uri.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            return Self::s3(bucket, prefix, S3Config::from_env()?);
+        }
+        if let Some(rest) = uri.strip_prefix("file://") {
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') {
+                return Err(ArtifactError::Config(format!(
+                    "file uri must be file:///absolute/path, got {uri:?}"
+                )));
+            }
+            return Self::local(Path::new(path));
+        }
+        if let Some((scheme, _)) = uri.split_once("://") {
+            return Err(ArtifactError::Config(format!(
+                "unsupported artifact store scheme {scheme:?} (use file://, s3:// or a path)"
+            )));
+        }
+        Self::local(Path::new(uri))
+    }
+
+    /// Opens a store in a local directory, creating it if missing.
+    pub fn local(dir: &Path) -> Result<Self> {
+        Ok(Self::from_backend(Backend::Local(local::LocalStore::open(
+            dir,
+        )?)))
+    }
+
+    /// Opens a store in an S3 bucket under `prefix` (may be empty), with explicit settings.
+    pub fn s3(bucket: &str, prefix: &str, cfg: S3Config) -> Result<Self> {
+        Ok(Self::from_backend(Backend::S3(s3::S3Store::new(
+            bucket, prefix, cfg,
+        )?)))
+    }
+
+    fn from_backend(backend: Backend) -> Self {
+        Self {
+            backend: Arc::new(backend),
+        }
+    }
+
+    /// A human-readable location without secrets: `local:/data/artifacts` or
+    /// `s3://bucket/prefix`.
+    pub fn describe(&self) -> String {
+        match &*self.backend {
+            Backend::Local(l) => format!("local:{}", l.root().display()),
+            Backend::S3(s) => s.describe(),
+        }
+    }
+
+    /// Streams `body` into the store at `key`, hashing and counting on the fly.
+    ///
+    /// The object becomes visible only when complete; on any error (including
+    /// [`ArtifactError::TooLarge`] past `max_bytes`) nothing is left at the key.
+    /// An existing object at the key is replaced atomically.
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &ArtifactKey,
+        body: S,
+        max_bytes: u64,
+    ) -> Result<StoredObject>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Send + Unpin,
+        E: Display,
+    {
+        match &*self.backend {
+            Backend::Local(l) => l.put_stream(key, body, max_bytes).await,
+            Backend::S3(s) => s.put_stream(key, body, max_bytes).await,
+        }
+    }
+
+    /// Streams an object out: its size and its bytes in chunks.
+    pub async fn get_stream(
+        &self,
+        key: &ArtifactKey,
+    ) -> Result<(u64, BoxStream<'static, Result<Bytes>>)> {
+        match &*self.backend {
+            Backend::Local(l) => l.get_stream(key).await,
+            Backend::S3(s) => s.get_stream(key).await,
+        }
+    }
+
+    /// Deletes the object at `key`; deleting a missing object succeeds.
+    pub async fn delete(&self, key: &ArtifactKey) -> Result<()> {
+        match &*self.backend {
+            Backend::Local(l) => l.delete(key).await,
+            Backend::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Readiness check: the local root is writable, or the bucket answers a list call.
+    pub async fn check(&self) -> Result<()> {
+        match &*self.backend {
+            Backend::Local(l) => l.check().await,
+            Backend::S3(s) => s.check().await,
+        }
+    }
+
+    /// Removes leftovers of interrupted uploads (local staging files) and returns how many
+    /// were removed. Uploads in progress in this process are kept. No-op for S3.
+    pub async fn sweep_incomplete(&self) -> Result<u64> {
+        match &*self.backend {
+            Backend::Local(l) => l.sweep_incomplete().await,
+            Backend::S3(_) => Ok(0),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Streaming downsampling of metric history for charts.
+//!
+//! The step range is cut into equal buckets; each bucket keeps its first, last, minimum and
+//! maximum point (the "M4" reduction), so a line chart drawn from the result has the same
+//! envelope as one drawn from every point. Points are fed one at a time in any order, so a
+//! store can stream a million rows through it in constant memory.
+//!
+//! Invariants:
+//! - the output never holds more than `max_points` points and is sorted by (step, timestamp);
+//! - the global minimum and maximum of the non-NaN values are always in the output.
+
+use crate::model::MetricPoint;
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    first: MetricPoint,
+    last: MetricPoint,
+    min: Option<MetricPoint>,
+    max: Option<MetricPoint>,
+}
+
+/// Aggregates points into at most `max_points` representative points.
+pub struct Downsampler {
+    min_step: i64,
+    width: u128,
+    buckets: Vec<Option<Bucket>>,
+}
+
+fn earlier(a: &MetricPoint, b: &MetricPoint) -> bool {
+    (a.step, a.timestamp) < (b.step, b.timestamp)
+}
+
+impl Downsampler {
+    /// `min_step..=max_step` must cover every point that will be fed; `max_points >= 4`
+    /// gives a meaningful result (smaller values are raised to 4).
+    pub fn new(min_step: i64, max_step: i64, max_points: usize) -> Self {
+        let n_buckets = (max_points.max(4) / 4).max(1);
+        let span = (max_step as i128 - min_step as i128).max(0) as u128 + 1;
+        let width = span.div_ceil(n_buckets as u128).max(1);
+        Self {
+            min_step,
+            width,
+            buckets: vec![None; n_buckets],
+        }
+    }
+
+    pub fn push(&mut self, p: MetricPoint) {
+        let offset = (p.step as i128 - self.min_step as i128).max(0) as u128;
+        let idx = ((offset / self.width) as usize).min(self.buckets.len() - 1);
+        let b = self.buckets[idx].get_or_insert(Bucket {
+            first: p,
+            last: p,
+            min: None,
+            max: None,
+        });
+        if earlier(&p, &b.first) {
+            b.first = p;
+        }
+        if !earlier(&p, &b.last) {
+            b.last = p;
+        }
+        if !p.value.is_nan() {
+            if b.min.is_none_or(|m| p.value < m.value) {
+                b.min = Some(p);
+            }
+            if b.max.is_none_or(|m| p.value > m.value) {
+                b.max = Some(p);
+            }
+        }
+    }
+
+    /// The representative points, sorted by step then timestamp.
+    pub fn finish(self) -> Vec<MetricPoint> {
+        let mut out = Vec::new();
+        for b in self.buckets.into_iter().flatten() {
+            let mut pts = vec![b.first, b.last];
+            pts.extend(b.min);
+            pts.extend(b.max);
+            pts.sort_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)));
+            pts.dedup_by(|a, b| {
+                a.step == b.step
+                    && a.timestamp == b.timestamp
+                    && a.value.to_bits() == b.value.to_bits()
+            });
+            out.extend(pts);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn pt(step: i64, value: f64) -> MetricPoint {
+        MetricPoint {
+            value,
+            timestamp: step,
+            step,
+        }
+    }
+
+    #[test]
+    fn a_million_points_reduce_to_the_budget_and_keep_extremes() {
+        let mut d = Downsampler::new(0, 999_999, 1000);
+        for s in 0..1_000_000 {
+            let v = if s == 777_777 {
+                1e9
+            } else if s == 3 {
+                -1e9
+            } else {
+                (s as f64).sin()
+            };
+            d.push(pt(s, v));
+        }
+        let out = d.finish();
+        assert!(out.len() <= 1000);
+        assert!(out.iter().any(|p| p.value == 1e9));
+        assert!(out.iter().any(|p| p.value == -1e9));
+        assert!(out.windows(2).all(|w| w[0].step <= w[1].step));
+    }
+
+    proptest! {
+        #[test]
+        fn output_fits_budget_and_contains_extremes(
+            pts in proptest::collection::vec((-1000i64..1000, -1e6f64..1e6), 1..500),
+            n in 4usize..64,
+        ) {
+            let lo = pts.iter().map(|p| p.0).min().unwrap();
+            let hi = pts.iter().map(|p| p.0).max().unwrap();
+            let mut d = Downsampler::new(lo, hi, n);
+            for (s, v) in &pts { d.push(pt(*s, *v)); }
+            let out = d.finish();
+            prop_assert!(out.len() <= n);
+            let max = pts.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+            let min = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
+            prop_assert!(out.iter().any(|p| p.value == max));
+            prop_assert!(out.iter().any(|p| p.value == min));
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Domain types and rules of mlplane: workspaces, experiments, runs, params, metrics, tags,
+//! logs and artifact paths, with the validation rules and limits that every interface shares.
+//!
+//! Invariants:
+//! - this crate does no IO: no files, no sockets, no SQL, no HTTP, no async runtime;
+//! - every value that reaches a store has passed a validator from [`validate`] or a
+//!   checked constructor such as [`ArtifactPath::parse`] or [`RunId::parse`];
+//! - types here are plain data; wire shapes live in `mlplane-api`.
+
+pub mod artifact_path;
+pub mod downsample;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod page_token;
+pub mod validate;
+
+pub use artifact_path::ArtifactPath;
+pub use error::{Invalid, Violation};
+pub use ids::{ExperimentId, RunId, WorkspaceName};
+pub use model::*;
+pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};
+
+/// Milliseconds since the Unix epoch, the unit of every timestamp in mlplane.
+pub type TimestampMs = i64;

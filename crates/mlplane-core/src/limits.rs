@@ -1,0 +1,43 @@
+//! Limits on sizes and counts, shared by every interface (REST, CLI, MLflow protocol).
+//!
+//! They follow MLflow's own limits where MLflow has one, so MLflow clients never meet a
+//! stricter server than the one they were written for. `docs/LIMITS.md` lists them for users.
+
+/// Longest metric, param or tag key, in characters.
+pub const MAX_KEY_LEN: usize = 250;
+/// Longest param value, in characters.
+pub const MAX_PARAM_VALUE_LEN: usize = 6000;
+/// Longest run or experiment tag value, in characters.
+pub const MAX_TAG_VALUE_LEN: usize = 5000;
+/// Longest experiment name, in characters.
+pub const MAX_EXPERIMENT_NAME_LEN: usize = 500;
+/// Longest run name, in characters.
+pub const MAX_RUN_NAME_LEN: usize = 250;
+/// Longest user name recorded on a run, in characters.
+pub const MAX_USER_LEN: usize = 250;
+/// Longest workspace name, in characters.
+pub const MAX_WORKSPACE_NAME_LEN: usize = 63;
+/// Most metrics in one batch.
+pub const MAX_BATCH_METRICS: usize = 1000;
+/// Most params in one batch.
+pub const MAX_BATCH_PARAMS: usize = 100;
+/// Most tags in one batch.
+pub const MAX_BATCH_TAGS: usize = 100;
+/// Most items (metrics + params + tags) in one batch.
+pub const MAX_BATCH_TOTAL: usize = 1000;
+/// Most items per page of any list.
+pub const MAX_PAGE_SIZE: usize = 50_000;
+/// Default items per page of a list when the caller gives none.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Most points per page of metric history.
+pub const MAX_HISTORY_PAGE: usize = 100_000;
+/// Most points a downsampled history may ask for.
+pub const MAX_DOWNSAMPLE_POINTS: usize = 10_000;
+/// Longest artifact path, in bytes.
+pub const MAX_ARTIFACT_PATH_LEN: usize = 1024;
+/// Longest single artifact path component, in bytes.
+pub const MAX_ARTIFACT_COMPONENT_LEN: usize = 255;
+/// Largest single run-log append, in bytes.
+pub const MAX_LOG_APPEND_BYTES: usize = 1 << 20;
+/// Most bytes returned by one run-log read.
+pub const MAX_LOG_READ_BYTES: usize = 4 << 20;

@@ -1,0 +1,171 @@
+//! The HTTP edge of mlplane: axum routes for `/api/v1`, health and metrics endpoints, the
+//! OpenAPI document, and the server's start-up and graceful shutdown.
+//!
+//! This is the only crate that knows HTTP status codes and axum. Handlers validate input with
+//! `mlplane_core`, call one `MetadataStore` or `ArtifactStore` operation and map the result
+//! to an `mlplane_api` view; errors leave through [`error::ApiError`].
+//!
+//! Invariants:
+//! - no handler panics on user input; a panic anyway becomes a 500 in the error shape;
+//! - unknown routes and methods answer in the error shape too;
+//! - on SIGTERM/SIGINT the server stops accepting, finishes in-flight requests, then closes
+//!   the store.
+
+pub mod error;
+pub mod extract;
+pub mod http_metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+pub use state::{AppState, Limits};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use error::{ApiError, ErrorCode};
+use mlplane_artifacts::ArtifactStore;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The full application router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::api_v1(&state))
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/api/v1/openapi.json", get(routes::health::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http_metrics::track,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::RouteNotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this route",
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    let mut r = ApiError::new(ErrorCode::Internal, "internal server error").into_response();
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+/// Settings of `mlplane server`, after flags, env vars and defaults were merged.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Holds the SQLite file and local artifacts unless told otherwise.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/mlplane.db`.
+    pub database_url: Option<String>,
+    /// A folder, `file://…` or `s3://bucket/prefix`; default `<data_dir>/artifacts`.
+    pub artifacts_uri: Option<String>,
+    pub limits: Limits,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("metadata store: {0}")]
+    Store(#[from] mlplane_store::StoreError),
+    #[error("artifact store: {0}")]
+    Artifacts(#[from] mlplane_artifacts::ArtifactError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl ServerConfig {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("mlplane.db").display()))
+    }
+
+    pub fn artifacts_uri(&self) -> String {
+        self.artifacts_uri
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("artifacts").display().to_string())
+    }
+}
+
+/// Opens the stores, serves until SIGTERM/SIGINT, then shuts down gracefully.
+/// `on_ready` receives the bound address (useful with port 0).
+pub async fn run(
+    config: ServerConfig,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServerError> {
+    let db_url = config.database_url();
+    let store = mlplane_store::open(&db_url).await?;
+    let artifacts = ArtifactStore::from_uri(&config.artifacts_uri())?;
+    let swept = artifacts.sweep_incomplete().await?;
+    if swept > 0 {
+        tracing::info!(count = swept, "removed leftovers of interrupted uploads");
+    }
+    tracing::info!(
+        store = %mlplane_store::redact(&db_url),
+        artifacts = %artifacts.describe(),
+        "stores ready"
+    );
+    let state = AppState::new(Arc::clone(&store), artifacts, config.limits);
+    let addr = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(ServerError::Serve)?;
+    on_ready(local);
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    tracing::info!("draining done, closing the store");
+    store.close().await;
+    served.map_err(ServerError::Serve)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

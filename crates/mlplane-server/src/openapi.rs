@@ -1,0 +1,29 @@
+//! The OpenAPI 3 document, generated from the `#[utoipa::path]` annotations on the handlers.
+//!
+//! Invariants:
+//! - every route in `routes::api_v1` is listed here (a test compares the two).
+
+use crate::routes::{artifacts, experiments, health, runs, workspaces};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mlplane", description = "mlplane REST API: workspaces, experiments, runs, metrics, logs and artifacts."),
+    paths(
+        workspaces::list, workspaces::create, workspaces::get,
+        experiments::list, experiments::create, experiments::get, experiments::get_by_name,
+        experiments::update, experiments::delete, experiments::restore, experiments::set_tag, experiments::delete_tag,
+        runs::create, runs::list, runs::get, runs::update, runs::delete, runs::restore,
+        runs::log_batch, runs::log_metric, runs::log_param, runs::set_tag, runs::delete_tag,
+        runs::history, runs::sampled, runs::append_log, runs::read_log,
+        artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "health"))
+)]
+struct ApiDoc;
+
+/// The document served at `/api/v1/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,127 @@
+//! `/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}`: streaming upload and download of
+//! run artifacts, plus listing one directory level.
+//!
+//! An upload streams the body into `mlplane-artifacts` (hashing on the way), and only once the
+//! bytes are durable records `(path, size, sha256)` in the metadata store. Listings and
+//! downloads go through the metadata store, so a file is visible only once fully stored.
+
+use super::{run_id, workspace};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{AppPath, AppQuery};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use mlplane_api::{ArtifactListQuery, ArtifactListView, ArtifactView, ErrorBody};
+use mlplane_artifacts::ArtifactKey;
+use mlplane_core::{ArtifactEntry, ArtifactPath, LifecycleStage, RunId, WorkspaceName};
+
+type ArtifactRoute = AppPath<(String, String, String)>;
+
+async fn key(
+    s: &AppState,
+    ws: &str,
+    id: &str,
+    path: &str,
+) -> ApiResult<(WorkspaceName, RunId, ArtifactKey, LifecycleStage)> {
+    let (ws, id) = (workspace(ws)?, run_id(id)?);
+    let path = ArtifactPath::parse(path)?;
+    let run = s.store.get_run(&ws, &id).await?;
+    let key = ArtifactKey {
+        workspace: ws.clone(),
+        experiment_id: run.info.experiment_id,
+        run_id: id.clone(),
+        path,
+    };
+    Ok((ws, id, key, run.info.lifecycle_stage))
+}
+
+#[utoipa::path(put, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}", tag = "artifacts",
+    params(("ws" = String, Path), ("run_id" = String, Path), ("path" = String, Path, description = "relative file path")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = ArtifactView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn upload(
+    State(s): State<AppState>,
+    AppPath((ws, id, path)): ArtifactRoute,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<ArtifactView>)> {
+    let (ws, id, key, stage) = key(&s, &ws, &id, &path).await?;
+    if stage == LifecycleStage::Deleted {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("run '{id}' is deleted"),
+        ));
+    }
+    let stored = s
+        .artifacts
+        .put_stream(&key, body.into_data_stream(), s.limits.max_artifact_bytes)
+        .await?;
+    let entry = ArtifactEntry {
+        path: key.path.clone(),
+        size: stored.size,
+        sha256: stored.sha256,
+        created_at: super::now_ms(),
+    };
+    s.store.record_artifact(&ws, &id, entry.clone()).await?;
+    Ok((StatusCode::CREATED, Json(entry.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}", tag = "artifacts",
+    params(("ws" = String, Path), ("run_id" = String, Path), ("path" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404, body = ErrorBody)))]
+pub async fn download(
+    State(s): State<AppState>,
+    AppPath((ws, id, path)): ArtifactRoute,
+) -> ApiResult<Response> {
+    let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
+    let entry = s.store.get_artifact(&ws, &id, &key.path).await?;
+    let (size, stream) = s.artifacts.get_stream(&key).await?;
+    let stream = stream.map(|r| r.map_err(std::io::Error::other));
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&entry.sha256) {
+        h.insert("x-mlplane-sha256", v);
+    }
+    Ok(resp)
+}
+
+#[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}", tag = "artifacts",
+    params(("ws" = String, Path), ("run_id" = String, Path), ("path" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(s): State<AppState>,
+    AppPath((ws, id, path)): ArtifactRoute,
+) -> ApiResult<StatusCode> {
+    let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
+    s.store.delete_artifact(&ws, &id, &key.path).await?;
+    s.artifacts.delete(&key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifact-list", tag = "artifacts",
+    params(("ws" = String, Path), ("run_id" = String, Path), ArtifactListQuery),
+    responses((status = 200, body = ArtifactListView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    AppPath((ws, id)): AppPath<(String, String)>,
+    AppQuery(q): AppQuery<ArtifactListQuery>,
+) -> ApiResult<Json<ArtifactListView>> {
+    let dir = ArtifactPath::parse_dir(q.path.as_deref().unwrap_or(""))?;
+    let l = s
+        .store
+        .list_artifacts(&workspace(&ws)?, &run_id(&id)?, &dir)
+        .await?;
+    Ok(Json(ArtifactListView {
+        path: dir.to_string(),
+        files: l.files.into_iter().map(Into::into).collect(),
+        dirs: l.dirs,
+    }))
+}

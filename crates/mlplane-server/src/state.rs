@@ -1,0 +1,44 @@
+//! Shared state handed to every handler.
+
+use crate::http_metrics::HttpMetrics;
+use mlplane_artifacts::ArtifactStore;
+use mlplane_store::MetadataStore;
+use std::sync::Arc;
+
+/// Limits the edge enforces on requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest JSON request body, in bytes.
+    pub max_request_bytes: usize,
+    /// Largest single artifact upload, in bytes.
+    pub max_artifact_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 4 << 20,
+            max_artifact_bytes: 64 << 30,
+        }
+    }
+}
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn MetadataStore>,
+    pub artifacts: ArtifactStore,
+    pub metrics: Arc<HttpMetrics>,
+    pub limits: Limits,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn MetadataStore>, artifacts: ArtifactStore, limits: Limits) -> Self {
+        Self {
+            store,
+            artifacts,
+            metrics: Arc::new(HttpMetrics::default()),
+            limits,
+        }
+    }
+}

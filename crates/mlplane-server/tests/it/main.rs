@@ -1,0 +1,6 @@
+//! Integration tests of the HTTP edge: the app is built in-process over a SQLite file and a
+//! local artifact folder in a temp dir, and called through `tower::ServiceExt::oneshot`.
+
+mod api;
+mod hostile;
+mod support;

@@ -1,0 +1,121 @@
+//! Test harness: a fresh app per test and a `call` helper returning status and JSON.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use mlplane_artifacts::ArtifactStore;
+use mlplane_server::{AppState, Limits, app};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub router: Router,
+    pub dir: tempfile::TempDir,
+}
+
+pub const WS: &str = "/api/v1/workspaces/default";
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_limits(Limits {
+            max_request_bytes: 64 * 1024,
+            max_artifact_bytes: 8 << 20,
+        })
+        .await
+    }
+
+    pub async fn with_limits(limits: Limits) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("m.db").display());
+        let store = mlplane_store::open(&url).await.expect("store");
+        let artifacts =
+            ArtifactStore::from_uri(&dir.path().join("artifacts").display().to_string())
+                .expect("artifacts");
+        let router = app(AppState::new(store, artifacts, limits));
+        Self { router, dir }
+    }
+
+    /// Sends a request; `body` is sent as JSON when it parses as JSON, raw otherwise.
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Vec<u8>) {
+        let mut b = Request::builder().method(method).uri(uri);
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let req = b.body(Body::from(body)).expect("request");
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, bytes.to_vec())
+    }
+
+    pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (ct, bytes) = match body {
+            Some(v) => (
+                Some("application/json"),
+                serde_json::to_vec(&v).expect("json"),
+            ),
+            None => (None, Vec::new()),
+        };
+        let (status, out) = self.raw(method, uri, ct, bytes).await;
+        let v = if out.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&out)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&out).into()))
+        };
+        (status, v)
+    }
+
+    pub async fn ok(&self, method: &str, uri: &str, body: Option<Value>) -> Value {
+        let (s, v) = self.call(method, uri, body).await;
+        assert!(s.is_success(), "{method} {uri} -> {s}: {v}");
+        v
+    }
+
+    /// Creates an experiment and a run in it; returns (experiment id, run id).
+    pub async fn run(&self) -> (String, String) {
+        let e = self
+            .ok(
+                "POST",
+                &format!("{WS}/experiments"),
+                Some(serde_json::json!({"name": format!("e-{}", rand_suffix())})),
+            )
+            .await;
+        let exp = e["experiment_id"].as_str().expect("id").to_string();
+        let r = self
+            .ok(
+                "POST",
+                &format!("{WS}/runs"),
+                Some(serde_json::json!({"experiment_id": exp})),
+            )
+            .await;
+        (
+            exp,
+            r["info"]["run_id"].as_str().expect("run id").to_string(),
+        )
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+/// Asserts an error answer: the status, the code, and a non-empty message.
+pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status.as_u16(), want_status, "body: {body}");
+    assert_eq!(body["code"], want_code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+}

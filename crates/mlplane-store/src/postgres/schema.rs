@@ -1,0 +1,222 @@
+//! The PostgreSQL schema: embedded migrations and the rows every store starts with.
+//!
+//! Metrics are kept in two tables. `metric_series` has one row per (run, key) with the
+//! point count, step range, next insertion number and the latest point, so `get_run` and
+//! downsampling never scan points. `metrics` holds the points, keyed by
+//! `(series_id, step, ts, seq)`, which is exactly the history order, so a page of history
+//! is one index range scan. Keys and paths use the "C" collation so that listings sort by
+//! bytes whatever the database locale (the same order SQLite uses).
+//!
+//! Invariants:
+//! - migrations are applied in version order, each in its own transaction together with its
+//!   `schema_migrations` row, under a session advisory lock, so concurrent starts apply each
+//!   one exactly once;
+//! - a migration, once released, is never edited: changes go into a new version;
+//! - after [`migrate`] the `default` workspace exists with its `Default` experiment (id 0),
+//!   and the page-token secret exists and never changes.
+
+use super::pool::Conn;
+use super::rows::{col, now_ms};
+use crate::Result;
+
+/// Key of the advisory lock that serializes migrations ("mlplane" in ASCII).
+const MIGRATION_LOCK: i64 = 0x006d_6c70_6c61_6e65;
+
+/// Name of the `meta` row holding the page-token secret.
+const TOKEN_KEY: &str = "page_token_key";
+
+/// The migrations, by version.
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+
+CREATE TABLE workspaces (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE SEQUENCE experiment_id_seq MINVALUE 0 START WITH 1;
+
+CREATE TABLE experiments (
+    id BIGINT PRIMARY KEY DEFAULT nextval('experiment_id_seq'),
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    name TEXT COLLATE "C" NOT NULL,
+    artifact_location TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+    is_default BOOLEAN NOT NULL DEFAULT false,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (workspace, name)
+);
+ALTER SEQUENCE experiment_id_seq OWNED BY experiments.id;
+CREATE INDEX experiments_by_workspace ON experiments (workspace, id);
+
+CREATE TABLE experiment_tags (
+    experiment_id BIGINT NOT NULL REFERENCES experiments (id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, key)
+);
+
+CREATE TABLE runs (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    experiment_id BIGINT NOT NULL REFERENCES experiments (id),
+    name TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time BIGINT NOT NULL,
+    end_time BIGINT,
+    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+    parent_run_id TEXT COLLATE "C" REFERENCES runs (id),
+    artifact_uri TEXT NOT NULL,
+    log_bytes BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX runs_by_workspace ON runs (workspace, start_time DESC, id);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, id);
+CREATE INDEX runs_by_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+CREATE TABLE run_params (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE run_tags (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+
+CREATE TABLE metric_series (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    key TEXT COLLATE "C" NOT NULL,
+    count BIGINT NOT NULL DEFAULT 0,
+    next_seq BIGINT NOT NULL DEFAULT 0,
+    min_step BIGINT,
+    max_step BIGINT,
+    last_value DOUBLE PRECISION,
+    last_step BIGINT,
+    last_ts BIGINT,
+    UNIQUE (run_id, key)
+);
+
+-- No foreign key to metric_series: a point is only ever written in the transaction that
+-- holds its series row locked, and checking a key per point would halve insert speed.
+CREATE TABLE metrics (
+    series_id BIGINT NOT NULL,
+    step BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (series_id, step, ts, seq)
+);
+
+CREATE TABLE run_logs (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    start_offset BIGINT NOT NULL,
+    data BYTEA NOT NULL,
+    PRIMARY KEY (run_id, start_offset)
+);
+
+CREATE TABLE artifacts (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    path TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (run_id, path)
+);
+"#;
+
+/// Applies missing migrations, ensures the starting rows and returns the page-token secret.
+pub(super) async fn migrate(conn: &mut Conn) -> Result<Vec<u8>> {
+    // Session-level lock: released explicitly below, or when the connection closes.
+    conn.db()
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = migrate_locked(conn).await;
+    let unlocked = conn
+        .db()
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    let key = result?;
+    unlocked?;
+    Ok(key)
+}
+
+async fn migrate_locked(conn: &mut Conn) -> Result<Vec<u8>> {
+    conn.db()
+        .batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            applied_at BIGINT NOT NULL
+        )",
+    )
+    .await?;
+    let applied: Vec<i64> = conn
+        .db()
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .await?
+        .iter()
+        .map(|r| col(r, 0))
+        .collect::<Result<_>>()?;
+    for (version, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        tracing::info!(version, "applying postgres migration");
+        let tx = conn.begin().await?;
+        tx.db().batch_execute(sql).await?;
+        tx.db()
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[version, &now_ms()],
+            )
+            .await?;
+        tx.commit().await?;
+    }
+    ensure_rows(conn).await
+}
+
+async fn ensure_rows(conn: &mut Conn) -> Result<Vec<u8>> {
+    let now = now_ms();
+    let tx = conn.begin().await?;
+    let db = tx.db();
+    // 32 random bytes from two v4 UUIDs (PostgreSQL's strong random source), 244 random bits.
+    db.execute(
+        "INSERT INTO meta (key, value)
+         VALUES ($1, decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'))
+         ON CONFLICT (key) DO NOTHING",
+        &[&TOKEN_KEY],
+    )
+    .await?;
+    let row = db
+        .query_one("SELECT value FROM meta WHERE key = $1", &[&TOKEN_KEY])
+        .await?;
+    let key: Vec<u8> = col(&row, 0)?;
+    db.execute(
+        "INSERT INTO workspaces (name, description, created_at) VALUES ('default', '', $1)
+         ON CONFLICT (name) DO NOTHING",
+        &[&now],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO experiments
+             (id, workspace, name, artifact_location, lifecycle_stage, is_default, created_at, updated_at)
+         VALUES (0, 'default', 'Default', 'mlplane-artifacts:/default/0', 'active', true, $1, $1)
+         ON CONFLICT (id) DO NOTHING",
+        &[&now],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(key)
+}

@@ -1,0 +1,677 @@
+//! The SQLite engine, mlplane's embedded default.
+//!
+//! Writes never meet "database is locked": one writer thread owns the only writing
+//! connection. Callers send it jobs over a channel; it takes every job waiting (up to
+//! [`MAX_GROUP`]), runs each inside its own savepoint of one `BEGIN IMMEDIATE` transaction,
+//! commits once, and only then answers each caller (group commit). A failing job rolls back
+//! its savepoint alone. Reads run on a small pool of read-only connections in WAL mode, which
+//! never block the writer and never see uncommitted data.
+//!
+//! Durability: WAL with `synchronous=NORMAL` keeps every committed transaction across a
+//! crash of the process (kill -9); `synchronous=FULL` (option `sync_full`) also survives
+//! power loss at some cost in throughput.
+//!
+//! Invariants:
+//! - a caller is answered `Ok` only after the transaction holding its write committed;
+//! - only the writer thread writes;
+//! - in-memory databases have no read pool: reads go through the writer, which sees all.
+
+mod ops;
+mod runs;
+mod schema;
+
+use crate::{OpTiming, Result, StoreError};
+use mlplane_core::TokenCodec;
+use rusqlite::{Connection, OpenFlags};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{Semaphore, oneshot};
+
+/// Most jobs committed together in one transaction.
+pub const MAX_GROUP: usize = 512;
+const READERS: usize = 4;
+
+type Completer = Box<dyn FnOnce(Option<String>) + Send>;
+/// A write job; given `None` it must not run and only reports failure.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Completer + Send>;
+
+/// The SQLite implementation of [`crate::MetadataStore`].
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Option<ReadPool>,
+    codec: TokenCodec,
+    timings: Timings,
+}
+
+struct ReadPool {
+    conns: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+/// Per-operation counters for `/metrics`.
+#[derive(Default)]
+pub(crate) struct Timings(Mutex<HashMap<&'static str, (u64, f64, u64)>>);
+
+impl Timings {
+    pub(crate) fn record(&self, op: &'static str, started: Instant, ok: bool) {
+        if let Ok(mut m) = self.0.lock() {
+            let e = m.entry(op).or_insert((0, 0.0, 0));
+            e.0 += 1;
+            e.1 += started.elapsed().as_secs_f64();
+            if !ok {
+                e.2 += 1;
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<OpTiming> {
+        let Ok(m) = self.0.lock() else {
+            return Vec::new();
+        };
+        let mut v: Vec<OpTiming> = m
+            .iter()
+            .map(|(op, (count, secs, errors))| OpTiming {
+                op,
+                count: *count,
+                total_seconds: *secs,
+                errors: *errors,
+            })
+            .collect();
+        v.sort_by_key(|t| t.op);
+        v
+    }
+}
+
+pub(crate) fn db_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Internal(format!("sqlite: {e}"))
+}
+
+/// Shorthand to turn rusqlite results into store results.
+pub(crate) trait Db<T> {
+    fn db(self) -> Result<T>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T> {
+        self.map_err(db_err)
+    }
+}
+
+fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10)).db()?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; \
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
+        if sync_full { "FULL" } else { "NORMAL" }
+    ))
+    .db()
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .db()?;
+    for (version, sql) in schema::MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .db()?;
+        let done: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )
+            .db()?;
+        if !done {
+            tx.execute_batch(sql).db()?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                rusqlite::params![version, ops::now_ms()],
+            )
+            .db()?;
+        }
+        tx.commit().db()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub async fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, false).await
+    }
+
+    /// Like [`SqliteStore::open`]; `sync_full` selects `synchronous=FULL`.
+    pub async fn open_with(path: &Path, sync_full: bool) -> Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut writer = Connection::open(&path)
+                .map_err(|e| StoreError::Config(format!("cannot open {}: {e}", path.display())))?;
+            configure(&writer, sync_full)?;
+            migrate(&mut writer)?;
+            let key = ops::init(&writer)?;
+            let mut readers = Vec::with_capacity(READERS);
+            for _ in 0..READERS {
+                let c = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .db()?;
+                c.busy_timeout(std::time::Duration::from_secs(10)).db()?;
+                readers.push(c);
+            }
+            let pool = ReadPool {
+                conns: Mutex::new(readers),
+                permits: Semaphore::new(READERS),
+            };
+            Ok(Self::start(writer, Some(pool), key))
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
+    }
+
+    /// An in-memory database, for tests.
+    pub async fn open_in_memory() -> Result<Self> {
+        let mut writer = Connection::open_in_memory().db()?;
+        writer.execute_batch("PRAGMA foreign_keys=ON;").db()?;
+        migrate(&mut writer)?;
+        let key = ops::init(&writer)?;
+        Ok(Self::start(writer, None, key))
+    }
+
+    fn start(writer: Connection, readers: Option<ReadPool>, key: Vec<u8>) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let handle = std::thread::Builder::new()
+            .name("mlplane-sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .ok();
+        Self {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(Some(tx)),
+                writer_thread: Mutex::new(handle),
+                readers,
+                codec: TokenCodec::new(&key),
+                timings: Timings::default(),
+            }),
+        }
+    }
+
+    /// Runs `f` on the writer connection inside a savepoint of a group-committed transaction.
+    pub(crate) async fn write<R, F>(&self, op: &'static str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let started = Instant::now();
+        let (tx, rx) = oneshot::channel::<Result<R>>();
+        let job: Job = Box::new(move |conn: Option<&Connection>| {
+            let Some(conn) = conn else {
+                return Box::new(move |e: Option<String>| {
+                    let msg = e.unwrap_or_default();
+                    let _ = tx.send(Err(StoreError::Internal(format!(
+                        "sqlite begin failed: {msg}"
+                    ))));
+                });
+            };
+            let result = match conn.execute_batch("SAVEPOINT op") {
+                Ok(()) => {
+                    let r = f(conn);
+                    let end = if r.is_ok() {
+                        conn.execute_batch("RELEASE op")
+                    } else {
+                        conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                    };
+                    match end {
+                        Ok(()) => r,
+                        Err(e) => Err(db_err(e)),
+                    }
+                }
+                Err(e) => Err(db_err(e)),
+            };
+            Box::new(move |commit_error: Option<String>| {
+                let out = match commit_error {
+                    None => result,
+                    Some(e) => Err(StoreError::Internal(format!("sqlite commit failed: {e}"))),
+                };
+                let _ = tx.send(out);
+            })
+        });
+        let sent = {
+            let guard = self
+                .inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
+            match guard.as_ref() {
+                Some(s) => s.send(job).is_ok(),
+                None => false,
+            }
+        };
+        if !sent {
+            return Err(StoreError::Unavailable("store is closed".into()));
+        }
+        let r = rx
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("writer stopped".into())));
+        self.inner.timings.record(op, started, r.is_ok());
+        r
+    }
+
+    /// Runs `f` on a read-only connection (or the writer, for in-memory databases).
+    pub(crate) async fn read<R, F>(&self, op: &'static str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        let Some(pool) = &self.inner.readers else {
+            return self.write(op, f).await;
+        };
+        let started = Instant::now();
+        if self.is_closed() {
+            return Err(StoreError::Unavailable("store is closed".into()));
+        }
+        let _permit = pool
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("store is closed".into()))?;
+        let conn = pool
+            .conns
+            .lock()
+            .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| StoreError::Internal("reader pool empty".into()))?;
+        let (conn, r) = tokio::task::spawn_blocking(move || {
+            let r = f(&conn);
+            (conn, r)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?;
+        if let Ok(mut v) = pool.conns.lock() {
+            v.push(conn);
+        }
+        self.inner.timings.record(op, started, r.is_ok());
+        r
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner
+            .writer
+            .lock()
+            .map(|g| g.is_none())
+            .unwrap_or(true)
+    }
+
+    pub(crate) fn codec(&self) -> &TokenCodec {
+        &self.inner.codec
+    }
+
+    pub(crate) fn timings_snapshot(&self) -> Vec<OpTiming> {
+        self.inner.timings.snapshot()
+    }
+
+    /// Stops the writer after it drained its queue, then checkpoints the WAL.
+    pub(crate) async fn shutdown(&self) {
+        let sender = self.inner.writer.lock().ok().and_then(|mut g| g.take());
+        drop(sender);
+        let handle = self
+            .inner
+            .writer_thread
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take());
+        if let Some(h) = handle {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            for j in jobs {
+                j(None)(Some(msg.clone()));
+            }
+            continue;
+        }
+        let completers: Vec<Completer> = jobs.into_iter().map(|j| j(Some(&conn))).collect();
+        let commit_error = match conn.execute_batch("COMMIT") {
+            Ok(()) => None,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Some(e.to_string())
+            }
+        };
+        for c in completers {
+            c(commit_error.clone());
+        }
+    }
+    // Channel closed: the store is shutting down. Fold the WAL back into the database.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    let _ = conn.close();
+}
+
+use crate::{MetadataStore, RunQuery, SampledHistory};
+use async_trait::async_trait;
+use mlplane_core::{
+    ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
+    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
+    RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
+};
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read("ping", |c| c.query_row("SELECT 1", [], |_| Ok(())).db())
+            .await
+    }
+
+    async fn close(&self) {
+        self.shutdown().await;
+    }
+
+    fn timings(&self) -> Vec<OpTiming> {
+        self.timings_snapshot()
+    }
+
+    async fn create_workspace(&self, name: &WorkspaceName, description: &str) -> Result<Workspace> {
+        let (name, description) = (name.clone(), description.to_string());
+        self.write("create_workspace", move |c| {
+            ops::create_workspace(c, &name, &description)
+        })
+        .await
+    }
+
+    async fn get_workspace(&self, name: &WorkspaceName) -> Result<Workspace> {
+        let name = name.clone();
+        self.read("get_workspace", move |c| ops::get_workspace(c, &name))
+            .await
+    }
+
+    async fn list_workspaces(&self, page: &PageRequest) -> Result<Page<Workspace>> {
+        let (page, codec) = (page.clone(), self.codec().clone());
+        self.read("list_workspaces", move |c| {
+            ops::list_workspaces(c, &codec, &page)
+        })
+        .await
+    }
+
+    async fn create_experiment(&self, ws: &WorkspaceName, e: NewExperiment) -> Result<Experiment> {
+        let ws = ws.clone();
+        self.write("create_experiment", move |c| {
+            ops::create_experiment(c, &ws, &e)
+        })
+        .await
+    }
+
+    async fn get_experiment(&self, ws: &WorkspaceName, id: ExperimentId) -> Result<Experiment> {
+        let ws = ws.clone();
+        self.read("get_experiment", move |c| ops::get_experiment(c, &ws, id))
+            .await
+    }
+
+    async fn get_experiment_by_name(&self, ws: &WorkspaceName, name: &str) -> Result<Experiment> {
+        let (ws, name) = (ws.clone(), name.to_string());
+        self.read("get_experiment_by_name", move |c| {
+            ops::get_experiment_by_name(c, &ws, &name)
+        })
+        .await
+    }
+
+    async fn list_experiments(
+        &self,
+        ws: &WorkspaceName,
+        view: ViewType,
+        page: &PageRequest,
+    ) -> Result<Page<Experiment>> {
+        let (ws, page, codec) = (ws.clone(), page.clone(), self.codec().clone());
+        self.read("list_experiments", move |c| {
+            ops::list_experiments(c, &codec, &ws, view, &page)
+        })
+        .await
+    }
+
+    async fn rename_experiment(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        new_name: &str,
+    ) -> Result<Experiment> {
+        let (ws, new_name) = (ws.clone(), new_name.to_string());
+        self.write("rename_experiment", move |c| {
+            ops::rename_experiment(c, &ws, id, &new_name)
+        })
+        .await
+    }
+
+    async fn set_experiment_lifecycle(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        stage: LifecycleStage,
+    ) -> Result<Experiment> {
+        let ws = ws.clone();
+        self.write("set_experiment_lifecycle", move |c| {
+            ops::set_experiment_lifecycle(c, &ws, id, stage)
+        })
+        .await
+    }
+
+    async fn set_experiment_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> Result<()> {
+        let ws = ws.clone();
+        self.write("set_experiment_tag", move |c| {
+            ops::set_experiment_tag(c, &ws, id, &tag)
+        })
+        .await
+    }
+
+    async fn delete_experiment_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        key: &str,
+    ) -> Result<()> {
+        let (ws, key) = (ws.clone(), key.to_string());
+        self.write("delete_experiment_tag", move |c| {
+            ops::delete_experiment_tag(c, &ws, id, &key)
+        })
+        .await
+    }
+
+    async fn create_run(&self, ws: &WorkspaceName, r: NewRun) -> Result<Run> {
+        let ws = ws.clone();
+        self.write("create_run", move |c| runs::create_run(c, &ws, &r))
+            .await
+    }
+
+    async fn get_run(&self, ws: &WorkspaceName, id: &RunId) -> Result<Run> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.read("get_run", move |c| runs::get_run(c, &ws, &id))
+            .await
+    }
+
+    async fn list_runs(
+        &self,
+        ws: &WorkspaceName,
+        q: &RunQuery,
+        page: &PageRequest,
+    ) -> Result<Page<RunInfo>> {
+        let (ws, q, page, codec) = (ws.clone(), q.clone(), page.clone(), self.codec().clone());
+        self.read("list_runs", move |c| {
+            runs::list_runs(c, &codec, &ws, &q, &page)
+        })
+        .await
+    }
+
+    async fn update_run(&self, ws: &WorkspaceName, id: &RunId, u: RunUpdate) -> Result<RunInfo> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("update_run", move |c| runs::update_run(c, &ws, &id, &u))
+            .await
+    }
+
+    async fn set_run_lifecycle(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        stage: LifecycleStage,
+    ) -> Result<RunInfo> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("set_run_lifecycle", move |c| {
+            runs::set_run_lifecycle(c, &ws, &id, stage)
+        })
+        .await
+    }
+
+    async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("log_batch", move |c| runs::log_batch(c, &ws, &id, &b))
+            .await
+    }
+
+    async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {
+        let (ws, id, key) = (ws.clone(), id.clone(), key.to_string());
+        self.write("delete_run_tag", move |c| {
+            runs::delete_run_tag(c, &ws, &id, &key)
+        })
+        .await
+    }
+
+    async fn metric_history(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        page: &PageRequest,
+    ) -> Result<Page<MetricPoint>> {
+        let (ws, id, key, page, codec) = (
+            ws.clone(),
+            id.clone(),
+            key.to_string(),
+            page.clone(),
+            self.codec().clone(),
+        );
+        self.read("metric_history", move |c| {
+            runs::metric_history(c, &codec, &ws, &id, &key, &page)
+        })
+        .await
+    }
+
+    async fn metric_history_sampled(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        max_points: usize,
+    ) -> Result<SampledHistory> {
+        let (ws, id, key) = (ws.clone(), id.clone(), key.to_string());
+        self.read("metric_history_sampled", move |c| {
+            runs::metric_history_sampled(c, &ws, &id, &key, max_points)
+        })
+        .await
+    }
+
+    async fn append_log(&self, ws: &WorkspaceName, id: &RunId, data: &str) -> Result<u64> {
+        let (ws, id, data) = (ws.clone(), id.clone(), data.to_string());
+        self.write("append_log", move |c| runs::append_log(c, &ws, &id, &data))
+            .await
+    }
+
+    async fn read_log(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        offset: u64,
+        max_bytes: usize,
+    ) -> Result<LogChunk> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.read("read_log", move |c| {
+            runs::read_log(c, &ws, &id, offset, max_bytes)
+        })
+        .await
+    }
+
+    async fn record_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        entry: ArtifactEntry,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("record_artifact", move |c| {
+            runs::record_artifact(c, &ws, &id, &entry)
+        })
+        .await
+    }
+
+    async fn get_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        path: &ArtifactPath,
+    ) -> Result<ArtifactEntry> {
+        let (ws, id, path) = (ws.clone(), id.clone(), path.clone());
+        self.read("get_artifact", move |c| {
+            runs::get_artifact(c, &ws, &id, &path)
+        })
+        .await
+    }
+
+    async fn list_artifacts(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        dir: &ArtifactPath,
+    ) -> Result<ArtifactListing> {
+        let (ws, id, dir) = (ws.clone(), id.clone(), dir.clone());
+        self.read("list_artifacts", move |c| {
+            runs::list_artifacts(c, &ws, &id, &dir)
+        })
+        .await
+    }
+
+    async fn delete_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        path: &ArtifactPath,
+    ) -> Result<()> {
+        let (ws, id, path) = (ws.clone(), id.clone(), path.clone());
+        self.write("delete_artifact", move |c| {
+            runs::delete_artifact(c, &ws, &id, &path)
+        })
+        .await
+    }
+}

@@ -1,0 +1,96 @@
+//! Embedded SQLite migrations, applied in order at open.
+//!
+//! Invariants:
+//! - a migration is never edited once released; changes come as a new entry;
+//! - `schema_migrations` holds one row per applied version.
+
+/// `(version, sql)` in order.
+pub const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE workspaces (
+    name TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE experiments (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    name TEXT NOT NULL,
+    artifact_location TEXT NOT NULL,
+    lifecycle_stage TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (workspace, name)
+);
+CREATE TABLE experiment_tags (
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (experiment_id, key)
+) WITHOUT ROWID;
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    lifecycle_stage TEXT NOT NULL,
+    parent_run_id TEXT,
+    artifact_uri TEXT NOT NULL
+);
+CREATE INDEX runs_by_workspace ON runs (workspace, start_time DESC, id);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, id);
+CREATE TABLE run_params (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE run_tags (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE metric_series (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    key TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    min_step INTEGER NOT NULL,
+    max_step INTEGER NOT NULL,
+    last_value REAL,
+    last_step INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    UNIQUE (run_id, key)
+);
+-- value NULL encodes NaN (SQLite stores NaN as NULL).
+CREATE TABLE metrics (
+    series_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    value REAL,
+    PRIMARY KEY (series_id, step, ts, seq)
+) WITHOUT ROWID;
+CREATE TABLE run_logs (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    start_offset INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, start_offset)
+) WITHOUT ROWID;
+CREATE TABLE artifacts (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, path)
+) WITHOUT ROWID;
+"#,
+)];

@@ -1,0 +1,375 @@
+//! Contract checks for batches (params, tags, metrics) and metric history.
+//!
+//! Invariants:
+//! - each check starts from a fresh store and asserts on variants, not messages;
+//! - float values are compared bit for bit (NaN by `is_nan`), never with a tolerance.
+
+use super::*;
+use mlplane_core::downsample::Downsampler;
+use mlplane_core::limits::MAX_DOWNSAMPLE_POINTS;
+use mlplane_core::{MetricPoint, RunId};
+
+/// Every point of a metric, through pages of `size`.
+async fn history(store: &Store, id: &RunId, key: &str, size: usize) -> Vec<MetricPoint> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let p = store
+            .metric_history(&default_ws(), id, key, &page(size, token))
+            .await
+            .expect("history page");
+        assert!(p.items.len() <= size.max(1));
+        out.extend(p.items);
+        match p.next_page_token {
+            Some(t) => token = Some(t),
+            None => return out,
+        }
+    }
+}
+
+fn pt(step: i64, timestamp: i64, value: f64) -> MetricPoint {
+    MetricPoint {
+        value,
+        timestamp,
+        step,
+    }
+}
+
+#[track_caller]
+fn same_bits(got: &[MetricPoint], want: &[MetricPoint]) {
+    assert_eq!(got.len(), want.len(), "number of points");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let same = g.step == w.step
+            && g.timestamp == w.timestamp
+            && (g.value.to_bits() == w.value.to_bits() || (g.value.is_nan() && w.value.is_nan()));
+        assert!(same, "point {i}: got {g:?}, want {w:?}");
+    }
+}
+
+pub async fn param_with_same_value_is_a_no_op(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let b = LogBatch {
+        params: vec![param("lr", "0.1"), param("layers", "3")],
+        ..LogBatch::default()
+    };
+    store.log_batch(&default_ws(), id, b.clone()).await.expect("first");
+    store.log_batch(&default_ws(), id, b).await.expect("same values again");
+    let got = store.get_run(&default_ws(), id).await.expect("get");
+    assert_eq!(got.params, vec![param("layers", "3"), param("lr", "0.1")]);
+}
+
+pub async fn param_with_different_value_is_rejected_and_batch_not_stored(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    store
+        .log_batch(
+            &default_ws(),
+            id,
+            LogBatch {
+                params: vec![param("lr", "0.1")],
+                ..LogBatch::default()
+            },
+        )
+        .await
+        .expect("first");
+    let bad = LogBatch {
+        params: vec![param("new", "x"), param("lr", "0.2")],
+        tags: vec![tag("t", "v")],
+        metrics: vec![metric("m", 0, 0, 1.0)],
+    };
+    match store.log_batch(&default_ws(), id, bad).await {
+        Err(StoreError::ParamConflict { key, old, new }) => {
+            assert_eq!((key.as_str(), old.as_str(), new.as_str()), ("lr", "0.1", "0.2"));
+        }
+        other => panic!("expected ParamConflict, got {other:?}"),
+    }
+    let got = store.get_run(&default_ws(), id).await.expect("get");
+    assert_eq!(got.params, vec![param("lr", "0.1")]);
+    assert!(got.tags.is_empty(), "tags of a failed batch were stored");
+    assert!(got.metrics.is_empty(), "metrics of a failed batch were stored");
+    expect_not_found(
+        store.metric_history(&default_ws(), id, "m", &page(0, None)).await,
+        Entity::Metric,
+    );
+}
+
+pub async fn tags_are_upserted(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let tags = |tags| LogBatch {
+        tags,
+        ..LogBatch::default()
+    };
+    store.log_batch(&default_ws(), id, tags(vec![tag("k", "1"), tag("j", "x")])).await.expect("tags");
+    store.log_batch(&default_ws(), id, tags(vec![tag("k", "2")])).await.expect("upsert");
+    let got = store.get_run(&default_ws(), id).await.expect("get");
+    assert_eq!(got.tags, vec![tag("j", "x"), tag("k", "2")]);
+}
+
+pub async fn nan_and_infinities_round_trip(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let values = [
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        0.0,
+        f64::MIN_POSITIVE,
+        5e-324,
+        f64::MAX,
+        f64::MIN,
+        0.1 + 0.2,
+        std::f64::consts::PI,
+    ];
+    let points: Vec<Metric> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| metric("m", i as i64, 1_000 + i as i64, *v))
+        .collect();
+    store.log_batch(&default_ws(), id, metrics_batch(points.clone())).await.expect("batch");
+    let want: Vec<MetricPoint> = points.iter().map(Metric::point).collect();
+    same_bits(&history(&store, id, "m", 0).await, &want);
+    let sampled = store
+        .metric_history_sampled(&default_ws(), id, "m", 100)
+        .await
+        .expect("sampled");
+    same_bits(&sampled.points, &want);
+    for (key, v) in [("nan", f64::NAN), ("inf", f64::INFINITY), ("ninf", f64::NEG_INFINITY)] {
+        store
+            .log_batch(&default_ws(), id, metrics_batch(vec![metric(key, 0, 0, v)]))
+            .await
+            .expect("batch");
+    }
+    let got = store.get_run(&default_ws(), id).await.expect("get");
+    let latest: Vec<(&str, f64)> = got.metrics.iter().map(|m| (m.key.as_str(), m.value)).collect();
+    assert_eq!(latest.len(), 4);
+    assert_eq!(latest[0], ("inf", f64::INFINITY));
+    assert_eq!(latest[1].0, "m");
+    assert_eq!(latest[1].1.to_bits(), std::f64::consts::PI.to_bits());
+    assert!(latest[2].0 == "nan" && latest[2].1.is_nan());
+    assert_eq!(latest[3], ("ninf", f64::NEG_INFINITY));
+}
+
+pub async fn history_is_ordered_by_step_timestamp_then_insertion(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    store
+        .log_batch(
+            &default_ws(),
+            id,
+            metrics_batch(vec![
+                metric("m", 2, 10, 1.0),
+                metric("m", 1, 20, 2.0),
+                metric("m", 1, 10, 3.0),
+                metric("m", 1, 10, 4.0),
+                metric("m", -5, 99, 5.0),
+            ]),
+        )
+        .await
+        .expect("batch");
+    store
+        .log_batch(
+            &default_ws(),
+            id,
+            metrics_batch(vec![metric("m", 1, 10, 6.0), metric("m", 0, 0, 7.0)]),
+        )
+        .await
+        .expect("batch");
+    let want = [
+        pt(-5, 99, 5.0),
+        pt(0, 0, 7.0),
+        pt(1, 10, 3.0),
+        pt(1, 10, 4.0),
+        pt(1, 10, 6.0),
+        pt(1, 20, 2.0),
+        pt(2, 10, 1.0),
+    ];
+    same_bits(&history(&store, id, "m", 0).await, &want);
+    // Paging splits ties without losing or repeating any of them.
+    same_bits(&history(&store, id, "m", 1).await, &want);
+    same_bits(&history(&store, id, "m", 2).await, &want);
+}
+
+pub async fn history_pages_cover_every_point_once(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    // 1000 points, many sharing a step, logged in a scrambled order.
+    let mut points: Vec<Metric> = (0..1000)
+        .map(|i: i64| metric("loss", (i * 7919) % 97, (i * 31) % 5, i as f64))
+        .collect();
+    points.reverse();
+    for chunk in points.chunks(250) {
+        store
+            .log_batch(&default_ws(), id, metrics_batch(chunk.to_vec()))
+            .await
+            .expect("batch");
+    }
+    let all = history(&store, id, "loss", 0).await;
+    assert_eq!(all.len(), 1000);
+    let mut values: Vec<i64> = all.iter().map(|p| p.value as i64).collect();
+    values.sort_unstable();
+    assert_eq!(values, (0..1000).collect::<Vec<_>>());
+    assert!(all.windows(2).all(|w| (w[0].step, w[0].timestamp) <= (w[1].step, w[1].timestamp)));
+    for size in [1, 7, 100, 999, 1000, 1001] {
+        let paged = history(&store, id, "loss", size).await;
+        same_bits(&paged, &all);
+    }
+    let exact = store
+        .metric_history(&default_ws(), id, "loss", &page(1000, None))
+        .await
+        .expect("one page");
+    assert_eq!(exact.items.len(), 1000);
+    assert_eq!(exact.next_page_token, None, "no token after the last page");
+}
+
+pub async fn unknown_metric_key_is_not_found(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    store
+        .log_batch(&default_ws(), id, metrics_batch(vec![metric("known", 0, 0, 1.0)]))
+        .await
+        .expect("batch");
+    expect_not_found(
+        store.metric_history(&default_ws(), id, "unknown", &page(0, None)).await,
+        Entity::Metric,
+    );
+    expect_not_found(
+        store.metric_history_sampled(&default_ws(), id, "unknown", 10).await,
+        Entity::Metric,
+    );
+    expect_not_found(
+        store.metric_history(&default_ws(), &RunId::generate(), "known", &page(0, None)).await,
+        Entity::Run,
+    );
+    // A metric of another run is not this run's metric.
+    let other = fresh_run(&store).await;
+    expect_not_found(
+        store.metric_history(&default_ws(), &other.info.id, "known", &page(0, None)).await,
+        Entity::Metric,
+    );
+}
+
+pub async fn sampled_history_returns_every_point_when_few(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let points: Vec<Metric> = (0..50).map(|i| metric("m", 50 - i, i, i as f64)).collect();
+    store.log_batch(&default_ws(), id, metrics_batch(points)).await.expect("batch");
+    for max in [50, 51, MAX_DOWNSAMPLE_POINTS] {
+        let s = store
+            .metric_history_sampled(&default_ws(), id, "m", max)
+            .await
+            .expect("sampled");
+        assert!(!s.downsampled);
+        assert_eq!(s.total_points, 50);
+        same_bits(&s.points, &history(&store, id, "m", 0).await);
+    }
+    let s = store.metric_history_sampled(&default_ws(), id, "m", 49).await.expect("sampled");
+    assert!(s.downsampled);
+    assert_eq!(s.total_points, 50);
+    assert!(s.points.len() <= 49);
+}
+
+pub async fn sampled_history_rejects_zero_or_too_many_points(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    store
+        .log_batch(&default_ws(), id, metrics_batch(vec![metric("m", 0, 0, 1.0)]))
+        .await
+        .expect("batch");
+    for bad in [0, MAX_DOWNSAMPLE_POINTS + 1] {
+        match store.metric_history_sampled(&default_ws(), id, "m", bad).await {
+            Err(StoreError::Invalid(_)) => {}
+            other => panic!("max_points {bad} accepted: {other:?}"),
+        }
+    }
+}
+
+pub async fn hundred_thousand_points_page_and_downsample(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    const N: i64 = 100_000;
+    let value = |s: i64| match s {
+        77_777 => 1e9,
+        3 => -1e9,
+        _ => ((s as f64) / 1000.0).sin(),
+    };
+    let all: Vec<Metric> = (0..N).map(|s| metric("loss", s, 1_000_000 + s, value(s))).collect();
+    for chunk in all.chunks(1000) {
+        store
+            .log_batch(&default_ws(), id, metrics_batch(chunk.to_vec()))
+            .await
+            .expect("batch");
+    }
+    let want: Vec<MetricPoint> = all.iter().map(Metric::point).collect();
+    same_bits(&history(&store, id, "loss", 30_000).await, &want);
+
+    let s = store
+        .metric_history_sampled(&default_ws(), id, "loss", 1000)
+        .await
+        .expect("sampled");
+    assert!(s.downsampled);
+    assert_eq!(s.total_points, N as u64);
+    assert!(s.points.len() <= 1000 && s.points.len() >= 500, "{} points", s.points.len());
+    assert!(s.points.iter().any(|p| p.value == 1e9) && s.points.iter().any(|p| p.value == -1e9));
+    let mut d = Downsampler::new(0, N - 1, 1000);
+    for p in &want {
+        d.push(*p);
+    }
+    same_bits(&s.points, &d.finish());
+
+    let got = store.get_run(&default_ws(), id).await.expect("get");
+    assert_eq!(got.metrics, vec![metric("loss", N - 1, 1_000_000 + N - 1, value(N - 1))]);
+}
+
+pub async fn concurrent_writers_lose_no_point(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = run.info.id.clone();
+    const TASKS: i64 = 16;
+    const BATCHES: i64 = 10;
+    const POINTS: i64 = 50;
+    let mut handles = Vec::new();
+    for t in 0..TASKS {
+        let store = store.clone();
+        let id = id.clone();
+        handles.push(tokio::spawn(async move {
+            for b in 0..BATCHES {
+                let mut metrics = Vec::new();
+                for p in 0..POINTS {
+                    let n = (t * BATCHES + b) * POINTS + p;
+                    metrics.push(metric("shared", n % 100, n, n as f64));
+                    metrics.push(metric(&format!("own-{t}"), b * POINTS + p, 0, n as f64));
+                }
+                let batch = LogBatch {
+                    metrics,
+                    params: vec![param(&format!("p{t}"), "v"), param("same", "v")],
+                    tags: vec![tag("writer", &t.to_string())],
+                };
+                store.log_batch(&default_ws(), &id, batch).await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for h in handles {
+        h.await.expect("task ran").expect("no batch failed");
+    }
+    let shared = history(&store, &id, "shared", 5000).await;
+    assert_eq!(shared.len() as i64, TASKS * BATCHES * POINTS);
+    let mut values: Vec<i64> = shared.iter().map(|p| p.value as i64).collect();
+    values.sort_unstable();
+    assert_eq!(values, (0..TASKS * BATCHES * POINTS).collect::<Vec<_>>());
+    for t in 0..TASKS {
+        let own = history(&store, &id, &format!("own-{t}"), 0).await;
+        assert_eq!(own.len() as i64, BATCHES * POINTS);
+        assert!(own.windows(2).all(|w| w[0].step < w[1].step));
+    }
+    let got = store.get_run(&default_ws(), &id).await.expect("get");
+    assert_eq!(got.params.len() as i64, TASKS + 1);
+    assert_eq!(got.metrics.len() as i64, TASKS + 1);
+    let s = store
+        .metric_history_sampled(&default_ws(), &id, "shared", 10_000)
+        .await
+        .expect("sampled");
+    assert_eq!(s.total_points as i64, TASKS * BATCHES * POINTS);
+}

@@ -1,0 +1,127 @@
+//! Integration tests of mlplane-store: the engine contract, run against SQLite always and
+//! against PostgreSQL when `MLPLANE_TEST_PG_URL` names a server
+//! (`scripts/pg-server.sh start DIR` starts a throwaway one).
+//!
+//! Every check is an async function in [`contract`] that takes a fresh, empty store.
+//! [`contract_tests!`] turns each one into two tests, `sqlite_store::<name>` and
+//! `pg_store::<name>`, so `cargo test -p mlplane-store --test it pg_` runs only Postgres.
+//!
+//! Invariants:
+//! - a check only uses the `MetadataStore` trait, so it holds for every engine;
+//! - both engines run exactly the same list of checks.
+
+mod contract;
+mod harness;
+
+/// One `#[tokio::test]` per engine for each listed `area::check`.
+macro_rules! contract_tests {
+    ($($area:ident :: $name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = crate::harness::sqlite_db().await;
+                    crate::contract::$area::$name(db.store.clone()).await;
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reopening_keeps_data_and_page_tokens() {
+                let db = crate::harness::sqlite_db().await;
+                crate::contract::ops::reopening_keeps_data_and_page_tokens(
+                    db.store.clone(),
+                    &db.url,
+                )
+                .await;
+            }
+        }
+
+        mod pg_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = crate::harness::pg_db().await else { return };
+                    crate::contract::$area::$name(db.store.clone()).await;
+                    db.drop_db().await;
+                }
+            )*
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reopening_keeps_data_and_page_tokens() {
+                let Some(db) = crate::harness::pg_db().await else { return };
+                crate::contract::ops::reopening_keeps_data_and_page_tokens(
+                    db.store.clone(),
+                    &db.url,
+                )
+                .await;
+                db.drop_db().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_opens_migrate_once() {
+                let Some(db) = crate::harness::pg_db().await else { return };
+                crate::contract::ops::concurrent_opens_migrate_once(&db.url).await;
+                db.drop_db().await;
+            }
+        }
+    };
+}
+
+contract_tests! {
+    // workspaces and experiments
+    catalog::default_workspace_has_default_experiment_with_id_zero,
+    catalog::created_workspace_gets_its_own_default_experiment,
+    catalog::workspaces_page_in_name_order,
+    catalog::unknown_workspace_is_not_found_everywhere,
+    catalog::experiment_names_are_unique_per_workspace,
+    catalog::experiment_ids_count_from_one_and_artifact_location_defaults,
+    catalog::experiment_rename_and_tags_bump_updated_at,
+    catalog::missing_experiment_tag_cannot_be_deleted,
+    catalog::deleting_an_experiment_deletes_its_runs_and_restoring_brings_them_back,
+    catalog::default_experiment_cannot_be_deleted,
+    catalog::deleting_twice_or_restoring_an_active_experiment_is_invalid_state,
+    catalog::list_experiments_filters_by_view_in_id_order,
+    catalog::experiment_pages_cover_every_item_once,
+    // paging
+    paging::page_size_above_the_maximum_is_invalid,
+    paging::zero_page_size_means_the_default,
+    paging::tampered_page_token_is_refused,
+    paging::page_token_from_another_listing_is_refused,
+    // runs
+    runs::run_gets_an_id_a_default_name_and_an_artifact_uri,
+    runs::run_in_missing_or_deleted_experiment_is_refused,
+    runs::parent_run_must_exist_in_the_same_workspace,
+    runs::new_run_tags_are_stored_like_set_tags,
+    runs::get_run_returns_sorted_params_tags_and_latest_metrics,
+    runs::list_runs_orders_by_start_time_then_id_and_pages,
+    runs::list_runs_filters_by_experiment_status_view_and_parent,
+    runs::update_run_sets_end_time_for_terminal_statuses_only,
+    runs::run_cannot_move_back_to_queued,
+    runs::writes_to_a_deleted_run_are_invalid_state,
+    runs::run_lifecycle_changes_are_idempotent,
+    runs::missing_run_tag_cannot_be_deleted,
+    runs::entities_of_other_workspaces_are_not_found,
+    // metrics, params and tags
+    metrics::param_with_same_value_is_a_no_op,
+    metrics::param_with_different_value_is_rejected_and_batch_not_stored,
+    metrics::tags_are_upserted,
+    metrics::nan_and_infinities_round_trip,
+    metrics::history_is_ordered_by_step_timestamp_then_insertion,
+    metrics::history_pages_cover_every_point_once,
+    metrics::unknown_metric_key_is_not_found,
+    metrics::sampled_history_returns_every_point_when_few,
+    metrics::sampled_history_rejects_zero_or_too_many_points,
+    metrics::hundred_thousand_points_page_and_downsample,
+    metrics::concurrent_writers_lose_no_point,
+    // logs and artifacts
+    files::log_appends_return_the_length_and_read_back_in_order,
+    files::log_reads_never_split_a_character,
+    files::log_reads_span_chunks,
+    files::log_offsets_past_the_end_or_inside_a_character_are_invalid,
+    files::oversize_log_append_is_invalid,
+    files::artifacts_are_recorded_replaced_and_deleted,
+    files::artifact_listing_shows_direct_children,
+    // operations
+    ops::engine_pings_and_counts_operations,
+    ops::close_makes_later_calls_unavailable,
+}

@@ -1,0 +1,40 @@
+# common.sh: shared setup for run.sh and test.sh (sourced, not executed).
+# Installs nothing by itself; provides helpers that install idempotently.
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Build outputs and tools live outside the clone when possible, so a fresh clone reuses them;
+# a machine without this cache simply builds from scratch.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mlplane/target}"
+export MLPLANE_TOOLS_DIR="${MLPLANE_TOOLS_DIR:-$HOME/.cache/mlplane/tools}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        log "need root for: $*"; return 1; fi
+}
+
+APT_UPDATED=""
+# apt_install PKG... : installs Debian packages that are missing.
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+    log "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null; then
+        log "cargo not found: installing Rust with rustup"
+        apt_install curl ca-certificates
+        curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+        # shellcheck disable=SC1091
+        . "$HOME/.cargo/env"
+    fi
+    apt_install gcc libc6-dev pkg-config
+}
