@@ -1,8 +1,9 @@
-//! Turns a client's upload stream into fixed-size blocks, hashing and counting on the way.
+//! Turns a client's upload stream into fixed-size blocks, counting (and optionally hashing)
+//! on the way.
 //!
 //! Invariants:
-//! - every byte the stream yields is hashed and counted exactly once, in order, before it is
-//!   handed out in a block;
+//! - every byte the stream yields is counted (and, for [`Blocks::hashing`], hashed) exactly
+//!   once, in order, before it is handed out in a block;
 //! - the running size never passes `max_bytes` unnoticed: the chunk that crosses it makes
 //!   [`Blocks::next_block`] fail with `TooLarge` before any of it is handed out;
 //! - every block has exactly `block` bytes except the last, which has 1..=`block` bytes;
@@ -21,7 +22,8 @@ pub(crate) struct Blocks<S> {
     buf: BytesMut,
     /// The unconsumed rest of the last chunk read from `body`.
     pending: Option<Bytes>,
-    hasher: Sha256,
+    /// `None` when the caller hashes the blocks itself.
+    hasher: Option<Sha256>,
     size: u64,
     max_bytes: u64,
     done: bool,
@@ -32,14 +34,24 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
     E: Display,
 {
-    pub(crate) fn new(body: S, block: usize, max_bytes: u64) -> Self {
+    /// Blocks that are counted and hashed here, chunk by chunk as they arrive.
+    pub(crate) fn hashing(body: S, block: usize, max_bytes: u64) -> Self {
+        Self::new(body, block, max_bytes, Some(Sha256::new()))
+    }
+
+    /// Blocks that are only counted; the caller hashes them (e.g. on a blocking thread).
+    pub(crate) fn counting(body: S, block: usize, max_bytes: u64) -> Self {
+        Self::new(body, block, max_bytes, None)
+    }
+
+    fn new(body: S, block: usize, max_bytes: u64, hasher: Option<Sha256>) -> Self {
         debug_assert!(block > 0, "block size is positive");
         Self {
             body,
             block,
             buf: BytesMut::new(),
             pending: None,
-            hasher: Sha256::new(),
+            hasher,
             size: 0,
             max_bytes,
             done: false,
@@ -85,7 +97,9 @@ where
                             limit: self.max_bytes,
                         });
                     }
-                    self.hasher.update(&chunk);
+                    if let Some(h) = &mut self.hasher {
+                        h.update(&chunk);
+                    }
                     if !chunk.is_empty() {
                         self.pending = Some(chunk);
                     }
@@ -94,9 +108,9 @@ where
         }
     }
 
-    /// Size and lowercase hex sha256 of everything read so far.
-    pub(crate) fn finish(self) -> (u64, String) {
-        (self.size, hex::encode(self.hasher.finalize()))
+    /// Size of everything read so far, and its lowercase hex sha256 if hashing.
+    pub(crate) fn finish(self) -> (u64, Option<String>) {
+        (self.size, self.hasher.map(|h| hex::encode(h.finalize())))
     }
 
     fn take_buf(&mut self) -> Bytes {
@@ -126,13 +140,13 @@ mod tests {
     }
 
     async fn collect(sizes: &[usize], block: usize) -> (Vec<Bytes>, u64, String) {
-        let mut b = Blocks::new(stream::iter(chunks(sizes)), block, u64::MAX);
+        let mut b = Blocks::hashing(stream::iter(chunks(sizes)), block, u64::MAX);
         let mut out = Vec::new();
         while let Some(x) = b.next_block().await.expect("in-memory stream never fails") {
             out.push(x);
         }
         let (size, hash) = b.finish();
-        (out, size, hash)
+        (out, size, hash.expect("hashing blocks have a hash"))
     }
 
     #[tokio::test]
@@ -168,7 +182,7 @@ mod tests {
 
     #[tokio::test]
     async fn crossing_the_limit_fails_with_too_large() {
-        let mut b = Blocks::new(stream::iter(chunks(&[5, 5, 5])), 100, 12);
+        let mut b = Blocks::counting(stream::iter(chunks(&[5, 5, 5])), 100, 12);
         let err = b.next_block().await.expect_err("limit is 12 bytes");
         assert!(
             matches!(err, ArtifactError::TooLarge { limit: 12 }),
@@ -178,7 +192,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_exactly_at_the_limit_is_accepted() {
-        let mut b = Blocks::new(stream::iter(chunks(&[5, 5])), 100, 10);
+        let mut b = Blocks::counting(stream::iter(chunks(&[5, 5])), 100, 10);
         assert_eq!(
             b.next_block().await.expect("fits").map(|x| x.len()),
             Some(10)

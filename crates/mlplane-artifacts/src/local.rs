@@ -24,6 +24,7 @@ use crate::{ArtifactKey, StoredObject};
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use futures::stream::BoxStream;
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::fs::{self, File};
@@ -40,6 +41,8 @@ const WRITE_BLOCK: usize = 2 * 1024 * 1024;
 const WRITE_QUEUE: usize = 2;
 /// Bytes per chunk of a download.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Bytes written between two background syncs of an upload.
+const EARLY_SYNC_EVERY: usize = 16 * 1024 * 1024;
 /// Chunks read ahead of the consumer of a download.
 const READ_QUEUE: usize = 2;
 
@@ -138,7 +141,7 @@ impl LocalStore {
         let (tx, rx) = mpsc::channel::<WriteMsg>(WRITE_QUEUE);
         let writer = tokio::task::spawn_blocking(move || write_and_publish(rx, staging, &target));
 
-        let mut blocks = Blocks::new(body, WRITE_BLOCK, max_bytes);
+        let mut blocks = Blocks::counting(body, WRITE_BLOCK, max_bytes);
         let received: Result<()> = async {
             while let Some(block) = blocks.next_block().await? {
                 if tx.send(WriteMsg::Data(block)).await.is_err() {
@@ -157,8 +160,8 @@ impl LocalStore {
             .await
             .map_err(|e| ArtifactError::Backend(format!("upload writer panicked: {e}")));
         received?;
-        written??;
-        let (size, sha256) = blocks.finish();
+        let sha256 = written??;
+        let (size, _) = blocks.finish();
         Ok(StoredObject { size, sha256 })
     }
 
@@ -401,36 +404,12 @@ impl Drop for StagingFile {
 /// The writer thread of an upload: writes blocks to the staging file until `Finish`, then
 /// syncs and publishes it. Removes the staging file on every path that does not publish.
 fn write_and_publish(
-    mut rx: mpsc::Receiver<WriteMsg>,
+    rx: mpsc::Receiver<WriteMsg>,
     staging: StagingFile,
     target: &Target,
-) -> Result<()> {
-    let result = (|| {
-        let mut file = File::create_new(&staging.path)
-            .map_err(|e| ArtifactError::io("cannot create staging file", &e))?;
-        let t0 = std::time::Instant::now();
-        let mut tw = std::time::Duration::ZERO;
-        loop {
-            match rx.blocking_recv() {
-                Some(WriteMsg::Data(block)) => { let t = std::time::Instant::now(); file
-                    .write_all(&block)
-                    .map_err(|e| ArtifactError::io("cannot write artifact", &e))?; tw += t.elapsed(); drop(block); }
-                Some(WriteMsg::Finish) => break,
-                // The upload was abandoned; the caller reports why.
-                None => return Err(ArtifactError::Body("upload abandoned".into())),
-            }
-        }
-        eprintln!("writer: total {:?} in write {:?}", t0.elapsed(), tw);
-        let t = std::time::Instant::now();
-        file.sync_data()
-            .map_err(|e| ArtifactError::io("cannot sync artifact", &e))?;
-        eprintln!("sync {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        drop(file);
-        let r = target.publish(&staging.path);
-        eprintln!("publish {:?}", t.elapsed());
-        r
-    })();
+) -> Result<String> {
+    let result = write_staged(rx, &staging.path)
+        .and_then(|sha256| target.publish(&staging.path).map(|()| sha256));
     if result.is_err() {
         match fs::remove_file(&staging.path) {
             Ok(()) => {}
@@ -439,6 +418,72 @@ fn write_and_publish(
         }
     }
     result
+}
+
+/// Writes the body to a new file at `path`, hashing it, and syncs it; returns the lowercase
+/// hex sha256. Fails if the body is abandoned.
+///
+/// Hashing here rather than in the receiving task spreads the work over two cores: the
+/// runtime receives and copies, this thread hashes and writes.
+///
+/// Past `EARLY_SYNC_EVERY` bytes, a helper thread syncs the file in the background each
+/// time another `EARLY_SYNC_EVERY` bytes were written, so the disk works while the rest of
+/// the body arrives and the final sync has little left to do.
+fn write_staged(mut rx: mpsc::Receiver<WriteMsg>, path: &Path) -> Result<String> {
+    let mut file =
+        File::create_new(path).map_err(|e| ArtifactError::io("cannot create staging file", &e))?;
+    let sha256 = std::thread::scope(|scope| {
+        let mut hasher = Sha256::new();
+        let mut early_sync: Option<std::sync::mpsc::SyncSender<()>> = None;
+        let mut unsynced = 0usize;
+        loop {
+            match rx.blocking_recv() {
+                Some(WriteMsg::Data(block)) => {
+                    file.write_all(&block)
+                        .map_err(|e| ArtifactError::io("cannot write artifact", &e))?;
+                    hasher.update(&block);
+                    unsynced += block.len();
+                    if unsynced >= EARLY_SYNC_EVERY {
+                        unsynced = 0;
+                        if early_sync.is_none() {
+                            early_sync = spawn_early_sync(scope, &file);
+                        }
+                        if let Some(tx) = &early_sync {
+                            // A full queue means a sync is already pending; it covers these bytes.
+                            let _ = tx.try_send(());
+                        }
+                    }
+                }
+                Some(WriteMsg::Finish) => break,
+                // The upload was abandoned; the caller reports why.
+                None => return Err(ArtifactError::Body("upload abandoned".into())),
+            }
+        }
+        // Dropping the sender (here or on an early return) stops the syncer; the scope
+        // waits for it.
+        drop(early_sync);
+        Ok(hex::encode(hasher.finalize()))
+    })?;
+    file.sync_data()
+        .map_err(|e| ArtifactError::io("cannot sync artifact", &e))?;
+    Ok(sha256)
+}
+
+/// Starts the background syncer of [`write_staged`]; `None` if the file cannot be shared,
+/// in which case everything is synced at the end.
+fn spawn_early_sync<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    file: &File,
+) -> Option<std::sync::mpsc::SyncSender<()>> {
+    let clone = file.try_clone().ok()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    scope.spawn(move || {
+        while rx.recv().is_ok() {
+            // Errors surface again, and are reported, at the final sync.
+            let _ = clone.sync_data();
+        }
+    });
+    Some(tx)
 }
 
 /// The reader thread of a download: sends `size` bytes of `file` in chunks.

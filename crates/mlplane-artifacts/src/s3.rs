@@ -169,7 +169,7 @@ impl S3Store {
         E: Display,
     {
         let (path, _) = self.location(key)?;
-        let mut blocks = Blocks::new(body, PART_SIZE, max_bytes);
+        let mut blocks = Blocks::hashing(body, PART_SIZE, max_bytes);
         let first = blocks.next_block().await?;
         let second = match first {
             Some(_) => blocks.next_block().await?,
@@ -200,6 +200,7 @@ impl S3Store {
             (None, Some(_)) => unreachable!("a second block is only read after a first one"),
         }
         let (size, sha256) = blocks.finish();
+        let sha256 = sha256.expect("s3 uploads use hashing blocks");
         Ok(StoredObject { size, sha256 })
     }
 

@@ -1,1 +1,140 @@
-fn main() {}
+//! The `mlplane` command: `mlplane server` runs the tracking server, every other subcommand
+//! is a plain HTTP client of a running server.
+//!
+//! This file parses the command line, dispatches to `commands::*` and turns the outcome into
+//! an exit code. Errors are `anyhow` chains printed once, with `{:#}`, on stderr.
+//!
+//! Invariants:
+//! - exit 0 on success; 1 when the server answered with an error body
+//!   ([`client::ApiFailure`] somewhere in the chain); 2 for usage errors (clap's own exit),
+//!   connection failures, local file errors and a server that fails to start;
+//! - nothing here unwraps user input: flags go through clap value parsers, the rest returns
+//!   errors.
+
+mod client;
+mod commands;
+mod output;
+
+use clap::{Parser, Subcommand};
+use client::{ApiFailure, Client};
+use output::Output;
+use std::process::ExitCode;
+
+/// mlplane: a self-hosted ML tracking platform.
+#[derive(Debug, Parser)]
+#[command(name = "mlplane", version, about, propagate_version = true)]
+struct Cli {
+    /// Base URL of the mlplane server (client commands only).
+    #[arg(
+        long,
+        global = true,
+        env = "MLPLANE_URL",
+        default_value = "http://127.0.0.1:5050"
+    )]
+    url: String,
+
+    /// Workspace to work in (client commands only).
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "MLPLANE_WORKSPACE",
+        default_value = "default"
+    )]
+    workspace: String,
+
+    /// Output format of client commands.
+    #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
+    output: Output,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the mlplane server.
+    Server(commands::server::ServerArgs),
+    /// Create, inspect and manage experiments.
+    #[command(subcommand, visible_alias = "exp")]
+    Experiments(commands::experiments::ExperimentsCmd),
+    /// Create runs, log metrics, params, tags and logs, and inspect them.
+    #[command(subcommand)]
+    Runs(commands::runs::RunsCmd),
+    /// Upload, download and list run artifacts.
+    #[command(subcommand)]
+    Artifacts(commands::artifacts::ArtifactsCmd),
+}
+
+fn main() -> ExitCode {
+    // reqwest is built with `rustls-no-provider`; https needs a process-wide crypto provider.
+    // An Err only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let Cli {
+        url,
+        workspace,
+        output,
+        command,
+    } = cli;
+    let client = || Client::new(&url, &workspace);
+    match command {
+        Command::Server(args) => commands::server::run(args).await,
+        Command::Experiments(cmd) => commands::experiments::run(&client()?, output, cmd).await,
+        Command::Runs(cmd) => commands::runs::run(&client()?, output, cmd).await,
+        Command::Artifacts(cmd) => commands::artifacts::run(&client()?, output, cmd).await,
+    }
+}
+
+/// Prints the error chain once and picks the exit code.
+fn report(e: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(e) {
+        // `mlplane runs list | head`: the reader left, which is not our failure.
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("error: {e:#}");
+    match e.chain().find_map(|c| c.downcast_ref::<ApiFailure>()) {
+        Some(failure) => {
+            for line in failure.extra_lines() {
+                eprintln!("  {line}");
+            }
+            ExitCode::from(1)
+        }
+        None => ExitCode::from(2),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

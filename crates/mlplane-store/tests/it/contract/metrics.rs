@@ -6,7 +6,7 @@
 
 use super::*;
 use mlplane_core::downsample::Downsampler;
-use mlplane_core::limits::MAX_DOWNSAMPLE_POINTS;
+use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_DOWNSAMPLE_POINTS};
 use mlplane_core::{MetricPoint, RunId};
 
 /// Every point of a metric, through pages of `size`.
@@ -18,7 +18,8 @@ async fn history(store: &Store, id: &RunId, key: &str, size: usize) -> Vec<Metri
             .metric_history(&default_ws(), id, key, &page(size, token))
             .await
             .expect("history page");
-        assert!(p.items.len() <= size.max(1));
+        let limit = if size == 0 { DEFAULT_PAGE_SIZE } else { size };
+        assert!(p.items.len() <= limit);
         out.extend(p.items);
         match p.next_page_token {
             Some(t) => token = Some(t),

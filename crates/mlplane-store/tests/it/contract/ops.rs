@@ -1,0 +1,137 @@
+//! Contract checks for the operational side: ping, timings, close, reopening and
+//! concurrent starts.
+//!
+//! Invariants:
+//! - each check starts from a fresh store and asserts on variants, not messages.
+
+use super::*;
+use mlplane_core::ViewType;
+
+pub async fn engine_pings_and_counts_operations(store: Store) {
+    assert!(["sqlite", "postgres"].contains(&store.engine()));
+    store.ping().await.expect("ping");
+    let before: u64 = store.timings().iter().map(|t| t.count).sum();
+    let run = fresh_run(&store).await;
+    let _ = store.get_run(&default_ws(), &mlplane_core::RunId::generate()).await;
+    store.get_run(&default_ws(), &run.info.id).await.expect("get");
+    let timings = store.timings();
+    let after: u64 = timings.iter().map(|t| t.count).sum();
+    assert!(after >= before + 4, "timings did not count operations: {timings:?}");
+    for t in &timings {
+        assert!(t.errors <= t.count, "{t:?}");
+        assert!(t.total_seconds >= 0.0 && t.total_seconds.is_finite(), "{t:?}");
+    }
+    let mut ops: Vec<&str> = timings.iter().map(|t| t.op).collect();
+    let n = ops.len();
+    ops.sort_unstable();
+    ops.dedup();
+    assert_eq!(ops.len(), n, "one entry per operation");
+}
+
+pub async fn close_makes_later_calls_unavailable(store: Store) {
+    let run = fresh_run(&store).await;
+    store.close().await;
+    let unavailable = |r: Result<(), StoreError>| match r {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("expected Unavailable after close, got {other:?}"),
+    };
+    unavailable(store.ping().await);
+    unavailable(store.get_workspace(&default_ws()).await.map(|_| ()));
+    unavailable(store.get_run(&default_ws(), &run.info.id).await.map(|_| ()));
+    unavailable(
+        store
+            .log_batch(&default_ws(), &run.info.id, metrics_batch(vec![metric("m", 0, 0, 1.0)]))
+            .await,
+    );
+}
+
+/// Data and page tokens survive closing the store and opening `url` again, and opening
+/// runs the (already applied) migrations without harm.
+pub async fn reopening_keeps_data_and_page_tokens(store: Store, url: &str) {
+    for i in 0..3 {
+        create_exp(&store, &default_ws(), &format!("e{i}")).await;
+    }
+    let run = fresh_run(&store).await;
+    store
+        .log_batch(
+            &default_ws(),
+            &run.info.id,
+            LogBatch {
+                params: vec![param("p", "1")],
+                metrics: vec![metric("m", 1, 2, 3.0)],
+                ..LogBatch::default()
+            },
+        )
+        .await
+        .expect("batch");
+    let first = store
+        .list_experiments(&default_ws(), ViewType::All, &page(2, None))
+        .await
+        .expect("page");
+    let token = first.next_page_token.clone().expect("more pages");
+    let rest = store
+        .list_experiments(&default_ws(), ViewType::All, &page(2, Some(token.clone())))
+        .await
+        .expect("page");
+    store.close().await;
+    drop(store);
+
+    let again = mlplane_store::open(url).await.expect("reopen");
+    let same_rest = again
+        .list_experiments(&default_ws(), ViewType::All, &page(2, Some(token)))
+        .await
+        .expect("a token from before the restart is still valid");
+    assert_eq!(same_rest, rest);
+    let got = again.get_run(&default_ws(), &run.info.id).await.expect("run survives");
+    assert_eq!(got.params, vec![param("p", "1")]);
+    assert_eq!(got.metrics, vec![metric("m", 1, 2, 3.0)]);
+    let d = again.get_experiment(&default_ws(), ExperimentId(0)).await.expect("default");
+    assert_eq!(d.name, "Default");
+    // New experiment ids keep counting up after a restart.
+    let newest = create_exp(&again, &default_ws(), "after-restart").await;
+    assert!(first.items.iter().chain(&rest.items).all(|e| e.id < newest.id));
+    again.close().await;
+}
+
+/// Several stores opening the same fresh database at once all succeed and agree.
+pub async fn concurrent_opens_migrate_once(url: &str) {
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let url = url.to_string();
+        handles.push(tokio::spawn(async move { mlplane_store::open(&url).await }));
+    }
+    let mut stores = Vec::new();
+    for h in handles {
+        stores.push(h.await.expect("task ran").expect("concurrent open succeeds"));
+    }
+    let token = stores[0]
+        .list_workspaces(&page(1, None))
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(token.len(), 1);
+    let e = create_exp(&stores[1], &default_ws(), "shared").await;
+    for s in &stores {
+        assert_eq!(s.get_experiment(&default_ws(), e.id).await.expect("visible").name, "shared");
+        let all = s
+            .list_experiments(&default_ws(), ViewType::All, &page(0, None))
+            .await
+            .expect("list");
+        assert_eq!(all.items.len(), 2, "exactly one Default experiment");
+    }
+    // Tokens issued by one store are accepted by the others (one shared secret).
+    create_exp(&stores[1], &default_ws(), "another").await;
+    let t = stores[2]
+        .list_experiments(&default_ws(), ViewType::All, &page(1, None))
+        .await
+        .expect("page")
+        .next_page_token
+        .expect("more");
+    stores[3]
+        .list_experiments(&default_ws(), ViewType::All, &page(1, Some(t)))
+        .await
+        .expect("token of another replica");
+    for s in stores {
+        s.close().await;
+    }
+}
