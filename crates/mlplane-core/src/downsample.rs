@@ -76,7 +76,7 @@ impl Downsampler {
             let mut pts = vec![b.first, b.last];
             pts.extend(b.min);
             pts.extend(b.max);
-            pts.sort_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)));
+            pts.sort_by_key(|p| (p.step, p.timestamp));
             pts.dedup_by(|a, b| {
                 a.step == b.step
                     && a.timestamp == b.timestamp
