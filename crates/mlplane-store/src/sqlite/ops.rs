@@ -479,5 +479,10 @@ pub(crate) fn delete_experiment_tag(
             format!("{id}/tag {key}"),
         ));
     }
+    conn.execute(
+        "UPDATE experiments SET updated_at = ?1 WHERE id = ?2",
+        params![now_ms(), id.0],
+    )
+    .db()?;
     Ok(())
 }

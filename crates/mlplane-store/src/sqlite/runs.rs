@@ -7,7 +7,7 @@
 //! Invariants:
 //! - `metric_series.count` equals the number of points of the series;
 //! - `metric_series.last_*` is the point with the greatest (step, ts), ties to the latest insert;
-//! - NaN is stored as NULL and read back as NaN.
+//! - values are stored as their f64 bits, so NaN, infinities and -0.0 round-trip exactly.
 
 use super::Db;
 use super::ops::{decode_ints, get_experiment, now_ms, page_size, require_workspace, view_sql};
@@ -137,13 +137,13 @@ pub(crate) fn get_run(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Resu
         .db()?;
     let metrics = conn
         .prepare_cached(
-            "SELECT key, last_value, last_ts, last_step FROM metric_series WHERE run_id = ?1 ORDER BY key",
+            "SELECT key, last_bits, last_ts, last_step FROM metric_series WHERE run_id = ?1 ORDER BY key",
         )
         .db()?
         .query_map([id.as_str()], |r| {
             Ok(Metric {
                 key: r.get(0)?,
-                value: r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
+                value: f64::from_bits(r.get::<_, i64>(1)? as u64),
                 timestamp: r.get(2)?,
                 step: r.get(3)?,
             })
@@ -408,9 +408,8 @@ pub(crate) fn log_batch(
         let Some(s) = series.get_mut(m.key.as_str()) else {
             return Err(StoreError::Internal("metric series vanished".into()));
         };
-        let value = (!m.value.is_nan()).then_some(m.value);
         insert
-            .execute(params![s.id, m.step, m.timestamp, s.count, value])
+            .execute(params![s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64])
             .db()?;
         s.count += 1;
         s.min_step = s.min_step.min(m.step);
@@ -422,7 +421,7 @@ pub(crate) fn log_batch(
     let mut update = conn
         .prepare_cached(
             "UPDATE metric_series SET count = ?1, min_step = ?2, max_step = ?3, last_value = ?4,
-             last_step = ?5, last_ts = ?6 WHERE id = ?7",
+             last_step = ?5, last_ts = ?6, last_bits = ?8 WHERE id = ?7",
         )
         .db()?;
     for s in series.values() {
@@ -435,7 +434,8 @@ pub(crate) fn log_batch(
                 value,
                 s.last.step,
                 s.last.timestamp,
-                s.id
+                s.id,
+                s.last.value.to_bits() as i64
             ])
             .db()?;
     }
@@ -445,7 +445,7 @@ pub(crate) fn log_batch(
 fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Result<SeriesAgg> {
     let row = conn
         .prepare_cached(
-            "SELECT id, count, min_step, max_step, last_value, last_step, last_ts FROM metric_series
+            "SELECT id, count, min_step, max_step, last_bits, last_step, last_ts FROM metric_series
              WHERE run_id = ?1 AND key = ?2",
         )
         .db()?
@@ -456,7 +456,7 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
                 min_step: r.get(2)?,
                 max_step: r.get(3)?,
                 last: MetricPoint {
-                    value: r.get::<_, Option<f64>>(4)?.unwrap_or(f64::NAN),
+                    value: f64::from_bits(r.get::<_, i64>(4)? as u64),
                     step: r.get(5)?,
                     timestamp: r.get(6)?,
                 },
@@ -469,11 +469,11 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
     }
     let value = (!first.value.is_nan()).then_some(first.value);
     conn.prepare_cached(
-        "INSERT INTO metric_series (run_id, key, count, min_step, max_step, last_value, last_step, last_ts)
-         VALUES (?1, ?2, 0, ?3, ?3, ?4, ?3, ?5)",
+        "INSERT INTO metric_series (run_id, key, count, min_step, max_step, last_value, last_step, last_ts, last_bits)
+         VALUES (?1, ?2, 0, ?3, ?3, ?4, ?3, ?5, ?6)",
     )
     .db()?
-    .execute(params![run.as_str(), first.key, first.step, value, first.timestamp])
+    .execute(params![run.as_str(), first.key, first.step, value, first.timestamp, first.value.to_bits() as i64])
     .db()?;
     Ok(SeriesAgg {
         id: conn.last_insert_rowid(),
@@ -531,7 +531,7 @@ fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(MetricPoint, i64)> {
         MetricPoint {
             step: r.get(0)?,
             timestamp: r.get(1)?,
-            value: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+            value: f64::from_bits(r.get::<_, i64>(3)? as u64),
         },
         r.get(2)?,
     ))

@@ -65,17 +65,20 @@ CREATE TABLE metric_series (
     min_step INTEGER NOT NULL,
     max_step INTEGER NOT NULL,
     last_value REAL,
+    last_bits INTEGER NOT NULL,
     last_step INTEGER NOT NULL,
     last_ts INTEGER NOT NULL,
     UNIQUE (run_id, key)
 );
--- value NULL encodes NaN (SQLite stores NaN as NULL).
+-- Values are stored as the IEEE-754 bits of the f64 (SQLite turns NaN into NULL and -0.0
+-- into 0), so every value round-trips exactly; metric_series.last_value keeps a REAL copy of
+-- the latest value (NULL for NaN) for filtering.
 CREATE TABLE metrics (
     series_id INTEGER NOT NULL,
     step INTEGER NOT NULL,
     ts INTEGER NOT NULL,
     seq INTEGER NOT NULL,
-    value REAL,
+    value INTEGER NOT NULL,
     PRIMARY KEY (series_id, step, ts, seq)
 ) WITHOUT ROWID;
 CREATE TABLE run_logs (
