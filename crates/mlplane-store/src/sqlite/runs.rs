@@ -395,11 +395,7 @@ pub(crate) fn log_batch(
         return Ok(());
     }
     let mut series: BTreeMap<&str, SeriesAgg> = BTreeMap::new();
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO metrics (series_id, step, ts, seq, value) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .db()?;
+    let mut rows: Vec<[i64; 5]> = Vec::with_capacity(b.metrics.len());
     for m in &b.metrics {
         if !series.contains_key(m.key.as_str()) {
             let agg = load_or_create_series(conn, id, m)?;
@@ -408,9 +404,7 @@ pub(crate) fn log_batch(
         let Some(s) = series.get_mut(m.key.as_str()) else {
             return Err(StoreError::Internal("metric series vanished".into()));
         };
-        insert
-            .execute(params![s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64])
-            .db()?;
+        rows.push([s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64]);
         s.count += 1;
         s.min_step = s.min_step.min(m.step);
         s.max_step = s.max_step.max(m.step);
@@ -418,6 +412,7 @@ pub(crate) fn log_batch(
             s.last = m.point();
         }
     }
+    insert_points(conn, &rows)?;
     let mut update = conn
         .prepare_cached(
             "UPDATE metric_series SET count = ?1, min_step = ?2, max_step = ?3, last_value = ?4,
@@ -438,6 +433,47 @@ pub(crate) fn log_batch(
                 s.last.value.to_bits() as i64
             ])
             .db()?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: fewer statement executions per point.
+const INSERT_CHUNK: usize = 100;
+
+fn insert_sql(n: usize) -> String {
+    let mut sql = String::from("INSERT INTO metrics (series_id, step, ts, seq, value) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?)");
+    }
+    sql
+}
+
+fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
+    // Full chunks share one cached 100-row statement; the remainder goes row by row, so
+    // the statement cache holds two inserts whatever the batch sizes.
+    let mut chunks = rows.chunks_exact(INSERT_CHUNK);
+    if chunks.len() > 0 {
+        let mut stmt = conn.prepare_cached(&insert_sql(INSERT_CHUNK)).db()?;
+        for chunk in &mut chunks {
+            let mut i = 1;
+            for row in chunk {
+                for v in row {
+                    stmt.raw_bind_parameter(i, v).db()?;
+                    i += 1;
+                }
+            }
+            stmt.raw_execute().db()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&insert_sql(1)).db()?;
+        for row in rest {
+            stmt.execute(rusqlite::params_from_iter(row.iter())).db()?;
+        }
     }
     Ok(())
 }
