@@ -7,7 +7,10 @@
 //! - the running size never passes `max_bytes` unnoticed: the chunk that crosses it makes
 //!   [`Blocks::next_block`] fail with `TooLarge` before any of it is handed out;
 //! - every block has exactly `block` bytes except the last, which has 1..=`block` bytes;
-//! - at most one block plus one incoming chunk is held in memory.
+//! - [`Blocks::next_block`] is cancel-safe: its only await point is the body's `next()`,
+//!   and all state lives in `self`, so a `select!` may drop it and call it again;
+//! - at most one block plus one incoming chunk is held in memory (plus whatever the caller
+//!   keeps of the blocks handed out).
 
 use crate::error::{ArtifactError, Result};
 use bytes::{Buf, Bytes, BytesMut};
@@ -105,6 +108,15 @@ where
                     }
                 }
             }
+        }
+    }
+
+    /// Hands back the memory of a block that was consumed, to fill the next block without a
+    /// fresh allocation (fresh memory costs a page fault per page when first written).
+    pub(crate) fn recycle(&mut self, mut spare: BytesMut) {
+        if self.buf.capacity() == 0 && spare.capacity() >= self.block {
+            spare.clear();
+            self.buf = spare;
         }
     }
 

@@ -18,6 +18,8 @@
 mod error;
 mod intake;
 mod local;
+#[cfg(test)]
+mod memory_tests;
 mod s3;
 
 pub use error::{ArtifactError, Result};
@@ -103,13 +105,18 @@ impl ArtifactStore {
     /// For S3 the settings come from the environment (see [`S3Config::from_env`]).
     /// Local directories are created if missing.
     pub fn from_uri(uri: &str) -> Result<Self> {
+        Self::from_uri_with(uri, S3Config::from_env)
+    }
+
+    /// [`Self::from_uri`], taking the S3 settings (only read for `s3://`) from `s3_config`.
+    fn from_uri_with(uri: &str, s3_config: impl FnOnce() -> Result<S3Config>) -> Result<Self> {
         let uri = uri.trim();
         if uri.is_empty() {
             return Err(ArtifactError::Config("empty artifact store uri".into()));
         }
         if let Some(rest) = uri.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            return Self::s3(bucket, prefix, S3Config::from_env()?);
+            return Self::s3(bucket, prefix, s3_config()?);
         }
         if let Some(rest) = uri.strip_prefix("file://") {
             let path = rest.strip_prefix("localhost").unwrap_or(rest);
@@ -211,6 +218,73 @@ impl ArtifactStore {
         match &*self.backend {
             Backend::Local(l) => l.sweep_incomplete().await,
             Backend::S3(_) => Ok(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg() -> Result<S3Config> {
+        Ok(S3Config {
+            endpoint: Some("http://127.0.0.1:1".into()),
+            access_key_id: "AKIA".into(),
+            secret_access_key: "SECRET".into(),
+            region: "us-east-1".into(),
+        })
+    }
+
+    #[test]
+    fn s3_uris_split_bucket_and_prefix() {
+        for (uri, described) in [
+            ("s3://bucket", "s3://bucket"),
+            ("s3://bucket/", "s3://bucket"),
+            ("s3://bucket/a/b/", "s3://bucket/a/b"),
+        ] {
+            let store = ArtifactStore::from_uri_with(uri, cfg).expect("valid s3 uri");
+            assert_eq!(store.describe(), described);
+            assert!(!store.describe().contains("SECRET"));
+        }
+        assert!(ArtifactStore::from_uri_with("s3://", cfg).is_err());
+    }
+
+    #[test]
+    fn s3_settings_come_from_the_documented_variables() {
+        let env = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            S3Config::from_lookup(move |k| map.get(k).cloned())
+        };
+        let full = env(&[
+            ("MLPLANE_S3_ENDPOINT", "http://minio:9000"),
+            ("AWS_ENDPOINT_URL", "http://other:9000"),
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ])
+        .expect("complete settings");
+        assert_eq!(full.endpoint.as_deref(), Some("http://minio:9000"));
+        assert_eq!(full.region, "eu-west-1");
+
+        let minimal = env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", "S"),
+        ])
+        .expect("credentials are enough");
+        assert_eq!(minimal.endpoint, None);
+        assert_eq!(minimal.region, "us-east-1");
+
+        let missing = env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA"),
+            ("AWS_SECRET_ACCESS_KEY", " "),
+        ]);
+        match missing {
+            Err(ArtifactError::Config(msg)) => assert!(msg.contains("AWS_SECRET_ACCESS_KEY")),
+            other => panic!("expected a config error, got {other:?}"),
         }
     }
 }

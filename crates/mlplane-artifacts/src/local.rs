@@ -9,14 +9,18 @@
 //!   file, so readers never see a partial object; replacing a key swaps the inode, so an open
 //!   reader keeps reading the old, complete version;
 //! - every upload that does not finish (body error, `TooLarge`, disk error, or the caller
-//!   dropping the future) removes its staging file: the writer thread owns the file and
-//!   deletes it unless it was told the body is complete;
+//!   dropping the future) removes its staging file: a guard deletes it on drop unless it was
+//!   published, and the file is created under the same lock, so a create racing with the
+//!   drop is refused rather than leaked;
 //! - no read, write or delete follows a symbolic link below the root: each component of the
 //!   key is checked with `symlink_metadata` first (and after directories are created), and a
 //!   file that is opened for reading must be the same inode that was checked;
 //! - the root itself is canonicalized once, when the store is opened;
-//! - memory per transfer is bounded: uploads hold at most `WRITE_QUEUE + 2` blocks of
-//!   `WRITE_BLOCK` bytes, downloads at most `READ_QUEUE + 1` chunks of `READ_CHUNK` bytes.
+//! - memory per transfer is bounded: an upload holds two blocks of `WRITE_BLOCK` bytes (one
+//!   being written, one being filled), a download two chunks of `READ_CHUNK` bytes (one
+//!   handed out, one read ahead);
+//! - no thread of the blocking pool waits on the network: each block is written, and each
+//!   chunk read, by its own short blocking task, so slow clients cannot exhaust the pool.
 
 use crate::error::{ArtifactError, Result};
 use crate::intake::Blocks;
@@ -30,37 +34,28 @@ use std::fmt::Display;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::task::JoinHandle;
 
 /// Name of the directory, directly under the root, that holds uploads in progress.
 pub(crate) const STAGING_DIR: &str = ".staging";
 /// Bytes accumulated before each `write` of an upload.
 const WRITE_BLOCK: usize = 2 * 1024 * 1024;
-/// Blocks queued between the receiving task and the writer thread.
-const WRITE_QUEUE: usize = 2;
 /// Bytes per chunk of a download.
 const READ_CHUNK: usize = 1024 * 1024;
 /// Bytes written between two background syncs of an upload.
 const EARLY_SYNC_EVERY: usize = 16 * 1024 * 1024;
-/// Chunks read ahead of the consumer of a download.
-const READ_QUEUE: usize = 2;
 
 /// A store rooted at one local directory.
 #[derive(Debug)]
 pub(crate) struct LocalStore {
     root: PathBuf,
     /// Names of the staging files of uploads in progress in this process.
-    in_flight: Arc<Mutex<HashSet<String>>>,
+    in_flight: InFlight,
 }
 
-/// A message from the receiving task to the writer thread of an upload.
-enum WriteMsg {
-    /// The next bytes of the body.
-    Data(Bytes),
-    /// The body is complete: sync and publish the file.
-    Finish,
-}
+/// Names of the staging files of uploads in progress.
+type InFlight = Arc<Mutex<HashSet<String>>>;
 
 impl LocalStore {
     /// Opens (creating if missing) the directory at `dir`.
@@ -126,42 +121,31 @@ impl LocalStore {
         E: Display,
     {
         let target = Target::new(&self.root, key)?;
-        let staging_dir = blocking({
+        let mut staging = Staging::register(&self.root.join(STAGING_DIR), &self.in_flight);
+        let file = blocking({
             let target = target.clone();
             let store = self.clone_handle();
+            let (path, name) = (staging.path.clone(), staging.name.clone());
             move || {
                 target.check_no_symlinks()?;
-                store.staging_dir()
+                store.staging_dir()?;
+                Staging::create(&path, &name, &store.in_flight)
             }
         })
         .await?;
 
-        let name = uuid::Uuid::new_v4().simple().to_string();
-        let staging = StagingFile::register(staging_dir.join(&name), name, &self.in_flight);
-        let (tx, rx) = mpsc::channel::<WriteMsg>(WRITE_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || write_and_publish(rx, staging, &target));
-
+        let mut writer = BlockWriter::new(file);
         let mut blocks = Blocks::counting(body, WRITE_BLOCK, max_bytes);
-        let received: Result<()> = async {
-            while let Some(block) = blocks.next_block().await? {
-                if tx.send(WriteMsg::Data(block)).await.is_err() {
-                    // The writer stopped early; its own error is reported below.
-                    return Ok(());
-                }
+        while let Some(block) = blocks.next_block().await? {
+            if let Some(spare) = writer.write(block).await? {
+                blocks.recycle(spare);
             }
-            // A closed channel here also means the writer failed, reported below.
-            let _ = tx.send(WriteMsg::Finish).await;
-            Ok(())
         }
-        .await;
-        // Dropping the sender without `Finish` tells the writer to discard the staging file.
-        drop(tx);
-        let written = writer
-            .await
-            .map_err(|e| ArtifactError::Backend(format!("upload writer panicked: {e}")));
-        received?;
-        let sha256 = written??;
+        let sha256 = writer.finish().await?;
         let (size, _) = blocks.finish();
+        let staged = staging.path.clone();
+        blocking(move || target.publish(&staged)).await?;
+        staging.published = true;
         Ok(StoredObject { size, sha256 })
     }
 
@@ -171,12 +155,7 @@ impl LocalStore {
     ) -> Result<(u64, BoxStream<'static, Result<Bytes>>)> {
         let target = Target::new(&self.root, key)?;
         let (file, size) = blocking(move || target.open_for_read()).await?;
-        let (tx, rx) = mpsc::channel::<Result<Bytes>>(READ_QUEUE);
-        tokio::task::spawn_blocking(move || read_into(file, size, &tx));
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        });
-        Ok((size, Box::pin(stream)))
+        Ok((size, Box::pin(ChunkReader::start(file, size).into_stream())))
     }
 
     pub(crate) async fn delete(&self, key: &ArtifactKey) -> Result<()> {
@@ -184,9 +163,8 @@ impl LocalStore {
         blocking(move || {
             target.check_no_symlinks()?;
             match fs::symlink_metadata(&target.path) {
-                Ok(m) if m.is_dir() => Err(ArtifactError::NotFound {
-                    key: target.key.clone(),
-                }),
+                // No file at the key: nothing to delete.
+                Ok(m) if m.is_dir() => Ok(()),
                 Ok(_) => match fs::remove_file(&target.path) {
                     Ok(()) => Ok(()),
                     Err(e) if is_not_found(&e) => Ok(()),
@@ -353,15 +331,22 @@ impl Target {
             .path
             .parent()
             .expect("a target path has the root and at least five components above it");
-        fs::create_dir_all(parent)
-            .map_err(|e| ArtifactError::io("cannot create artifact directory", &e))?;
+        // A file where the key needs a directory, or the reverse, is the caller's conflict
+        // (e.g. `a/b` and `a/b/c` in the same run), not a storage failure.
+        fs::create_dir_all(parent).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory => {
+                ArtifactError::UnsafePath {
+                    reason: format!("a parent of {} is a file", self.key),
+                }
+            }
+            _ => ArtifactError::io("cannot create artifact directory", &e),
+        })?;
         // Check again: a link planted while the directories were created must not be followed.
         self.check_no_symlinks()?;
         if fs::symlink_metadata(&self.path).is_ok_and(|m| m.is_dir()) {
-            return Err(ArtifactError::Backend(format!(
-                "a directory already exists at {}",
-                self.key
-            )));
+            return Err(ArtifactError::UnsafePath {
+                reason: format!("{} is a directory", self.key),
+            });
         }
         fs::rename(staging, &self.path)
             .map_err(|e| ArtifactError::io("cannot move upload into place", &e))?;
@@ -373,154 +358,211 @@ impl Target {
     }
 }
 
-/// The staging file of one upload; unregisters itself from the in-flight set on drop.
-struct StagingFile {
+/// The staging file of one upload, registered as in flight until dropped.
+///
+/// Dropping it unpublished removes the file. [`Staging::create`] and the drop both hold the
+/// registry lock, so a create that runs after the drop (the caller gave up while the create
+/// task was queued) sees the name unregistered and refuses instead of leaking a file.
+struct Staging {
     path: PathBuf,
     name: String,
-    in_flight: Arc<Mutex<HashSet<String>>>,
+    in_flight: InFlight,
+    published: bool,
 }
 
-impl StagingFile {
-    fn register(path: PathBuf, name: String, in_flight: &Arc<Mutex<HashSet<String>>>) -> Self {
-        if let Ok(mut set) = in_flight.lock() {
-            set.insert(name.clone());
-        }
+impl Staging {
+    fn register(dir: &Path, in_flight: &InFlight) -> Self {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        lock(in_flight).insert(name.clone());
         Self {
-            path,
+            path: dir.join(&name),
             name,
             in_flight: Arc::clone(in_flight),
+            published: false,
         }
+    }
+
+    /// Creates the staging file of a registered upload.
+    fn create(path: &Path, name: &str, in_flight: &InFlight) -> Result<File> {
+        let registered = lock(in_flight);
+        if !registered.contains(name) {
+            return Err(ArtifactError::Body("upload abandoned".into()));
+        }
+        File::create_new(path).map_err(|e| ArtifactError::io("cannot create staging file", &e))
     }
 }
 
-impl Drop for StagingFile {
+impl Drop for Staging {
     fn drop(&mut self) {
-        if let Ok(mut set) = self.in_flight.lock() {
-            set.remove(&self.name);
+        let mut registered = lock(&self.in_flight);
+        registered.remove(&self.name);
+        if !self.published {
+            match fs::remove_file(&self.path) {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot remove staging file"),
+            }
         }
     }
 }
 
-/// The writer thread of an upload: writes blocks to the staging file until `Finish`, then
-/// syncs and publishes it. Removes the staging file on every path that does not publish.
-fn write_and_publish(
-    rx: mpsc::Receiver<WriteMsg>,
-    staging: StagingFile,
-    target: &Target,
-) -> Result<String> {
-    let result = write_staged(rx, &staging.path)
-        .and_then(|sha256| target.publish(&staging.path).map(|()| sha256));
-    if result.is_err() {
-        match fs::remove_file(&staging.path) {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot remove staging file"),
+fn lock(in_flight: &InFlight) -> MutexGuard<'_, HashSet<String>> {
+    // The set stays consistent even if a holder panicked: every update is a single call.
+    in_flight
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes blocks to the staging file and hashes them, on two blocking tasks per block that
+/// run side by side, while the caller fills the next block. Blocks are written and hashed
+/// strictly in order: the tasks of a block start only after those of the previous one
+/// finished. Written blocks are handed back for reuse, so an upload cycles through two
+/// buffers.
+///
+/// Past every `EARLY_SYNC_EVERY` bytes it also starts a background sync (if none is
+/// running), so the disk works while the rest of the body arrives and the final sync has
+/// little left to do.
+struct BlockWriter {
+    /// The file and hasher while no task holds them.
+    idle: Option<(File, Sha256)>,
+    /// The tasks of the previous block; they hand the file, the block and the hasher back.
+    busy: Option<(WriteTask, JoinHandle<Sha256>)>,
+    early_sync: Option<JoinHandle<()>>,
+    unsynced: usize,
+}
+
+type WriteTask = JoinHandle<io::Result<(File, Bytes)>>;
+
+impl BlockWriter {
+    fn new(file: File) -> Self {
+        Self {
+            idle: Some((file, Sha256::new())),
+            busy: None,
+            early_sync: None,
+            unsynced: 0,
         }
     }
-    result
-}
 
-/// Writes the body to a new file at `path`, hashing it, and syncs it; returns the lowercase
-/// hex sha256. Fails if the body is abandoned.
-///
-/// Hashing here rather than in the receiving task spreads the work over two cores: the
-/// runtime receives and copies, this thread hashes and writes.
-///
-/// Past `EARLY_SYNC_EVERY` bytes, a helper thread syncs the file in the background each
-/// time another `EARLY_SYNC_EVERY` bytes were written, so the disk works while the rest of
-/// the body arrives and the final sync has little left to do.
-fn write_staged(mut rx: mpsc::Receiver<WriteMsg>, path: &Path) -> Result<String> {
-    let mut file =
-        File::create_new(path).map_err(|e| ArtifactError::io("cannot create staging file", &e))?;
-    let sha256 = std::thread::scope(|scope| {
-        let mut hasher = Sha256::new();
-        let mut early_sync: Option<std::sync::mpsc::SyncSender<()>> = None;
-        let mut unsynced = 0usize;
-        loop {
-            match rx.blocking_recv() {
-                Some(WriteMsg::Data(block)) => {
-                    file.write_all(&block)
-                        .map_err(|e| ArtifactError::io("cannot write artifact", &e))?;
-                    hasher.update(&block);
-                    unsynced += block.len();
-                    if unsynced >= EARLY_SYNC_EVERY {
-                        unsynced = 0;
-                        if early_sync.is_none() {
-                            early_sync = spawn_early_sync(scope, &file);
-                        }
-                        if let Some(tx) = &early_sync {
-                            // A full queue means a sync is already pending; it covers these bytes.
-                            let _ = tx.try_send(());
-                        }
-                    }
-                }
-                Some(WriteMsg::Finish) => break,
-                // The upload was abandoned; the caller reports why.
-                None => return Err(ArtifactError::Body("upload abandoned".into())),
-            }
-        }
-        // Dropping the sender (here or on an early return) stops the syncer; the scope
-        // waits for it.
-        drop(early_sync);
-        Ok(hex::encode(hasher.finalize()))
-    })?;
-    file.sync_data()
-        .map_err(|e| ArtifactError::io("cannot sync artifact", &e))?;
-    Ok(sha256)
-}
-
-/// Starts the background syncer of [`write_staged`]; `None` if the file cannot be shared,
-/// in which case everything is synced at the end.
-fn spawn_early_sync<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    file: &File,
-) -> Option<std::sync::mpsc::SyncSender<()>> {
-    let clone = file.try_clone().ok()?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-    scope.spawn(move || {
-        while rx.recv().is_ok() {
-            // Errors surface again, and are reported, at the final sync.
-            let _ = clone.sync_data();
-        }
-    });
-    Some(tx)
-}
-
-/// The reader thread of a download: sends `size` bytes of `file` in chunks.
-fn read_into(mut file: File, size: u64, tx: &mpsc::Sender<Result<Bytes>>) {
-    let mut left = size;
-    while left > 0 {
-        let want = usize::try_from(left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
-        let mut buf = BytesMut::zeroed(want);
-        let item = match read_full(&mut file, &mut buf) {
-            Ok(n) if n == want => {
-                left -= want as u64;
-                Ok(buf.freeze())
-            }
-            Ok(_) => Err(ArtifactError::Backend(
-                "artifact file ended before its size".into(),
-            )),
-            Err(e) => Err(ArtifactError::io("cannot read artifact", &e)),
+    /// Waits for the previous block's tasks and takes back the file and hasher, and the
+    /// previous block's memory if nothing else holds it.
+    async fn take(&mut self) -> Result<(File, Sha256, Option<BytesMut>)> {
+        let panicked = |e: tokio::task::JoinError| {
+            ArtifactError::Backend(format!("artifact writer panicked: {e}"))
         };
-        let failed = item.is_err();
-        if tx.blocking_send(item).is_err() || failed {
+        match self.busy.take() {
+            Some((write, hash)) => {
+                let hasher = hash.await.map_err(panicked)?;
+                let (file, block) = write
+                    .await
+                    .map_err(panicked)?
+                    .map_err(|e| ArtifactError::io("cannot write artifact", &e))?;
+                Ok((file, hasher, block.try_into_mut().ok()))
+            }
+            None => match self.idle.take() {
+                Some((file, hasher)) => Ok((file, hasher, None)),
+                None => Err(ArtifactError::Backend(
+                    "artifact writer used after a failed write".into(),
+                )),
+            },
+        }
+    }
+
+    /// Starts writing and hashing `block`; returns the memory of the previous block.
+    async fn write(&mut self, block: Bytes) -> Result<Option<BytesMut>> {
+        let (mut file, mut hasher, spare) = self.take().await?;
+        self.unsynced += block.len();
+        if self.unsynced >= EARLY_SYNC_EVERY
+            && self.early_sync.as_ref().is_none_or(|t| t.is_finished())
+        {
+            self.unsynced = 0;
+            if let Ok(shared) = file.try_clone() {
+                self.early_sync = Some(tokio::task::spawn_blocking(move || {
+                    // Errors surface again, and are reported, at the final sync.
+                    let _ = shared.sync_data();
+                }));
+            }
+        }
+        let for_hash = block.clone();
+        let hash = tokio::task::spawn_blocking(move || {
+            hasher.update(&for_hash);
+            hasher
+        });
+        let write = tokio::task::spawn_blocking(move || {
+            file.write_all(&block)?;
+            Ok((file, block))
+        });
+        self.busy = Some((write, hash));
+        Ok(spare)
+    }
+
+    /// Waits for the last block, syncs the file and returns the lowercase hex sha256.
+    async fn finish(mut self) -> Result<String> {
+        let (file, hasher, _) = self.take().await?;
+        blocking(move || {
+            file.sync_data()
+                .map_err(|e| ArtifactError::io("cannot sync artifact", &e))?;
+            Ok(hex::encode(hasher.finalize()))
+        })
+        .await
+    }
+}
+
+/// Reads a file in chunks of `READ_CHUNK` bytes on blocking tasks, one chunk ahead of the
+/// consumer.
+struct ChunkReader {
+    /// The read of the next chunk; `None` once everything was read or a read failed.
+    next: Option<JoinHandle<(File, io::Result<Bytes>)>>,
+    /// Bytes left to read after the chunk in `next`.
+    left: u64,
+}
+
+impl ChunkReader {
+    fn start(file: File, size: u64) -> Self {
+        let mut reader = Self {
+            next: None,
+            left: size,
+        };
+        reader.read_next(file);
+        reader
+    }
+
+    fn read_next(&mut self, mut file: File) {
+        if self.left == 0 {
             return;
         }
+        let want = usize::try_from(self.left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
+        self.left -= want as u64;
+        self.next = Some(tokio::task::spawn_blocking(move || {
+            // `read_to_end` fills the spare capacity directly: no zeroing, no second copy.
+            let mut buf = Vec::with_capacity(want);
+            let read = match (&mut file).take(want as u64).read_to_end(&mut buf) {
+                Ok(n) if n == want => Ok(Bytes::from(buf)),
+                Ok(_) => Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "artifact file ended before its size",
+                )),
+                Err(e) => Err(e),
+            };
+            (file, read)
+        }));
     }
-}
 
-/// Reads until `buf` is full or the file ends; returns the number of bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes>> + Send + 'static {
+        futures::stream::unfold(self, |mut reader| async move {
+            let task = reader.next.take()?;
+            let item = match task.await {
+                Ok((file, Ok(chunk))) => {
+                    reader.read_next(file);
+                    Ok(chunk)
+                }
+                Ok((_, Err(e))) => Err(ArtifactError::io("cannot read artifact", &e)),
+                Err(e) => Err(ArtifactError::Backend(format!(
+                    "artifact reader panicked: {e}"
+                ))),
+            };
+            Some((item, reader))
+        })
     }
-    Ok(filled)
 }
 
 fn is_not_found(e: &io::Error) -> bool {

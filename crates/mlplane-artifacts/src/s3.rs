@@ -3,8 +3,9 @@
 //! Invariants:
 //! - an object becomes visible at its key only when complete: bodies up to one part go up in
 //!   a single `PUT`, larger ones as a multipart upload that is completed last;
-//! - an upload that fails (body error, `TooLarge`, backend error) aborts its multipart upload
-//!   before returning; if the caller drops the future, the abort is spawned on the runtime;
+//! - an upload that fails (body error, `TooLarge`, backend error) lets its parts in flight
+//!   settle, then aborts its multipart upload before returning; if the caller drops the
+//!   future, the abort is spawned on the runtime;
 //! - at most `PART_CONCURRENCY` parts are in flight and one more is being filled, so memory
 //!   per upload is bounded by `(PART_CONCURRENCY + 1) * PART_SIZE` plus one incoming chunk;
 //! - secrets never appear in `Debug`, `describe()` or error messages;
@@ -20,6 +21,7 @@ use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
     BackoffConfig, MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    UploadPart,
 };
 use std::fmt::{self, Display};
 use std::sync::Once;
@@ -55,11 +57,15 @@ impl fmt::Debug for S3Config {
 impl S3Config {
     /// Reads the settings from the environment: `MLPLANE_S3_ENDPOINT` or `AWS_ENDPOINT_URL`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, and `AWS_REGION` or `AWS_DEFAULT_REGION`
-    /// (default `us-east-1`).
+    /// (default `us-east-1`). Empty variables count as unset.
     pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Same as [`S3Config::from_env`], reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let var = |name: &str| {
-            std::env::var(name)
-                .ok()
+            lookup(name)
                 .map(|v| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
@@ -170,18 +176,16 @@ impl S3Store {
     {
         let (path, _) = self.location(key)?;
         let mut blocks = Blocks::hashing(body, PART_SIZE, max_bytes);
-        let first = blocks.next_block().await?;
-        let second = match first {
-            Some(_) => blocks.next_block().await?,
-            None => None,
-        };
-        match (first, second) {
-            (first, None) => {
+        let first = blocks.next_block().await?.unwrap_or_default();
+        match blocks.next_block().await? {
+            None => {
                 // The whole body fits in one part: a single, atomic PUT.
-                let payload = first.map(PutPayload::from).unwrap_or_default();
-                self.client.put(&path, payload).await.map_err(backend)?;
+                self.client
+                    .put(&path, PutPayload::from(first))
+                    .await
+                    .map_err(backend)?;
             }
-            (Some(first), Some(second)) => {
+            Some(second) => {
                 let upload = self.client.put_multipart(&path).await.map_err(backend)?;
                 let mut upload = AbortOnDrop(Some(upload));
                 let sent = send_parts(upload.get(), first, second, &mut blocks).await;
@@ -197,7 +201,6 @@ impl S3Store {
                     return Err(e);
                 }
             }
-            (None, Some(_)) => unreachable!("a second block is only read after a first one"),
         }
         let (size, sha256) = blocks.finish();
         let sha256 = sha256.expect("s3 uploads use hashing blocks");
@@ -239,6 +242,9 @@ impl S3Store {
 }
 
 /// Uploads `first`, `second` and the rest of `blocks` as parts, `PART_CONCURRENCY` at a time.
+///
+/// On error, the parts still in flight are awaited (their results ignored) before
+/// returning: a part that completes after the abort would otherwise linger in the bucket.
 async fn send_parts<S, E>(
     upload: &mut Box<dyn MultipartUpload>,
     first: Bytes,
@@ -252,6 +258,22 @@ where
     let mut in_flight = FuturesUnordered::new();
     in_flight.push(upload.put_part(PutPayload::from(first)));
     in_flight.push(upload.put_part(PutPayload::from(second)));
+    let sent = pump_parts(upload, &mut in_flight, blocks).await;
+    if sent.is_err() {
+        while in_flight.next().await.is_some() {}
+    }
+    sent
+}
+
+async fn pump_parts<S, E>(
+    upload: &mut Box<dyn MultipartUpload>,
+    in_flight: &mut FuturesUnordered<UploadPart>,
+    blocks: &mut Blocks<S>,
+) -> Result<()>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    E: Display,
+{
     loop {
         while in_flight.len() >= PART_CONCURRENCY {
             if let Some(done) = in_flight.next().await {

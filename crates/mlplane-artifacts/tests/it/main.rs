@@ -7,6 +7,7 @@
 //! - S3 tests skip with a notice when s3s-fs is missing, and fail instead when
 //!   `MLPLANE_REQUIRE_S3=1` is set (CI).
 
+mod api;
 mod local;
 mod s3;
 mod support;

@@ -166,6 +166,18 @@ async fn s3_round_trip_reports_size_and_sha256_of_the_bytes() {
         std::fs::read(server.file_of(&k)).expect("object in the bucket at the key layout"),
         b"hello s3"
     );
+    let empty = key("empty.txt");
+    let stored = store
+        .put_stream(&empty, support::body(b""), 0)
+        .await
+        .expect("empty upload");
+    assert_eq!((stored.size, stored.sha256), (0, support::sha256_hex(b"")));
+    assert!(
+        support::read_all(&store, &empty)
+            .await
+            .expect("read")
+            .is_empty()
+    );
     assert_eq!(store.describe(), format!("s3://{BUCKET}/{PREFIX}"));
     assert!(
         !format!("{store:?}").contains(SECRET_KEY),
@@ -330,13 +342,19 @@ async fn s3_dropped_multipart_upload_is_aborted() {
         let k = k.clone();
         async move { store.put_stream(&k, body, u64::MAX).await }
     });
-    // Two full parts start the multipart upload; a third keeps it going.
+    // Two full parts start the multipart upload and the third stays incomplete, so once
+    // both parts are stored no part is in flight: s3s-fs, like S3, would keep a part that
+    // finishes after the abort.
     for _ in 0..20 {
         tx.send(Ok(Bytes::from(vec![9u8; MIB])))
             .await
             .expect("send");
     }
-    wait_until(|| !server.pending_upload_files().is_empty()).await;
+    wait_until(|| {
+        let files = server.pending_upload_files();
+        files.iter().filter(|f| f.contains(".part-")).count() == 2
+    })
+    .await;
     upload.abort();
     let _ = upload.await;
     wait_until(|| server.pending_upload_files().is_empty()).await;
