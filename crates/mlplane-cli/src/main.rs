@@ -2,7 +2,8 @@
 //! is a plain HTTP client of a running server.
 //!
 //! This file parses the command line, dispatches to `commands::*` and turns the outcome into
-//! an exit code. Errors are `anyhow` chains printed once, with `{:#}`, on stderr.
+//! an exit code. Errors are `anyhow` chains printed once on stderr, like `{:#}` but with a
+//! cause dropped when its parent's message already ends with it.
 //!
 //! Invariants:
 //! - exit 0 on success; 1 when the server answered with an error body
@@ -109,7 +110,7 @@ fn report(e: &anyhow::Error) -> ExitCode {
         // `mlplane runs list | head`: the reader left, which is not our failure.
         return ExitCode::SUCCESS;
     }
-    eprintln!("error: {e:#}");
+    eprintln!("error: {}", chain(e));
     match e.chain().find_map(|c| c.downcast_ref::<ApiFailure>()) {
         Some(failure) => {
             for line in failure.extra_lines() {
@@ -119,6 +120,19 @@ fn report(e: &anyhow::Error) -> ExitCode {
         }
         None => ExitCode::from(2),
     }
+}
+
+/// The error chain joined with `": "`, like `{:#}`, but without a cause that its parent's
+/// message already ends with (error types that both print and expose their source).
+fn chain(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|prev| prev.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -136,5 +150,14 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn error_chain_drops_a_cause_its_parent_already_printed() {
+        let inner = anyhow::anyhow!("disk full");
+        let e = inner.context("store: disk full").context("server failed");
+        assert_eq!(chain(&e), "server failed: store: disk full");
+        let e = anyhow::anyhow!("a").context("b");
+        assert_eq!(chain(&e), "b: a");
     }
 }

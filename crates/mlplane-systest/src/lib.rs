@@ -12,6 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// An HTTP client for tests (installs the TLS crypto provider reqwest expects).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("invariant: a default reqwest client builds")
+}
+
 /// Path of the `mlplane` binary under test.
 pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("MLPLANE_BIN") {

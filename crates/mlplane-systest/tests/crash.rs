@@ -112,7 +112,7 @@ async fn verify(c: &reqwest::Client, api: &str, acked: &Acked) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_writes_survive_kill_9_ten_times() {
     let dir = tempfile::tempdir().unwrap();
-    let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let c = mlplane_systest::client();
     let acked = Arc::new(Mutex::new(Acked::default()));
     for round in 0..ROUNDS {
         let server = Server::start(dir.path(), &[]);

@@ -10,7 +10,7 @@ async fn sigterm_lets_an_in_flight_upload_finish_then_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let api = server.api();
-    let c = reqwest::Client::new();
+    let c = mlplane_systest::client();
     let r: Value = c.post(format!("{api}/runs")).json(&json!({})).send().await.unwrap().json().await.unwrap();
     let run = r["info"]["run_id"].as_str().unwrap().to_string();
 

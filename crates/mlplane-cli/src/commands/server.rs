@@ -1,0 +1,151 @@
+//! `mlplane server`: merges flags, `MLPLANE_*` env vars and defaults into a
+//! [`mlplane_server::ServerConfig`], sets up logging and serves until SIGTERM/SIGINT.
+//!
+//! Invariants:
+//! - once listening, exactly one line goes to stdout, `mlplane listening on http://<addr>`,
+//!   flushed at once (tests and supervisors parse it); everything else goes to stderr;
+//! - a server that cannot start (busy port, bad database URL, unusable artifact store)
+//!   returns an error, which `main` prints and turns into exit code 2.
+
+use anyhow::Context;
+use mlplane_server::{Limits, ServerConfig};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+/// Flags of `mlplane server`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MLPLANE_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, env = "MLPLANE_PORT", default_value_t = 5050)]
+    port: u16,
+    /// Directory for the SQLite database and local artifacts.
+    #[arg(long, env = "MLPLANE_DATA_DIR", default_value = "./mlplane-data")]
+    data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...` [default: sqlite://<data-dir>/mlplane.db]
+    #[arg(long, env = "MLPLANE_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// A folder, `file://...` or `s3://bucket/prefix` [default: <data-dir>/artifacts]
+    #[arg(long, env = "MLPLANE_ARTIFACTS_URI")]
+    artifacts_uri: Option<String>,
+    /// Largest JSON request body: bytes, or with a unit (`512KiB`, `4MiB`).
+    #[arg(long, env = "MLPLANE_MAX_REQUEST_BYTES", default_value = "4MiB", value_parser = parse_size)]
+    max_request_bytes: u64,
+    /// Largest single artifact upload: bytes, or with a unit (`10GiB`).
+    #[arg(long, env = "MLPLANE_MAX_ARTIFACT_BYTES", default_value = "64GiB", value_parser = parse_size)]
+    max_artifact_bytes: u64,
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging();
+    let max_request_bytes = usize::try_from(args.max_request_bytes)
+        .context("--max-request-bytes does not fit this platform's address space")?;
+    // `host:port` is formatted by the server; an IPv6 literal needs its brackets.
+    let host = if args.host.contains(':') && !args.host.starts_with('[') {
+        format!("[{}]", args.host)
+    } else {
+        args.host
+    };
+    let config = ServerConfig {
+        host,
+        port: args.port,
+        data_dir: args.data_dir,
+        database_url: args.database_url,
+        artifacts_uri: args.artifacts_uri,
+        limits: Limits {
+            max_request_bytes,
+            max_artifact_bytes: args.max_artifact_bytes,
+        },
+    };
+    mlplane_server::run(config, |addr| {
+        let mut out = std::io::stdout().lock();
+        // Ignored on purpose: a supervisor that closed our stdout must not stop the server.
+        let _ = writeln!(out, "mlplane listening on http://{addr}");
+        let _ = out.flush();
+        tracing::info!("studio/API at http://{addr}/api/v1/openapi.json");
+    })
+    .await
+    .context("mlplane server failed")
+}
+
+/// Logs to stderr, filtered by `MLPLANE_LOG`, else `RUST_LOG`, else `info`.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let spec = std::env::var("MLPLANE_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    let (filter, bad) = match EnvFilter::try_new(&spec) {
+        Ok(f) => (f, None),
+        Err(e) => (EnvFilter::new("info"), Some(e)),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+    if let Some(e) = bad {
+        tracing::warn!("ignoring log filter '{spec}': {e}");
+    }
+}
+
+/// Parses `1048576`, `512K`, `4MiB`, `1.5GB`: binary units for `K/KiB`, `M/MiB`, ...;
+/// decimal ones for `KB`, `MB`, ...
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        _ => {
+            return Err(format!(
+                "unknown size unit in '{s}' (use B, KiB, MiB, GiB or TiB)"
+            ));
+        }
+    };
+    if let Ok(n) = num.parse::<u64>() {
+        return n
+            .checked_mul(mult)
+            .ok_or_else(|| format!("size '{s}' is too large"));
+    }
+    match num.parse::<f64>() {
+        Ok(f) if f.is_finite() && f >= 0.0 && f * (mult as f64) < u64::MAX as f64 => {
+            Ok((f * mult as f64) as u64)
+        }
+        _ => Err(format!("invalid size '{s}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_accept_plain_bytes_and_binary_or_decimal_units() {
+        assert_eq!(parse_size("4194304"), Ok(4 << 20));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("64GiB"), Ok(64 << 30));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("2 MB"), Ok(2_000_000));
+    }
+
+    #[test]
+    fn sizes_reject_garbage_and_overflow() {
+        assert!(parse_size("").is_err());
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+    }
+}
