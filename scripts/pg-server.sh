@@ -17,7 +17,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -69,6 +69,7 @@ cmd_start() {
         while [[ "$p" != "/" ]]; do
             p="$(dirname "$p")"
             if ! runuser -u postgres -- test -x "$p"; then
+                echo "pg-server.sh: letting the postgres user traverse $p (chmod o+x)" >&2
                 chmod o+x "$p"
             fi
         done

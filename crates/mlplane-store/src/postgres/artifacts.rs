@@ -35,7 +35,7 @@ impl PgStore {
     ) -> Result<()> {
         let size = i64::try_from(entry.size)
             .map_err(|_| StoreError::Invalid(Invalid::one("size", "is too large")))?;
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         lock_live_run(db, ws, id).await?;
@@ -146,7 +146,7 @@ impl PgStore {
         id: &RunId,
         path: &ArtifactPath,
     ) -> Result<()> {
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         lock_live_run(db, ws, id).await?;

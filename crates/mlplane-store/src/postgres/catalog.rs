@@ -11,9 +11,8 @@
 use super::PgStore;
 use super::pool::Db;
 use super::rows::{
-    col, cursor_int, cursor_len, cursor_str, experiment_id, is_unique_violation,
-    limit_plus_one, not_found, now_ms, page_size, parse_stage, parse_workspace,
-    require_workspace, view_stages,
+    col, cursor_int, cursor_len, cursor_str, experiment_id, is_unique_violation, limit_plus_one,
+    not_found, now_ms, page_size, parse_stage, parse_workspace, require_workspace, view_stages,
 };
 use crate::{Entity, Result, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
@@ -109,9 +108,13 @@ pub(super) fn dedup_tags(tags: &[Tag]) -> (Vec<&str>, Vec<&str>) {
 }
 
 impl PgStore {
-    pub(super) async fn ws_create(&self, name: &WorkspaceName, description: &str) -> Result<Workspace> {
+    pub(super) async fn ws_create(
+        &self,
+        name: &WorkspaceName,
+        description: &str,
+    ) -> Result<Workspace> {
         let now = now_ms();
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         let inserted = db
@@ -200,9 +203,13 @@ impl PgStore {
         })
     }
 
-    pub(super) async fn exp_create(&self, ws: &WorkspaceName, e: NewExperiment) -> Result<Experiment> {
+    pub(super) async fn exp_create(
+        &self,
+        ws: &WorkspaceName,
+        e: NewExperiment,
+    ) -> Result<Experiment> {
         let now = now_ms();
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         require_workspace(db, ws).await?;
@@ -244,7 +251,11 @@ impl PgStore {
         let db = conn.db();
         let row = db
             .query_opt(
-                concat!("SELECT ", exp_cols!(), " FROM experiments WHERE id = $1 AND workspace = $2"),
+                concat!(
+                    "SELECT ",
+                    exp_cols!(),
+                    " FROM experiments WHERE id = $1 AND workspace = $2"
+                ),
                 &[&id.0, &ws.as_str()],
             )
             .await?;
@@ -254,12 +265,20 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn exp_get_by_name(&self, ws: &WorkspaceName, name: &str) -> Result<Experiment> {
+    pub(super) async fn exp_get_by_name(
+        &self,
+        ws: &WorkspaceName,
+        name: &str,
+    ) -> Result<Experiment> {
         let conn = self.pool.get().await?;
         let db = conn.db();
         let row = db
             .query_opt(
-                concat!("SELECT ", exp_cols!(), " FROM experiments WHERE workspace = $1 AND name = $2"),
+                concat!(
+                    "SELECT ",
+                    exp_cols!(),
+                    " FROM experiments WHERE workspace = $1 AND name = $2"
+                ),
                 &[&ws.as_str(), &name],
             )
             .await?;
@@ -296,10 +315,18 @@ impl PgStore {
                     " FROM experiments WHERE workspace = $1 AND lifecycle_stage = ANY($2)
                       AND id > $3 ORDER BY id LIMIT $4"
                 ),
-                &[&ws.as_str(), &view_stages(view), &after, &limit_plus_one(size)],
+                &[
+                    &ws.as_str(),
+                    &view_stages(view),
+                    &after,
+                    &limit_plus_one(size),
+                ],
             )
             .await?;
-        let mut items = rows.iter().map(experiment_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(experiment_row)
+            .collect::<Result<Vec<_>>>()?;
         let next_page_token = if items.len() > size {
             items.truncate(size);
             items.last().map(|e| {
@@ -353,7 +380,7 @@ impl PgStore {
         id: ExperimentId,
         stage: LifecycleStage,
     ) -> Result<Experiment> {
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         let row = db
@@ -406,7 +433,12 @@ impl PgStore {
         Ok(exp)
     }
 
-    pub(super) async fn exp_set_tag(&self, ws: &WorkspaceName, id: ExperimentId, tag: Tag) -> Result<()> {
+    pub(super) async fn exp_set_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> Result<()> {
         let conn = self.pool.get().await?;
         let db = conn.db();
         let row = db
@@ -428,8 +460,13 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn exp_delete_tag(&self, ws: &WorkspaceName, id: ExperimentId, key: &str) -> Result<()> {
-        let mut conn = self.pool.get().await?;
+    pub(super) async fn exp_delete_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        key: &str,
+    ) -> Result<()> {
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         let row = db
@@ -448,7 +485,10 @@ impl PgStore {
             )
             .await?;
         if deleted == 0 {
-            return Err(StoreError::not_found(Entity::Experiment, format!("{id}/tag {key}")));
+            return Err(StoreError::not_found(
+                Entity::Experiment,
+                format!("{id}/tag {key}"),
+            ));
         }
         db.execute(
             "UPDATE experiments SET updated_at = $2 WHERE id = $1",

@@ -27,29 +27,36 @@ fn offset_i64(v: u64) -> Result<i64> {
 }
 
 impl PgStore {
-    pub(super) async fn log_append(&self, ws: &WorkspaceName, id: &RunId, data: &str) -> Result<u64> {
+    pub(super) async fn log_append(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        data: &str,
+    ) -> Result<u64> {
         if data.len() > MAX_LOG_APPEND_BYTES {
             return Err(StoreError::Invalid(Invalid::one(
                 "data",
                 format!("is larger than {MAX_LOG_APPEND_BYTES} bytes"),
             )));
         }
-        let mut conn = self.pool.get().await?;
-        let tx = conn.begin().await?;
+        let conn = self.pool.get().await?;
+        let tx = conn.tx();
         let db = tx.db();
-        let row = db
-            .query_opt(
-                "SELECT lifecycle_stage, log_bytes FROM runs
-                 WHERE id = $1 AND workspace = $2 FOR UPDATE",
-                &[&id.as_str(), &ws.as_str()],
-            )
+        let lock = db
+            .stmt("SELECT lifecycle_stage, log_bytes FROM runs WHERE id = $1 AND workspace = $2 FOR UPDATE")
             .await?;
-        let Some(row) = row else {
-            return Err(not_found(db, ws, Entity::Run, id).await);
+        let (run, wsn) = (id.as_str(), ws.as_str());
+        let lock_args: [&(dyn ToSql + Sync); 2] = [&run, &wsn];
+        let (begun, row) = futures::join!(tx.send_begin(), db.query_stmt(&lock, &lock_args));
+        begun?;
+        let Some(row) = row?.into_iter().next() else {
+            tx.rollback().await?;
+            return Err(not_found(conn.db(), ws, Entity::Run, id).await);
         };
         check_live(id, parse_stage(col(&row, 0)?)?)?;
         let start: i64 = col(&row, 1)?;
         if data.is_empty() {
+            tx.commit().await?;
             return u64::try_from(start).map_err(|_| internal("negative log length"));
         }
         let len = i64::try_from(data.len()).map_err(|_| internal("log chunk too large"))?;
@@ -62,14 +69,18 @@ impl PgStore {
         let update = db
             .stmt("UPDATE runs SET log_bytes = $2 WHERE id = $1")
             .await?;
-        let (run, bytes) = (id.as_str(), data.as_bytes());
+        let bytes = data.as_bytes();
         let chunk: [&(dyn ToSql + Sync); 3] = [&run, &start, &bytes];
         let length: [&(dyn ToSql + Sync); 2] = [&run, &end];
-        futures::try_join!(
+        // If a statement fails, the server turns the COMMIT behind it into a rollback.
+        let (inserted, updated, committed) = futures::join!(
             db.execute_stmt(&insert, &chunk),
             db.execute_stmt(&update, &length),
-        )?;
-        tx.commit().await?;
+            tx.send_commit(),
+        );
+        inserted?;
+        updated?;
+        committed?;
         u64::try_from(end).map_err(|_| internal("negative log length"))
     }
 
@@ -117,25 +128,34 @@ impl PgStore {
                                         WHERE run_id = $1 AND start_offset <= $2)
                    AND start_offset < $3
                  ORDER BY start_offset",
-                &[&id.as_str(), &offset_i64(offset)?, &offset_i64(end.max(offset + 1))?],
+                &[
+                    &id.as_str(),
+                    &offset_i64(offset)?,
+                    &offset_i64(end.max(offset + 1))?,
+                ],
             )
             .await?;
         let mut buf: Vec<u8> = Vec::new();
         let mut first: Option<u64> = None;
         for row in &rows {
-            let start: i64 = col(&row, 0)?;
+            let start: i64 = col(row, 0)?;
             let start = u64::try_from(start).map_err(|_| internal("negative log offset"))?;
-            let data: &[u8] = col(&row, 1)?;
+            let data: &[u8] = col(row, 1)?;
             let base = *first.get_or_insert(start);
             if start != base + buf.len() as u64 {
-                return Err(internal(format!("log chunks of run '{id}' do not tile at {start}")));
+                return Err(internal(format!(
+                    "log chunks of run '{id}' do not tile at {start}"
+                )));
             }
             buf.extend_from_slice(data);
         }
-        let base = first.ok_or_else(|| internal(format!("log chunk of run '{id}' at {offset} is missing")))?;
+        let base = first
+            .ok_or_else(|| internal(format!("log chunk of run '{id}' at {offset} is missing")))?;
         let from = usize::try_from(offset - base).map_err(|_| internal("log offset too large"))?;
         if from >= buf.len() {
-            return Err(internal(format!("log chunk of run '{id}' at {offset} is missing")));
+            return Err(internal(format!(
+                "log chunk of run '{id}' at {offset} is missing"
+            )));
         }
         if is_continuation(buf[from]) {
             return Err(StoreError::Invalid(Invalid::one(

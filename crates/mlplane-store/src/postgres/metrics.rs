@@ -1,35 +1,55 @@
 //! Batches (metrics, params, tags) and metric history on PostgreSQL.
 //!
-//! A batch is one transaction of a handful of statements whatever its size: params go in
-//! with one `INSERT .. ON CONFLICT DO NOTHING` followed by one query for stored values that
-//! differ; the series of every metric key are upserted and locked with one statement; the
-//! points go in with one `INSERT .. SELECT FROM unnest(..)`; the series summaries are
-//! updated with one `UPDATE .. FROM unnest(..)`.
+//! A batch is one transaction of a handful of statements whatever its size, sent in two
+//! pipelined flights. The first carries `BEGIN`, the run lock, the params (one
+//! `INSERT .. ON CONFLICT DO NOTHING` and one query for stored values that differ), the
+//! tags, the creation of missing series and a batch number. The second carries the points
+//! (one `INSERT .. SELECT FROM unnest(..)`), the series summaries (one
+//! `UPDATE .. FROM unnest(..)` merging the batch's summary into the stored one) and
+//! `COMMIT`. Series rows are locked only in that last flight, so concurrent batches into
+//! one series insert their points in parallel and queue only for the short summary update.
+//!
+//! History reads follow the `metrics` primary key, which is history order, and stop after
+//! the page; they run with sorting disabled so stale planner statistics cannot turn them
+//! into a sort of the whole series.
 //!
 //! Invariants:
-//! - a batch is all or nothing: a param conflict rolls back everything it wrote;
-//! - `metric_series.next_seq` numbers the points of a series in insertion order and is
-//!   only advanced by a transaction holding the series row locked, so `(series_id, step,
-//!   ts, seq)` is unique and history order is (step, timestamp, insertion);
-//! - `metric_series.last_*` is the greatest (step, timestamp) point, ties going to the
-//!   later insertion, and `count`, `min_step` and `max_step` describe every stored point.
+//! - a batch is all or nothing: a param conflict or a failed statement rolls back
+//!   everything it wrote;
+//! - `seq` is `batch number * 2^20 + position in the batch`, batch numbers come from a
+//!   sequence, so `(series_id, step, ts, seq)` is unique and history order is
+//!   (step, timestamp, insertion);
+//! - `metric_series.last_*` is the point that comes last in history order (greatest
+//!   (step, timestamp), ties going to the later insertion), and `count`, `min_step` and
+//!   `max_step` describe every stored point;
+//! - series rows are locked in id order, after the run row, so batches cannot deadlock.
 
 use super::PgStore;
+use super::catalog::dedup_tags;
 use super::pool::Db;
 use super::rows::{
-    col, cursor_int, cursor_len, db_err, limit_plus_one, lock_live_run, not_found, page_size,
+    check_live, col, cursor_int, cursor_len, db_err, limit_plus_one, not_found, page_size,
+    parse_stage,
 };
-use super::runs::upsert_run_tags;
+use super::runs::UPSERT_RUN_TAGS;
 use crate::{Entity, Result, SampledHistory, StoreError};
 use futures::TryStreamExt;
 use mlplane_core::downsample::Downsampler;
 use mlplane_core::limits::{MAX_DOWNSAMPLE_POINTS, MAX_HISTORY_PAGE};
 use mlplane_core::{
-    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, Param,
-    RunId, WorkspaceName,
+    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
+    WorkspaceName,
 };
 use std::collections::HashMap;
+use std::future::Future;
 use tokio_postgres::types::ToSql;
+
+/// Bits of `seq` holding the position of a point in its batch.
+const SEQ_SHIFT: u32 = 20;
+
+/// Locks the run against lifecycle changes for the rest of the batch.
+const LOCK_RUN: &str =
+    "SELECT lifecycle_stage FROM runs WHERE id = $1 AND workspace = $2 FOR SHARE";
 
 const INSERT_PARAMS: &str = "INSERT INTO run_params (run_id, key, value)
      SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS p(k, v)
@@ -41,162 +61,132 @@ const CONFLICTING_PARAM: &str = "SELECT p.key, p.value, b.v
      WHERE p.value <> b.v
      ORDER BY b.n LIMIT 1";
 
-/// Creates missing series and locks all of them, in the (sorted) order of `$2`.
-const UPSERT_SERIES: &str = "INSERT INTO metric_series (run_id, key)
+/// Creates the missing series of `$2` (sorted, so concurrent creations cannot deadlock).
+const CREATE_SERIES: &str = "INSERT INTO metric_series (run_id, key)
      SELECT $1, k FROM unnest($2::text[]) AS k
-     ON CONFLICT (run_id, key) DO UPDATE SET count = metric_series.count
-     RETURNING id, key, count, next_seq, min_step, max_step, last_step, last_ts, last_value";
+     ON CONFLICT (run_id, key) DO NOTHING";
+
+const SERIES_IDS: &str = "SELECT id, key FROM metric_series WHERE run_id = $1 AND key = ANY($2)";
+
+const NEXT_BATCH: &str = "SELECT nextval('metric_batch_seq')";
 
 const INSERT_POINTS: &str = "INSERT INTO metrics (series_id, step, ts, seq, value)
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[])";
 
-const UPDATE_SERIES: &str = "UPDATE metric_series AS s
-     SET count = u.count, next_seq = u.next_seq, min_step = u.min_step, max_step = u.max_step,
-         last_value = u.last_value, last_step = u.last_step, last_ts = u.last_ts
-     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-                 $6::float8[], $7::bigint[], $8::bigint[])
-          AS u(id, count, next_seq, min_step, max_step, last_value, last_step, last_ts)
+/// Locks the series of a batch in id order, right before their summaries are merged.
+const LOCK_SERIES: &str = "SELECT id FROM metric_series WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+
+/// Merges per-batch summaries (`$1` ids, `$2` counts, `$3`/`$4` step range, `$5`..`$8` the
+/// batch's last point) into the stored ones. Every `SET` expression sees the old row, so
+/// the four `CASE`s agree on whether the batch's last point comes later.
+const MERGE_SERIES: &str = "UPDATE metric_series AS s
+     SET count = s.count + u.n,
+         min_step = LEAST(s.min_step, u.min_step),
+         max_step = GREATEST(s.max_step, u.max_step),
+         last_value = CASE WHEN s.last_seq IS NULL
+                             OR (u.last_step, u.last_ts, u.last_seq) > (s.last_step, s.last_ts, s.last_seq)
+                           THEN u.last_value ELSE s.last_value END,
+         last_step = CASE WHEN s.last_seq IS NULL
+                            OR (u.last_step, u.last_ts, u.last_seq) > (s.last_step, s.last_ts, s.last_seq)
+                          THEN u.last_step ELSE s.last_step END,
+         last_ts = CASE WHEN s.last_seq IS NULL
+                          OR (u.last_step, u.last_ts, u.last_seq) > (s.last_step, s.last_ts, s.last_seq)
+                        THEN u.last_ts ELSE s.last_ts END,
+         last_seq = CASE WHEN s.last_seq IS NULL
+                           OR (u.last_step, u.last_ts, u.last_seq) > (s.last_step, s.last_ts, s.last_seq)
+                         THEN u.last_seq ELSE s.last_seq END
+     FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[],
+                 $6::bigint[], $7::bigint[], $8::bigint[])
+          AS u(id, n, min_step, max_step, last_value, last_step, last_ts, last_seq)
      WHERE s.id = u.id";
 
-/// The stored summary of one series, updated in memory while a batch is prepared.
-struct Series {
-    id: i64,
-    count: i64,
-    next_seq: i64,
-    min_step: Option<i64>,
-    max_step: Option<i64>,
-    /// (step, timestamp, value) of the latest point.
-    last: Option<(i64, i64, f64)>,
-}
+/// For the rest of the transaction, read points in index order rather than sorting them:
+/// right after a bulk load the planner's statistics are stale and it would pick a bitmap
+/// scan plus a sort of the whole series.
+const INDEX_ORDER_ONLY: &str = "SET LOCAL enable_sort = off";
 
-impl Series {
-    fn push(&mut self, m: &Metric) -> i64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.count += 1;
-        self.min_step = Some(self.min_step.map_or(m.step, |s| s.min(m.step)));
-        self.max_step = Some(self.max_step.map_or(m.step, |s| s.max(m.step)));
-        if self
-            .last
-            .is_none_or(|(step, ts, _)| (m.step, m.timestamp) >= (step, ts))
-        {
-            self.last = Some((m.step, m.timestamp, m.value));
-        }
-        seq
-    }
-}
+/// One page of history: `$1` run, `$2` workspace, `$3` key, after (`$4` step, `$5` ts,
+/// `$6` seq), `$7` rows. The series id is an init-plan constant, so the scan follows the
+/// primary key and stops after `$7` rows.
+const HISTORY_PAGE: &str = "SELECT step, ts, value, seq FROM metrics
+     WHERE series_id = (SELECT s.id FROM metric_series s JOIN runs r ON r.id = s.run_id
+                        WHERE s.run_id = $1 AND r.workspace = $2 AND s.key = $3)
+       AND (step, ts, seq) > ($4, $5, $6)
+     ORDER BY step, ts, seq
+     LIMIT $7";
 
-async fn insert_params(db: Db<'_>, id: &RunId, params: &[Param]) -> Result<()> {
-    let keys: Vec<&str> = params.iter().map(|p| p.key.as_str()).collect();
-    let values: Vec<&str> = params.iter().map(|p| p.value.as_str()).collect();
-    let insert = db.stmt(INSERT_PARAMS).await?;
-    let check = db.stmt(CONFLICTING_PARAM).await?;
-    // Pipelined: the check is sent right behind the insert and runs after it.
-    let run = id.as_str();
-    let params: [&(dyn ToSql + Sync); 3] = [&run, &keys, &values];
-    let (_, conflict) = futures::try_join!(
-        db.execute_stmt(&insert, &params),
-        db.query_stmt(&check, &params),
-    )?;
-    match conflict.first() {
-        None => Ok(()),
-        Some(row) => Err(StoreError::ParamConflict {
-            key: col(row, 0)?,
-            old: col(row, 1)?,
-            new: col(row, 2)?,
-        }),
+/// Every point of a series in history order.
+const SERIES_POINTS: &str =
+    "SELECT step, ts, value FROM metrics WHERE series_id = $1 ORDER BY step, ts, seq";
+
+/// Awaits `f` if there is one.
+async fn maybe<T>(f: Option<impl Future<Output = Result<T>>>) -> Result<Option<T>> {
+    match f {
+        Some(f) => f.await.map(Some),
+        None => Ok(None),
     }
 }
 
-async fn insert_metrics(db: Db<'_>, id: &RunId, metrics: &[Metric]) -> Result<()> {
-    let mut keys: Vec<&str> = metrics.iter().map(|m| m.key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let rows = db.query(UPSERT_SERIES, &[&id.as_str(), &keys]).await?;
-    let mut series: HashMap<String, Series> = HashMap::with_capacity(rows.len());
-    for row in &rows {
-        let last_step: Option<i64> = col(row, 6)?;
-        let last_ts: Option<i64> = col(row, 7)?;
-        let last_value: Option<f64> = col(row, 8)?;
-        let count: i64 = col(row, 2)?;
-        series.insert(
-            col(row, 1)?,
-            Series {
-                id: col(row, 0)?,
-                count,
-                next_seq: col(row, 3)?,
-                min_step: col(row, 4)?,
-                max_step: col(row, 5)?,
-                last: match (last_step, last_ts, last_value) {
-                    (Some(s), Some(t), Some(v)) if count > 0 => Some((s, t, v)),
-                    _ => None,
-                },
-            },
-        );
-    }
-    let n = metrics.len();
-    let (mut sid, mut step, mut ts, mut seq, mut value) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for m in metrics {
-        let s = series
-            .get_mut(&m.key)
-            .ok_or_else(|| StoreError::Internal(format!("series of metric '{}' missing", m.key)))?;
-        let q = s.push(m);
-        sid.push(s.id);
-        step.push(m.step);
-        ts.push(m.timestamp);
-        seq.push(q);
-        value.push(m.value);
-    }
-    let mut u = SeriesUpdate::default();
-    for s in series.values() {
-        let Some((ls, lt, lv)) = s.last else {
-            return Err(StoreError::Internal("series without points after a batch".into()));
-        };
-        u.id.push(s.id);
-        u.count.push(s.count);
-        u.next_seq.push(s.next_seq);
-        u.min_step.push(s.min_step.unwrap_or(ls));
-        u.max_step.push(s.max_step.unwrap_or(ls));
-        u.last_value.push(lv);
-        u.last_step.push(ls);
-        u.last_ts.push(lt);
-    }
-    let insert = db.stmt(INSERT_POINTS).await?;
-    let update = db.stmt(UPDATE_SERIES).await?;
-    let points: [&(dyn ToSql + Sync); 5] = [&sid, &step, &ts, &seq, &value];
-    let summaries: [&(dyn ToSql + Sync); 8] = [
-        &u.id,
-        &u.count,
-        &u.next_seq,
-        &u.min_step,
-        &u.max_step,
-        &u.last_value,
-        &u.last_step,
-        &u.last_ts,
-    ];
-    futures::try_join!(
-        db.execute_stmt(&insert, &points),
-        db.execute_stmt(&update, &summaries),
-    )?;
-    Ok(())
+/// What one batch adds to one series.
+struct Summary {
+    n: i64,
+    min_step: i64,
+    max_step: i64,
+    /// (step, timestamp, seq, value) of the batch's last point in history order.
+    last: (i64, i64, i64, f64),
 }
 
+/// The columns of the point rows and of the summary rows of a batch.
 #[derive(Default)]
-struct SeriesUpdate {
-    id: Vec<i64>,
-    count: Vec<i64>,
-    next_seq: Vec<i64>,
-    min_step: Vec<i64>,
-    max_step: Vec<i64>,
-    last_value: Vec<f64>,
-    last_step: Vec<i64>,
-    last_ts: Vec<i64>,
+struct Prepared {
+    series_id: Vec<i64>,
+    step: Vec<i64>,
+    ts: Vec<i64>,
+    seq: Vec<i64>,
+    value: Vec<f64>,
+    sums: Vec<(i64, Summary)>,
+}
+
+/// Numbers the points of a batch and summarizes them per series.
+fn prepare(metrics: &[Metric], ids: &HashMap<String, i64>, batch_no: i64) -> Result<Prepared> {
+    let too_many = || StoreError::Invalid(Invalid::one("metrics", "holds too many items"));
+    if metrics.len() >= 1 << SEQ_SHIFT {
+        return Err(too_many());
+    }
+    let base = batch_no.checked_mul(1 << SEQ_SHIFT).ok_or_else(too_many)?;
+    let mut p = Prepared::default();
+    let mut sums: HashMap<i64, Summary> = HashMap::with_capacity(ids.len());
+    for (i, m) in metrics.iter().enumerate() {
+        let sid = *ids
+            .get(&m.key)
+            .ok_or_else(|| StoreError::Internal(format!("series of metric '{}' missing", m.key)))?;
+        let seq = base + i as i64;
+        let point = (m.step, m.timestamp, seq, m.value);
+        sums.entry(sid)
+            .and_modify(|s| {
+                s.n += 1;
+                s.min_step = s.min_step.min(m.step);
+                s.max_step = s.max_step.max(m.step);
+                // Later positions have greater seq, so `>=` on (step, ts) keeps the later tie.
+                if (m.step, m.timestamp) >= (s.last.0, s.last.1) {
+                    s.last = point;
+                }
+            })
+            .or_insert(Summary {
+                n: 1,
+                min_step: m.step,
+                max_step: m.step,
+                last: point,
+            });
+        p.series_id.push(sid);
+        p.step.push(m.step);
+        p.ts.push(m.timestamp);
+        p.seq.push(seq);
+        p.value.push(m.value);
+    }
+    p.sums = sums.into_iter().collect();
+    p.sums.sort_unstable_by_key(|(id, _)| *id);
+    Ok(p)
 }
 
 /// What history reads need to know about a series.
@@ -243,19 +233,152 @@ fn point(row: &tokio_postgres::Row) -> Result<MetricPoint> {
 }
 
 impl PgStore {
-    pub(super) async fn batch_log(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()> {
-        let mut conn = self.pool.get().await?;
-        let tx = conn.begin().await?;
+    /// Two network flights whatever the batch size; see the module documentation.
+    pub(super) async fn batch_log(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        b: LogBatch,
+    ) -> Result<()> {
+        let conn = self.pool.get().await?;
+        let tx = conn.tx();
         let db = tx.db();
-        lock_live_run(db, ws, id).await?;
-        if !b.params.is_empty() {
-            insert_params(db, id, &b.params).await?;
+        let run = id.as_str();
+        let wsn = ws.as_str();
+
+        let param_keys: Vec<&str> = b.params.iter().map(|p| p.key.as_str()).collect();
+        let param_values: Vec<&str> = b.params.iter().map(|p| p.value.as_str()).collect();
+        let (tag_keys, tag_values) = dedup_tags(&b.tags);
+        let mut metric_keys: Vec<&str> = b.metrics.iter().map(|m| m.key.as_str()).collect();
+        metric_keys.sort_unstable();
+        metric_keys.dedup();
+        let has_metrics = !b.metrics.is_empty();
+
+        // Prepare first (once per connection), so each flight goes out in one piece.
+        let lock_st = db.stmt(LOCK_RUN).await?;
+        let params_st = match b.params.is_empty() {
+            true => None,
+            false => Some((
+                db.stmt(INSERT_PARAMS).await?,
+                db.stmt(CONFLICTING_PARAM).await?,
+            )),
+        };
+        let tags_st = match b.tags.is_empty() {
+            true => None,
+            false => Some(db.stmt(UPSERT_RUN_TAGS).await?),
+        };
+        let series_st = match has_metrics {
+            false => None,
+            true => Some((
+                db.stmt(CREATE_SERIES).await?,
+                db.stmt(SERIES_IDS).await?,
+                db.stmt(NEXT_BATCH).await?,
+            )),
+        };
+
+        let lock_args: [&(dyn ToSql + Sync); 2] = [&run, &wsn];
+        let param_args: [&(dyn ToSql + Sync); 3] = [&run, &param_keys, &param_values];
+        let tag_args: [&(dyn ToSql + Sync); 3] = [&run, &tag_keys, &tag_values];
+        let series_args: [&(dyn ToSql + Sync); 2] = [&run, &metric_keys];
+        let (begun, lock, params_in, conflict, tags_in, created, series, batch_no) = futures::join!(
+            tx.send_begin(),
+            db.query_stmt(&lock_st, &lock_args),
+            maybe(
+                params_st
+                    .as_ref()
+                    .map(|(st, _)| db.execute_stmt(st, &param_args))
+            ),
+            maybe(
+                params_st
+                    .as_ref()
+                    .map(|(_, st)| db.query_stmt(st, &param_args))
+            ),
+            maybe(tags_st.as_ref().map(|st| db.execute_stmt(st, &tag_args))),
+            maybe(
+                series_st
+                    .as_ref()
+                    .map(|(st, _, _)| db.execute_stmt(st, &series_args))
+            ),
+            maybe(
+                series_st
+                    .as_ref()
+                    .map(|(_, st, _)| db.query_stmt(st, &series_args))
+            ),
+            maybe(series_st.as_ref().map(|(_, _, st)| db.query_stmt(st, &[]))),
+        );
+        begun?;
+        // The run is checked first: when it is missing the later statements failed too.
+        let stage = match lock?.first() {
+            Some(row) => parse_stage(col(row, 0)?)?,
+            None => {
+                tx.rollback().await?;
+                return Err(not_found(conn.db(), ws, Entity::Run, id).await);
+            }
+        };
+        if let Err(e) = check_live(id, stage) {
+            tx.rollback().await?;
+            return Err(e);
         }
-        upsert_run_tags(db, id, &b.tags).await?;
-        if !b.metrics.is_empty() {
-            insert_metrics(db, id, &b.metrics).await?;
+        params_in?;
+        if let Some(row) = conflict?.as_ref().and_then(|rows| rows.first()) {
+            let err = StoreError::ParamConflict {
+                key: col(row, 0)?,
+                old: col(row, 1)?,
+                new: col(row, 2)?,
+            };
+            tx.rollback().await?;
+            return Err(err);
         }
-        tx.commit().await
+        tags_in?;
+        created?;
+        let (Some(series), Some(batch_no)) = (series?, batch_no?) else {
+            return tx.commit().await;
+        };
+
+        let ids = series
+            .iter()
+            .map(|r| Ok((col::<String>(r, 1)?, col::<i64>(r, 0)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        let batch_no: i64 = match batch_no.first() {
+            Some(row) => col(row, 0)?,
+            None => return Err(StoreError::Internal("nextval returned no row".into())),
+        };
+        let p = prepare(&b.metrics, &ids, batch_no)?;
+        let sum_ids: Vec<i64> = p.sums.iter().map(|(id, _)| *id).collect();
+        let n: Vec<i64> = p.sums.iter().map(|(_, s)| s.n).collect();
+        let min_step: Vec<i64> = p.sums.iter().map(|(_, s)| s.min_step).collect();
+        let max_step: Vec<i64> = p.sums.iter().map(|(_, s)| s.max_step).collect();
+        let last_step: Vec<i64> = p.sums.iter().map(|(_, s)| s.last.0).collect();
+        let last_ts: Vec<i64> = p.sums.iter().map(|(_, s)| s.last.1).collect();
+        let last_seq: Vec<i64> = p.sums.iter().map(|(_, s)| s.last.2).collect();
+        let last_value: Vec<f64> = p.sums.iter().map(|(_, s)| s.last.3).collect();
+
+        let insert = db.stmt(INSERT_POINTS).await?;
+        let lock = db.stmt(LOCK_SERIES).await?;
+        let merge = db.stmt(MERGE_SERIES).await?;
+        let points: [&(dyn ToSql + Sync); 5] = [&p.series_id, &p.step, &p.ts, &p.seq, &p.value];
+        let lock_args: [&(dyn ToSql + Sync); 1] = [&sum_ids];
+        let merge_args: [&(dyn ToSql + Sync); 8] = [
+            &sum_ids,
+            &n,
+            &min_step,
+            &max_step,
+            &last_value,
+            &last_step,
+            &last_ts,
+            &last_seq,
+        ];
+        // If a statement fails, the server turns the COMMIT behind it into a rollback.
+        let (inserted, locked, merged, committed) = futures::join!(
+            db.execute_stmt(&insert, &points),
+            db.query_stmt(&lock, &lock_args),
+            db.execute_stmt(&merge, &merge_args),
+            tx.send_commit(),
+        );
+        inserted?;
+        locked?;
+        merged?;
+        committed
     }
 
     pub(super) async fn history_page(
@@ -267,37 +390,39 @@ impl PgStore {
     ) -> Result<Page<MetricPoint>> {
         let scope = format!("history:{id}:{key}");
         let size = page_size(page, MAX_HISTORY_PAGE)?;
-        let after = match &page.page_token {
+        // The first page starts after (MIN, MIN, MIN), which no point has (seq >= 0).
+        let (step, ts, seq) = match &page.page_token {
             Some(t) => {
                 let pos = self.codec.decode(t, &scope)?;
                 cursor_len(&pos, 3)?;
-                Some((cursor_int(&pos, 0)?, cursor_int(&pos, 1)?, cursor_int(&pos, 2)?))
+                (
+                    cursor_int(&pos, 0)?,
+                    cursor_int(&pos, 1)?,
+                    cursor_int(&pos, 2)?,
+                )
             }
-            None => None,
+            None => (i64::MIN, i64::MIN, i64::MIN),
         };
         let conn = self.pool.get().await?;
-        let db = conn.db();
-        let series = find_series(db, ws, id, key).await?;
-        let limit = limit_plus_one(size);
-        let rows = match after {
-            None => {
-                db.query(
-                    "SELECT step, ts, value, seq FROM metrics WHERE series_id = $1
-                     ORDER BY step, ts, seq LIMIT $2",
-                    &[&series.id, &limit],
-                )
-                .await?
-            }
-            Some((step, ts, seq)) => {
-                db.query(
-                    "SELECT step, ts, value, seq FROM metrics
-                     WHERE series_id = $1 AND (step, ts, seq) > ($2, $3, $4)
-                     ORDER BY step, ts, seq LIMIT $5",
-                    &[&series.id, &step, &ts, &seq, &limit],
-                )
-                .await?
-            }
-        };
+        let tx = conn.tx();
+        let db = tx.db();
+        let st = db.stmt(HISTORY_PAGE).await?;
+        let (run, wsn, limit) = (id.as_str(), ws.as_str(), limit_plus_one(size));
+        let args: [&(dyn ToSql + Sync); 7] = [&run, &wsn, &key, &step, &ts, &seq, &limit];
+        let (begun, planned, rows, committed) = futures::join!(
+            tx.send_begin(),
+            db.batch_execute(INDEX_ORDER_ONLY),
+            db.query_stmt(&st, &args),
+            tx.send_commit(),
+        );
+        begun?;
+        planned?;
+        let rows = rows?;
+        committed?;
+        if rows.is_empty() {
+            // Either there is nothing after the cursor, or no such run or metric.
+            find_series(conn.db(), ws, id, key).await?;
+        }
         let more = rows.len() > size;
         let rows = &rows[..rows.len().min(size)];
         let items = rows.iter().map(point).collect::<Result<Vec<_>>>()?;
@@ -332,21 +457,25 @@ impl PgStore {
             )));
         }
         let conn = self.pool.get().await?;
-        let db = conn.db();
+        let tx = conn.tx();
+        let db = tx.db();
+        // One snapshot, so the series summary and the points agree.
+        let (begun, planned) =
+            futures::join!(tx.send_begin_snapshot(), db.batch_execute(INDEX_ORDER_ONLY));
+        begun?;
+        planned?;
         let series = find_series(db, ws, id, key).await?;
         let total_points = u64::try_from(series.count).unwrap_or(0);
-        let stream = db
-            .query_stream(
-                "SELECT step, ts, value FROM metrics WHERE series_id = $1 ORDER BY step, ts, seq",
-                &[&series.id],
-            )
-            .await?;
+        let st = db.stmt(SERIES_POINTS).await?;
+        let stream = db.query_stream(&st, &[&series.id]).await?;
         let mut stream = std::pin::pin!(stream);
         if total_points <= max_points as u64 {
-            let mut points = Vec::with_capacity(max_points.min(series.count as usize));
+            let mut points =
+                Vec::with_capacity(usize::try_from(series.count).unwrap_or(0).min(max_points));
             while let Some(row) = stream.try_next().await.map_err(db_err)? {
                 points.push(point(&row)?);
             }
+            tx.commit().await?;
             return Ok(SampledHistory {
                 points,
                 total_points,
@@ -357,6 +486,7 @@ impl PgStore {
         while let Some(row) = stream.try_next().await.map_err(db_err)? {
             sampler.push(point(&row)?);
         }
+        tx.commit().await?;
         Ok(SampledHistory {
             points: sampler.finish(),
             total_points,

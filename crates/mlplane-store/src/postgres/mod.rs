@@ -30,8 +30,8 @@ use crate::{MetadataStore, OpTiming, Result, RunQuery, SampledHistory, StoreErro
 use async_trait::async_trait;
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
-    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId,
-    RunInfo, RunUpdate, Tag, TokenCodec, ViewType, Workspace, WorkspaceName,
+    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
+    RunUpdate, Tag, TokenCodec, ViewType, Workspace, WorkspaceName,
 };
 use pool::Pool;
 use std::collections::HashMap;
@@ -63,9 +63,9 @@ impl PgStore {
 
     /// Connects with at most `pool_size` connections (at least one).
     pub async fn connect_with_pool_size(url: &str, pool_size: usize) -> Result<Self> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("invalid postgres URL '{}': {e}", redact(url))))?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            StoreError::Config(format!("invalid postgres URL '{}': {e}", redact(url)))
+        })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -75,13 +75,13 @@ impl PgStore {
         let pool = Pool::new(config, pool_size);
         let key = {
             // A dedicated connection: it holds the migration lock and is closed afterwards.
-            let mut conn = pool.connect().await.map_err(|e| match e {
+            let conn = pool.connect().await.map_err(|e| match e {
                 StoreError::Unavailable(m) => {
                     StoreError::Unavailable(format!("{} ({m})", redact(url)))
                 }
                 other => other,
             })?;
-            schema::migrate(&mut conn).await?
+            schema::migrate(&conn).await?
         };
         Ok(Self {
             pool,
@@ -156,7 +156,8 @@ impl MetadataStore for PgStore {
     }
 
     async fn create_workspace(&self, name: &WorkspaceName, description: &str) -> Result<Workspace> {
-        self.timed("create_workspace", self.ws_create(name, description)).await
+        self.timed("create_workspace", self.ws_create(name, description))
+            .await
     }
 
     async fn get_workspace(&self, name: &WorkspaceName) -> Result<Workspace> {
@@ -168,7 +169,8 @@ impl MetadataStore for PgStore {
     }
 
     async fn create_experiment(&self, ws: &WorkspaceName, e: NewExperiment) -> Result<Experiment> {
-        self.timed("create_experiment", self.exp_create(ws, e)).await
+        self.timed("create_experiment", self.exp_create(ws, e))
+            .await
     }
 
     async fn get_experiment(&self, ws: &WorkspaceName, id: ExperimentId) -> Result<Experiment> {
@@ -186,7 +188,8 @@ impl MetadataStore for PgStore {
         view: ViewType,
         page: &PageRequest,
     ) -> Result<Page<Experiment>> {
-        self.timed("list_experiments", self.exp_list(ws, view, page)).await
+        self.timed("list_experiments", self.exp_list(ws, view, page))
+            .await
     }
 
     async fn rename_experiment(
@@ -195,7 +198,8 @@ impl MetadataStore for PgStore {
         id: ExperimentId,
         new_name: &str,
     ) -> Result<Experiment> {
-        self.timed("rename_experiment", self.exp_rename(ws, id, new_name)).await
+        self.timed("rename_experiment", self.exp_rename(ws, id, new_name))
+            .await
     }
 
     async fn set_experiment_lifecycle(
@@ -204,12 +208,21 @@ impl MetadataStore for PgStore {
         id: ExperimentId,
         stage: LifecycleStage,
     ) -> Result<Experiment> {
-        self.timed("set_experiment_lifecycle", self.exp_set_lifecycle(ws, id, stage))
-            .await
+        self.timed(
+            "set_experiment_lifecycle",
+            self.exp_set_lifecycle(ws, id, stage),
+        )
+        .await
     }
 
-    async fn set_experiment_tag(&self, ws: &WorkspaceName, id: ExperimentId, tag: Tag) -> Result<()> {
-        self.timed("set_experiment_tag", self.exp_set_tag(ws, id, tag)).await
+    async fn set_experiment_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> Result<()> {
+        self.timed("set_experiment_tag", self.exp_set_tag(ws, id, tag))
+            .await
     }
 
     async fn delete_experiment_tag(
@@ -258,7 +271,8 @@ impl MetadataStore for PgStore {
     }
 
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {
-        self.timed("delete_run_tag", self.run_delete_tag(ws, id, key)).await
+        self.timed("delete_run_tag", self.run_delete_tag(ws, id, key))
+            .await
     }
 
     async fn metric_history(
@@ -287,7 +301,8 @@ impl MetadataStore for PgStore {
     }
 
     async fn append_log(&self, ws: &WorkspaceName, id: &RunId, data: &str) -> Result<u64> {
-        self.timed("append_log", self.log_append(ws, id, data)).await
+        self.timed("append_log", self.log_append(ws, id, data))
+            .await
     }
 
     async fn read_log(
@@ -301,7 +316,12 @@ impl MetadataStore for PgStore {
             .await
     }
 
-    async fn record_artifact(&self, ws: &WorkspaceName, id: &RunId, entry: ArtifactEntry) -> Result<()> {
+    async fn record_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        entry: ArtifactEntry,
+    ) -> Result<()> {
         self.timed("record_artifact", self.artifact_record(ws, id, entry))
             .await
     }
@@ -312,7 +332,8 @@ impl MetadataStore for PgStore {
         id: &RunId,
         path: &ArtifactPath,
     ) -> Result<ArtifactEntry> {
-        self.timed("get_artifact", self.artifact_get(ws, id, path)).await
+        self.timed("get_artifact", self.artifact_get(ws, id, path))
+            .await
     }
 
     async fn list_artifacts(
@@ -321,10 +342,16 @@ impl MetadataStore for PgStore {
         id: &RunId,
         dir: &ArtifactPath,
     ) -> Result<ArtifactListing> {
-        self.timed("list_artifacts", self.artifact_list(ws, id, dir)).await
+        self.timed("list_artifacts", self.artifact_list(ws, id, dir))
+            .await
     }
 
-    async fn delete_artifact(&self, ws: &WorkspaceName, id: &RunId, path: &ArtifactPath) -> Result<()> {
+    async fn delete_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        path: &ArtifactPath,
+    ) -> Result<()> {
         self.timed("delete_artifact", self.artifact_delete(ws, id, path))
             .await
     }

@@ -76,7 +76,8 @@ pub(super) fn parse_workspace(s: &str) -> Result<WorkspaceName> {
 }
 
 pub(super) fn parse_stage(s: &str) -> Result<LifecycleStage> {
-    LifecycleStage::parse(s).ok_or_else(|| internal(format!("stored lifecycle stage '{s}' is unknown")))
+    LifecycleStage::parse(s)
+        .ok_or_else(|| internal(format!("stored lifecycle stage '{s}' is unknown")))
 }
 
 pub(super) fn parse_status(s: &str) -> Result<RunStatus> {

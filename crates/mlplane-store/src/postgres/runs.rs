@@ -50,19 +50,19 @@ fn run_row(row: &Row) -> Result<RunInfo> {
     })
 }
 
+/// Inserts or replaces tags of a run: `$1` run id, `$2` keys, `$3` values (keys unique).
+pub(super) const UPSERT_RUN_TAGS: &str = "INSERT INTO run_tags (run_id, key, value)
+     SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
+     ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value";
+
 /// Inserts or replaces tags of a run, the last value of a repeated key winning.
-pub(super) async fn upsert_run_tags(db: Db<'_>, id: &RunId, tags: &[Tag]) -> Result<()> {
+async fn upsert_run_tags(db: Db<'_>, id: &RunId, tags: &[Tag]) -> Result<()> {
     if tags.is_empty() {
         return Ok(());
     }
     let (keys, values) = dedup_tags(tags);
-    db.execute(
-        "INSERT INTO run_tags (run_id, key, value)
-         SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
-         ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value",
-        &[&id.as_str(), &keys, &values],
-    )
-    .await?;
+    db.execute(UPSERT_RUN_TAGS, &[&id.as_str(), &keys, &values])
+        .await?;
     Ok(())
 }
 
@@ -92,7 +92,7 @@ fn runs_scope(ws: &WorkspaceName, q: &RunQuery) -> String {
 impl PgStore {
     pub(super) async fn run_create(&self, ws: &WorkspaceName, r: NewRun) -> Result<Run> {
         let id = RunId::generate();
-        let mut conn = self.pool.get().await?;
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         let exp = db
@@ -171,7 +171,11 @@ impl PgStore {
         let conn = self.pool.get().await?;
         let db = conn.db();
         let info_st = db
-            .stmt(concat!("SELECT ", run_cols!(), " FROM runs WHERE id = $1 AND workspace = $2"))
+            .stmt(concat!(
+                "SELECT ",
+                run_cols!(),
+                " FROM runs WHERE id = $1 AND workspace = $2"
+            ))
             .await?;
         let params_st = db
             .stmt("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
@@ -244,7 +248,10 @@ impl PgStore {
             Some(t) => {
                 let pos = self.codec.decode(t, &scope)?;
                 cursor_len(&pos, 2)?;
-                (Some(cursor_int(&pos, 0)?), Some(cursor_str(&pos, 1)?.to_string()))
+                (
+                    Some(cursor_int(&pos, 0)?),
+                    Some(cursor_str(&pos, 1)?.to_string()),
+                )
             }
             None => (None, None),
         };
@@ -302,8 +309,13 @@ impl PgStore {
         })
     }
 
-    pub(super) async fn run_update(&self, ws: &WorkspaceName, id: &RunId, u: RunUpdate) -> Result<RunInfo> {
-        let mut conn = self.pool.get().await?;
+    pub(super) async fn run_update(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        u: RunUpdate,
+    ) -> Result<RunInfo> {
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         let row = db
@@ -369,8 +381,13 @@ impl PgStore {
         }
     }
 
-    pub(super) async fn run_delete_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {
-        let mut conn = self.pool.get().await?;
+    pub(super) async fn run_delete_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+    ) -> Result<()> {
+        let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
         let db = tx.db();
         lock_live_run(db, ws, id).await?;
@@ -381,7 +398,10 @@ impl PgStore {
             )
             .await?;
         if deleted == 0 {
-            return Err(StoreError::not_found(Entity::Run, format!("{id}/tag {key}")));
+            return Err(StoreError::not_found(
+                Entity::Run,
+                format!("{id}/tag {key}"),
+            ));
         }
         tx.commit().await
     }

@@ -1,8 +1,8 @@
 //! The PostgreSQL schema: embedded migrations and the rows every store starts with.
 //!
 //! Metrics are kept in two tables. `metric_series` has one row per (run, key) with the
-//! point count, step range, next insertion number and the latest point, so `get_run` and
-//! downsampling never scan points. `metrics` holds the points, keyed by
+//! point count, step range and the latest point, so `get_run` and downsampling never scan
+//! points. `metrics` holds the points, keyed by
 //! `(series_id, step, ts, seq)`, which is exactly the history order, so a page of history
 //! is one index range scan. Keys and paths use the "C" collation so that listings sort by
 //! bytes whatever the database locale (the same order SQLite uses).
@@ -100,14 +100,18 @@ CREATE TABLE metric_series (
     run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
     key TEXT COLLATE "C" NOT NULL,
     count BIGINT NOT NULL DEFAULT 0,
-    next_seq BIGINT NOT NULL DEFAULT 0,
     min_step BIGINT,
     max_step BIGINT,
     last_value DOUBLE PRECISION,
     last_step BIGINT,
     last_ts BIGINT,
+    last_seq BIGINT,
     UNIQUE (run_id, key)
 );
+
+-- Each batch takes one number; its points get seq = number * 2^20 + position in the batch,
+-- so seq grows with insertion order across batches without locking the series.
+CREATE SEQUENCE metric_batch_seq;
 
 -- No foreign key to metric_series: a point is only ever written in the transaction that
 -- holds its series row locked, and checking a key per point would halve insert speed.
@@ -138,7 +142,7 @@ CREATE TABLE artifacts (
 "#;
 
 /// Applies missing migrations, ensures the starting rows and returns the page-token secret.
-pub(super) async fn migrate(conn: &mut Conn) -> Result<Vec<u8>> {
+pub(super) async fn migrate(conn: &Conn) -> Result<Vec<u8>> {
     // Session-level lock: released explicitly below, or when the connection closes.
     conn.db()
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -153,18 +157,21 @@ pub(super) async fn migrate(conn: &mut Conn) -> Result<Vec<u8>> {
     Ok(key)
 }
 
-async fn migrate_locked(conn: &mut Conn) -> Result<Vec<u8>> {
+async fn migrate_locked(conn: &Conn) -> Result<Vec<u8>> {
     conn.db()
         .batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
             version BIGINT PRIMARY KEY,
             applied_at BIGINT NOT NULL
         )",
-    )
-    .await?;
+        )
+        .await?;
     let applied: Vec<i64> = conn
         .db()
-        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
         .await?
         .iter()
         .map(|r| col(r, 0))
@@ -187,7 +194,7 @@ async fn migrate_locked(conn: &mut Conn) -> Result<Vec<u8>> {
     ensure_rows(conn).await
 }
 
-async fn ensure_rows(conn: &mut Conn) -> Result<Vec<u8>> {
+async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
     let now = now_ms();
     let tx = conn.begin().await?;
     let db = tx.db();

@@ -91,7 +91,10 @@ pub async fn pg_db() -> Option<PgDb> {
     let mut attempt = 0;
     // CREATE DATABASE can fail transiently while another test copies the template.
     loop {
-        match client.batch_execute(&format!("CREATE DATABASE {name}")).await {
+        match client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+        {
             Ok(()) => break,
             Err(e) if attempt < 5 => {
                 attempt += 1;
@@ -102,7 +105,9 @@ pub async fn pg_db() -> Option<PgDb> {
         }
     }
     let url = with_database(&admin_url, &name);
-    let store = mlplane_store::open(&url).await.expect("postgres store opens");
+    let store = mlplane_store::open(&url)
+        .await
+        .expect("postgres store opens");
     Some(PgDb {
         store,
         url,
@@ -118,7 +123,10 @@ impl PgDb {
         drop(self.store);
         let client = admin(&self.admin_url).await;
         if let Err(e) = client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .await
         {
             eprintln!("note: cannot drop test database {}: {e}", self.name);
@@ -132,7 +140,10 @@ fn database_name_is_replaced_in_urls() {
         with_database("postgres://u@h:5/postgres", "t_1"),
         "postgres://u@h:5/t_1"
     );
-    assert_eq!(with_database("postgres://u@h:5", "t_1"), "postgres://u@h:5/t_1");
+    assert_eq!(
+        with_database("postgres://u@h:5", "t_1"),
+        "postgres://u@h:5/t_1"
+    );
     assert_eq!(
         with_database("postgresql://u:p@h/db?sslmode=disable", "t_1"),
         "postgresql://u:p@h/t_1?sslmode=disable"

@@ -12,6 +12,8 @@
 
 mod contract;
 mod harness;
+mod perf;
+mod pg_open;
 
 /// One `#[tokio::test]` per engine for each listed `area::check`.
 macro_rules! contract_tests {
@@ -95,12 +97,12 @@ contract_tests! {
     runs::get_run_returns_sorted_params_tags_and_latest_metrics,
     runs::list_runs_orders_by_start_time_then_id_and_pages,
     runs::list_runs_filters_by_experiment_status_view_and_parent,
-    runs::update_run_sets_end_time_for_terminal_statuses_only,
-    runs::run_cannot_move_back_to_queued,
-    runs::writes_to_a_deleted_run_are_invalid_state,
-    runs::run_lifecycle_changes_are_idempotent,
-    runs::missing_run_tag_cannot_be_deleted,
-    runs::entities_of_other_workspaces_are_not_found,
+    run_changes::update_run_sets_end_time_for_terminal_statuses_only,
+    run_changes::run_cannot_move_back_to_queued,
+    run_changes::writes_to_a_deleted_run_are_invalid_state,
+    run_changes::run_lifecycle_changes_are_idempotent,
+    run_changes::missing_run_tag_cannot_be_deleted,
+    run_changes::entities_of_other_workspaces_are_not_found,
     // metrics, params and tags
     metrics::param_with_same_value_is_a_no_op,
     metrics::param_with_different_value_is_rejected_and_batch_not_stored,
@@ -124,4 +126,5 @@ contract_tests! {
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,
+    ops::cancelled_calls_leave_the_store_usable,
 }

@@ -54,8 +54,14 @@ pub async fn param_with_same_value_is_a_no_op(store: Store) {
         params: vec![param("lr", "0.1"), param("layers", "3")],
         ..LogBatch::default()
     };
-    store.log_batch(&default_ws(), id, b.clone()).await.expect("first");
-    store.log_batch(&default_ws(), id, b).await.expect("same values again");
+    store
+        .log_batch(&default_ws(), id, b.clone())
+        .await
+        .expect("first");
+    store
+        .log_batch(&default_ws(), id, b)
+        .await
+        .expect("same values again");
     let got = store.get_run(&default_ws(), id).await.expect("get");
     assert_eq!(got.params, vec![param("layers", "3"), param("lr", "0.1")]);
 }
@@ -81,16 +87,24 @@ pub async fn param_with_different_value_is_rejected_and_batch_not_stored(store: 
     };
     match store.log_batch(&default_ws(), id, bad).await {
         Err(StoreError::ParamConflict { key, old, new }) => {
-            assert_eq!((key.as_str(), old.as_str(), new.as_str()), ("lr", "0.1", "0.2"));
+            assert_eq!(
+                (key.as_str(), old.as_str(), new.as_str()),
+                ("lr", "0.1", "0.2")
+            );
         }
         other => panic!("expected ParamConflict, got {other:?}"),
     }
     let got = store.get_run(&default_ws(), id).await.expect("get");
     assert_eq!(got.params, vec![param("lr", "0.1")]);
     assert!(got.tags.is_empty(), "tags of a failed batch were stored");
-    assert!(got.metrics.is_empty(), "metrics of a failed batch were stored");
+    assert!(
+        got.metrics.is_empty(),
+        "metrics of a failed batch were stored"
+    );
     expect_not_found(
-        store.metric_history(&default_ws(), id, "m", &page(0, None)).await,
+        store
+            .metric_history(&default_ws(), id, "m", &page(0, None))
+            .await,
         Entity::Metric,
     );
 }
@@ -102,8 +116,14 @@ pub async fn tags_are_upserted(store: Store) {
         tags,
         ..LogBatch::default()
     };
-    store.log_batch(&default_ws(), id, tags(vec![tag("k", "1"), tag("j", "x")])).await.expect("tags");
-    store.log_batch(&default_ws(), id, tags(vec![tag("k", "2")])).await.expect("upsert");
+    store
+        .log_batch(&default_ws(), id, tags(vec![tag("k", "1"), tag("j", "x")]))
+        .await
+        .expect("tags");
+    store
+        .log_batch(&default_ws(), id, tags(vec![tag("k", "2")]))
+        .await
+        .expect("upsert");
     let got = store.get_run(&default_ws(), id).await.expect("get");
     assert_eq!(got.tags, vec![tag("j", "x"), tag("k", "2")]);
 }
@@ -129,7 +149,10 @@ pub async fn nan_and_infinities_round_trip(store: Store) {
         .enumerate()
         .map(|(i, v)| metric("m", i as i64, 1_000 + i as i64, *v))
         .collect();
-    store.log_batch(&default_ws(), id, metrics_batch(points.clone())).await.expect("batch");
+    store
+        .log_batch(&default_ws(), id, metrics_batch(points.clone()))
+        .await
+        .expect("batch");
     let want: Vec<MetricPoint> = points.iter().map(Metric::point).collect();
     same_bits(&history(&store, id, "m", 0).await, &want);
     let sampled = store
@@ -137,14 +160,22 @@ pub async fn nan_and_infinities_round_trip(store: Store) {
         .await
         .expect("sampled");
     same_bits(&sampled.points, &want);
-    for (key, v) in [("nan", f64::NAN), ("inf", f64::INFINITY), ("ninf", f64::NEG_INFINITY)] {
+    for (key, v) in [
+        ("nan", f64::NAN),
+        ("inf", f64::INFINITY),
+        ("ninf", f64::NEG_INFINITY),
+    ] {
         store
             .log_batch(&default_ws(), id, metrics_batch(vec![metric(key, 0, 0, v)]))
             .await
             .expect("batch");
     }
     let got = store.get_run(&default_ws(), id).await.expect("get");
-    let latest: Vec<(&str, f64)> = got.metrics.iter().map(|m| (m.key.as_str(), m.value)).collect();
+    let latest: Vec<(&str, f64)> = got
+        .metrics
+        .iter()
+        .map(|m| (m.key.as_str(), m.value))
+        .collect();
     assert_eq!(latest.len(), 4);
     assert_eq!(latest[0], ("inf", f64::INFINITY));
     assert_eq!(latest[1].0, "m");
@@ -212,7 +243,10 @@ pub async fn history_pages_cover_every_point_once(store: Store) {
     let mut values: Vec<i64> = all.iter().map(|p| p.value as i64).collect();
     values.sort_unstable();
     assert_eq!(values, (0..1000).collect::<Vec<_>>());
-    assert!(all.windows(2).all(|w| (w[0].step, w[0].timestamp) <= (w[1].step, w[1].timestamp)));
+    assert!(
+        all.windows(2)
+            .all(|w| (w[0].step, w[0].timestamp) <= (w[1].step, w[1].timestamp))
+    );
     for size in [1, 7, 100, 999, 1000, 1001] {
         let paged = history(&store, id, "loss", size).await;
         same_bits(&paged, &all);
@@ -229,25 +263,37 @@ pub async fn unknown_metric_key_is_not_found(store: Store) {
     let run = fresh_run(&store).await;
     let id = &run.info.id;
     store
-        .log_batch(&default_ws(), id, metrics_batch(vec![metric("known", 0, 0, 1.0)]))
+        .log_batch(
+            &default_ws(),
+            id,
+            metrics_batch(vec![metric("known", 0, 0, 1.0)]),
+        )
         .await
         .expect("batch");
     expect_not_found(
-        store.metric_history(&default_ws(), id, "unknown", &page(0, None)).await,
+        store
+            .metric_history(&default_ws(), id, "unknown", &page(0, None))
+            .await,
         Entity::Metric,
     );
     expect_not_found(
-        store.metric_history_sampled(&default_ws(), id, "unknown", 10).await,
+        store
+            .metric_history_sampled(&default_ws(), id, "unknown", 10)
+            .await,
         Entity::Metric,
     );
     expect_not_found(
-        store.metric_history(&default_ws(), &RunId::generate(), "known", &page(0, None)).await,
+        store
+            .metric_history(&default_ws(), &RunId::generate(), "known", &page(0, None))
+            .await,
         Entity::Run,
     );
     // A metric of another run is not this run's metric.
     let other = fresh_run(&store).await;
     expect_not_found(
-        store.metric_history(&default_ws(), &other.info.id, "known", &page(0, None)).await,
+        store
+            .metric_history(&default_ws(), &other.info.id, "known", &page(0, None))
+            .await,
         Entity::Metric,
     );
 }
@@ -256,7 +302,10 @@ pub async fn sampled_history_returns_every_point_when_few(store: Store) {
     let run = fresh_run(&store).await;
     let id = &run.info.id;
     let points: Vec<Metric> = (0..50).map(|i| metric("m", 50 - i, i, i as f64)).collect();
-    store.log_batch(&default_ws(), id, metrics_batch(points)).await.expect("batch");
+    store
+        .log_batch(&default_ws(), id, metrics_batch(points))
+        .await
+        .expect("batch");
     for max in [50, 51, MAX_DOWNSAMPLE_POINTS] {
         let s = store
             .metric_history_sampled(&default_ws(), id, "m", max)
@@ -266,7 +315,10 @@ pub async fn sampled_history_returns_every_point_when_few(store: Store) {
         assert_eq!(s.total_points, 50);
         same_bits(&s.points, &history(&store, id, "m", 0).await);
     }
-    let s = store.metric_history_sampled(&default_ws(), id, "m", 49).await.expect("sampled");
+    let s = store
+        .metric_history_sampled(&default_ws(), id, "m", 49)
+        .await
+        .expect("sampled");
     assert!(s.downsampled);
     assert_eq!(s.total_points, 50);
     assert!(s.points.len() <= 49);
@@ -276,11 +328,18 @@ pub async fn sampled_history_rejects_zero_or_too_many_points(store: Store) {
     let run = fresh_run(&store).await;
     let id = &run.info.id;
     store
-        .log_batch(&default_ws(), id, metrics_batch(vec![metric("m", 0, 0, 1.0)]))
+        .log_batch(
+            &default_ws(),
+            id,
+            metrics_batch(vec![metric("m", 0, 0, 1.0)]),
+        )
         .await
         .expect("batch");
     for bad in [0, MAX_DOWNSAMPLE_POINTS + 1] {
-        match store.metric_history_sampled(&default_ws(), id, "m", bad).await {
+        match store
+            .metric_history_sampled(&default_ws(), id, "m", bad)
+            .await
+        {
             Err(StoreError::Invalid(_)) => {}
             other => panic!("max_points {bad} accepted: {other:?}"),
         }
@@ -296,7 +355,9 @@ pub async fn hundred_thousand_points_page_and_downsample(store: Store) {
         3 => -1e9,
         _ => ((s as f64) / 1000.0).sin(),
     };
-    let all: Vec<Metric> = (0..N).map(|s| metric("loss", s, 1_000_000 + s, value(s))).collect();
+    let all: Vec<Metric> = (0..N)
+        .map(|s| metric("loss", s, 1_000_000 + s, value(s)))
+        .collect();
     for chunk in all.chunks(1000) {
         store
             .log_batch(&default_ws(), id, metrics_batch(chunk.to_vec()))
@@ -312,7 +373,11 @@ pub async fn hundred_thousand_points_page_and_downsample(store: Store) {
         .expect("sampled");
     assert!(s.downsampled);
     assert_eq!(s.total_points, N as u64);
-    assert!(s.points.len() <= 1000 && s.points.len() >= 500, "{} points", s.points.len());
+    assert!(
+        s.points.len() <= 1000 && s.points.len() >= 500,
+        "{} points",
+        s.points.len()
+    );
     assert!(s.points.iter().any(|p| p.value == 1e9) && s.points.iter().any(|p| p.value == -1e9));
     let mut d = Downsampler::new(0, N - 1, 1000);
     for p in &want {
@@ -321,7 +386,10 @@ pub async fn hundred_thousand_points_page_and_downsample(store: Store) {
     same_bits(&s.points, &d.finish());
 
     let got = store.get_run(&default_ws(), id).await.expect("get");
-    assert_eq!(got.metrics, vec![metric("loss", N - 1, 1_000_000 + N - 1, value(N - 1))]);
+    assert_eq!(
+        got.metrics,
+        vec![metric("loss", N - 1, 1_000_000 + N - 1, value(N - 1))]
+    );
 }
 
 pub async fn concurrent_writers_lose_no_point(store: Store) {

@@ -14,12 +14,13 @@ pub mod files;
 pub mod metrics;
 pub mod ops;
 pub mod paging;
+pub mod run_changes;
 pub mod runs;
 
 use crate::harness::Store;
 use mlplane_core::{
-    ArtifactEntry, ArtifactPath, Experiment, ExperimentId, LogBatch, Metric, NewExperiment,
-    NewRun, Param, PageRequest, Run, RunStatus, Tag, WorkspaceName,
+    ArtifactEntry, ArtifactPath, Experiment, ExperimentId, LogBatch, Metric, NewExperiment, NewRun,
+    PageRequest, Param, Run, RunStatus, Tag, WorkspaceName,
 };
 use mlplane_store::{Entity, StoreError};
 use std::fmt::Debug;
@@ -152,4 +153,9 @@ pub fn expect_already_exists<T: Debug>(r: Result<T, StoreError>, entity: Entity,
         Err(StoreError::AlreadyExists { entity: e, id: i }) if e == entity && i == id => {}
         other => panic!("expected AlreadyExists {{ {entity:?}, '{id}' }}, got {other:?}"),
     }
+}
+
+/// Metric keys of a typical small training-loop batch.
+pub fn small_batch_keys() -> [&'static str; 3] {
+    ["loss", "accuracy", "learning_rate"]
 }

@@ -12,14 +12,25 @@ pub async fn engine_pings_and_counts_operations(store: Store) {
     store.ping().await.expect("ping");
     let before: u64 = store.timings().iter().map(|t| t.count).sum();
     let run = fresh_run(&store).await;
-    let _ = store.get_run(&default_ws(), &mlplane_core::RunId::generate()).await;
-    store.get_run(&default_ws(), &run.info.id).await.expect("get");
+    let _ = store
+        .get_run(&default_ws(), &mlplane_core::RunId::generate())
+        .await;
+    store
+        .get_run(&default_ws(), &run.info.id)
+        .await
+        .expect("get");
     let timings = store.timings();
     let after: u64 = timings.iter().map(|t| t.count).sum();
-    assert!(after >= before + 4, "timings did not count operations: {timings:?}");
+    assert!(
+        after >= before + 4,
+        "timings did not count operations: {timings:?}"
+    );
     for t in &timings {
         assert!(t.errors <= t.count, "{t:?}");
-        assert!(t.total_seconds >= 0.0 && t.total_seconds.is_finite(), "{t:?}");
+        assert!(
+            t.total_seconds >= 0.0 && t.total_seconds.is_finite(),
+            "{t:?}"
+        );
     }
     let mut ops: Vec<&str> = timings.iter().map(|t| t.op).collect();
     let n = ops.len();
@@ -40,7 +51,11 @@ pub async fn close_makes_later_calls_unavailable(store: Store) {
     unavailable(store.get_run(&default_ws(), &run.info.id).await.map(|_| ()));
     unavailable(
         store
-            .log_batch(&default_ws(), &run.info.id, metrics_batch(vec![metric("m", 0, 0, 1.0)]))
+            .log_batch(
+                &default_ws(),
+                &run.info.id,
+                metrics_batch(vec![metric("m", 0, 0, 1.0)]),
+            )
             .await,
     );
 }
@@ -82,14 +97,26 @@ pub async fn reopening_keeps_data_and_page_tokens(store: Store, url: &str) {
         .await
         .expect("a token from before the restart is still valid");
     assert_eq!(same_rest, rest);
-    let got = again.get_run(&default_ws(), &run.info.id).await.expect("run survives");
+    let got = again
+        .get_run(&default_ws(), &run.info.id)
+        .await
+        .expect("run survives");
     assert_eq!(got.params, vec![param("p", "1")]);
     assert_eq!(got.metrics, vec![metric("m", 1, 2, 3.0)]);
-    let d = again.get_experiment(&default_ws(), ExperimentId(0)).await.expect("default");
+    let d = again
+        .get_experiment(&default_ws(), ExperimentId(0))
+        .await
+        .expect("default");
     assert_eq!(d.name, "Default");
     // New experiment ids keep counting up after a restart.
     let newest = create_exp(&again, &default_ws(), "after-restart").await;
-    assert!(first.items.iter().chain(&rest.items).all(|e| e.id < newest.id));
+    assert!(
+        first
+            .items
+            .iter()
+            .chain(&rest.items)
+            .all(|e| e.id < newest.id)
+    );
     again.close().await;
 }
 
@@ -102,7 +129,11 @@ pub async fn concurrent_opens_migrate_once(url: &str) {
     }
     let mut stores = Vec::new();
     for h in handles {
-        stores.push(h.await.expect("task ran").expect("concurrent open succeeds"));
+        stores.push(
+            h.await
+                .expect("task ran")
+                .expect("concurrent open succeeds"),
+        );
     }
     let token = stores[0]
         .list_workspaces(&page(1, None))
@@ -112,7 +143,13 @@ pub async fn concurrent_opens_migrate_once(url: &str) {
     assert_eq!(token.len(), 1);
     let e = create_exp(&stores[1], &default_ws(), "shared").await;
     for s in &stores {
-        assert_eq!(s.get_experiment(&default_ws(), e.id).await.expect("visible").name, "shared");
+        assert_eq!(
+            s.get_experiment(&default_ws(), e.id)
+                .await
+                .expect("visible")
+                .name,
+            "shared"
+        );
         let all = s
             .list_experiments(&default_ws(), ViewType::All, &page(0, None))
             .await
@@ -133,5 +170,57 @@ pub async fn concurrent_opens_migrate_once(url: &str) {
         .expect("token of another replica");
     for s in stores {
         s.close().await;
+    }
+}
+
+/// Callers that give up half-way (a dropped request future) leave no transaction open and
+/// no lock held, and a batch lands whole or not at all.
+pub async fn cancelled_calls_leave_the_store_usable(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = run.info.id.clone();
+    for round in 0..20_i64 {
+        let (s, rid) = (store.clone(), id.clone());
+        let task = tokio::spawn(async move {
+            let points = (0..1000).map(|i| metric("m", i, round, 0.0)).collect();
+            let _ = s
+                .log_batch(&default_ws(), &rid, metrics_batch(points))
+                .await;
+            let _ = s.append_log(&default_ws(), &rid, "x").await;
+        });
+        tokio::time::sleep(std::time::Duration::from_micros(150 * round as u64)).await;
+        task.abort();
+        let _ = task.await;
+    }
+    let later = async {
+        let finished = mlplane_core::RunUpdate {
+            status: Some(RunStatus::Finished),
+            ..Default::default()
+        };
+        store
+            .update_run(&default_ws(), &id, finished)
+            .await
+            .expect("update");
+        store
+            .log_batch(
+                &default_ws(),
+                &id,
+                metrics_batch(vec![metric("after", 0, 0, 1.0)]),
+            )
+            .await
+            .expect("batch");
+        store
+            .append_log(&default_ws(), &id, "y")
+            .await
+            .expect("log");
+    };
+    let done = tokio::time::timeout(std::time::Duration::from_secs(20), later).await;
+    assert!(done.is_ok(), "a cancelled call left the run locked");
+    match store
+        .metric_history(&default_ws(), &id, "m", &page(50_000, None))
+        .await
+    {
+        Ok(p) => assert_eq!(p.items.len() % 1000, 0, "a batch landed in part"),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => panic!("history: {e:?}"),
     }
 }

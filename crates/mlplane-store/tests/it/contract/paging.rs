@@ -12,17 +12,25 @@ pub async fn page_size_above_the_maximum_is_invalid(store: Store) {
     let run = fresh_run(&store).await;
     let id = &run.info.id;
     store
-        .log_batch(&default_ws(), id, metrics_batch(vec![metric("m", 0, 0, 1.0)]))
+        .log_batch(
+            &default_ws(),
+            id,
+            metrics_batch(vec![metric("m", 0, 0, 1.0)]),
+        )
         .await
         .expect("batch");
     let too_many = page(MAX_PAGE_SIZE + 1, None);
     expect_invalid(store.list_workspaces(&too_many).await, "max_results");
     expect_invalid(
-        store.list_experiments(&default_ws(), ViewType::All, &too_many).await,
+        store
+            .list_experiments(&default_ws(), ViewType::All, &too_many)
+            .await,
         "max_results",
     );
     expect_invalid(
-        store.list_runs(&default_ws(), &RunQuery::default(), &too_many).await,
+        store
+            .list_runs(&default_ws(), &RunQuery::default(), &too_many)
+            .await,
         "max_results",
     );
     // History has its own, larger, maximum.
@@ -35,11 +43,17 @@ pub async fn page_size_above_the_maximum_is_invalid(store: Store) {
         .await
         .expect("history page at its maximum");
     expect_invalid(
-        store.metric_history(&default_ws(), id, "m", &page(MAX_HISTORY_PAGE + 1, None)).await,
+        store
+            .metric_history(&default_ws(), id, "m", &page(MAX_HISTORY_PAGE + 1, None))
+            .await,
         "max_results",
     );
     store
-        .list_runs(&default_ws(), &RunQuery::default(), &page(MAX_PAGE_SIZE, None))
+        .list_runs(
+            &default_ws(),
+            &RunQuery::default(),
+            &page(MAX_PAGE_SIZE, None),
+        )
         .await
         .expect("list page at its maximum");
 }
@@ -120,17 +134,30 @@ pub async fn page_token_from_another_listing_is_refused(store: Store) {
     };
     wrong_scope(
         store
-            .list_experiments(&default_ws(), ViewType::All, &page(2, Some(exp_token.clone())))
+            .list_experiments(
+                &default_ws(),
+                ViewType::All,
+                &page(2, Some(exp_token.clone())),
+            )
             .await
             .map(|_| ()),
     );
     wrong_scope(
         store
-            .list_runs(&default_ws(), &RunQuery::default(), &page(2, Some(exp_token.clone())))
+            .list_runs(
+                &default_ws(),
+                &RunQuery::default(),
+                &page(2, Some(exp_token.clone())),
+            )
             .await
             .map(|_| ()),
     );
-    wrong_scope(store.list_workspaces(&page(2, Some(exp_token.clone()))).await.map(|_| ()));
+    wrong_scope(
+        store
+            .list_workspaces(&page(2, Some(exp_token.clone())))
+            .await
+            .map(|_| ()),
+    );
     let team = ws("team");
     store.create_workspace(&team, "").await.expect("workspace");
     wrong_scope(
@@ -143,7 +170,10 @@ pub async fn page_token_from_another_listing_is_refused(store: Store) {
     // Run tokens are bound to their filters, history tokens to their run and key.
     let exp = create_exp(&store, &default_ws(), "runs").await;
     for t in 0..3 {
-        store.create_run(&default_ws(), new_run(exp.id, t)).await.expect("run");
+        store
+            .create_run(&default_ws(), new_run(exp.id, t))
+            .await
+            .expect("run");
     }
     let q = RunQuery {
         experiment_ids: vec![exp.id],
@@ -157,7 +187,11 @@ pub async fn page_token_from_another_listing_is_refused(store: Store) {
         .expect("more runs");
     wrong_scope(
         store
-            .list_runs(&default_ws(), &RunQuery::default(), &page(1, Some(run_token.clone())))
+            .list_runs(
+                &default_ws(),
+                &RunQuery::default(),
+                &page(1, Some(run_token.clone())),
+            )
             .await
             .map(|_| ()),
     );
@@ -167,7 +201,9 @@ pub async fn page_token_from_another_listing_is_refused(store: Store) {
         .expect("same query accepts its token");
 
     let run = fresh_run(&store).await;
-    let points = (0..5).map(|s| metric("a", s, s, 0.0)).chain((0..5).map(|s| metric("b", s, s, 0.0)));
+    let points = (0..5)
+        .map(|s| metric("a", s, s, 0.0))
+        .chain((0..5).map(|s| metric("b", s, s, 0.0)));
     store
         .log_batch(&default_ws(), &run.info.id, metrics_batch(points.collect()))
         .await
