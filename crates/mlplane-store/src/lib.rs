@@ -24,8 +24,8 @@ pub use types::*;
 use async_trait::async_trait;
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
-    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId,
-    RunInfo, RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
+    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
+    RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
 };
 use std::sync::Arc;
 
@@ -77,8 +77,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         id: ExperimentId,
         stage: LifecycleStage,
     ) -> Result<Experiment>;
-    async fn set_experiment_tag(&self, ws: &WorkspaceName, id: ExperimentId, tag: Tag)
-    -> Result<()>;
+    async fn set_experiment_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: ExperimentId,
+        tag: Tag,
+    ) -> Result<()>;
     async fn delete_experiment_tag(
         &self,
         ws: &WorkspaceName,
@@ -145,8 +149,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     // --- artifacts (metadata only; bytes live in mlplane-artifacts) ---------------------
 
     /// Records (or replaces) a stored file; call only after the bytes are durable.
-    async fn record_artifact(&self, ws: &WorkspaceName, id: &RunId, entry: ArtifactEntry)
-    -> Result<()>;
+    async fn record_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        entry: ArtifactEntry,
+    ) -> Result<()>;
     async fn get_artifact(
         &self,
         ws: &WorkspaceName,
@@ -160,8 +168,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         id: &RunId,
         dir: &ArtifactPath,
     ) -> Result<ArtifactListing>;
-    async fn delete_artifact(&self, ws: &WorkspaceName, id: &RunId, path: &ArtifactPath)
-    -> Result<()>;
+    async fn delete_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        path: &ArtifactPath,
+    ) -> Result<()>;
 }
 
 /// Opens the store named by `url` (`sqlite:///path/to/file.db`, `sqlite::memory:`,

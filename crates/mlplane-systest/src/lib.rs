@@ -28,7 +28,10 @@ pub fn binary() -> PathBuf {
     }
     let exe = std::env::current_exe().expect("invariant: tests know their own path");
     // target/<profile>/deps/<test> -> target/<profile>/mlplane
-    let profile_dir = exe.parent().and_then(Path::parent).expect("invariant: test lives in target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("invariant: test lives in target/<profile>/deps");
     profile_dir.join("mlplane")
 }
 
@@ -42,8 +45,17 @@ impl Server {
     /// Starts `mlplane server --port 0 --data-dir <dir>` with extra args and waits until it
     /// prints its URL.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_with_env(data_dir, extra, &[])
+    }
+
+    /// Like [`Server::start`] with extra environment variables for the child.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
         let bin = binary();
-        assert!(bin.exists(), "mlplane binary not found at {} (build it or set MLPLANE_BIN)", bin.display());
+        assert!(
+            bin.exists(),
+            "mlplane binary not found at {} (build it or set MLPLANE_BIN)",
+            bin.display()
+        );
         let mut child = Command::new(&bin)
             .args(["server", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data_dir)
@@ -51,6 +63,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .env("MLPLANE_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .spawn()
             .expect("spawn mlplane");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -98,6 +111,83 @@ impl Server {
 }
 
 impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running s3s-fs S3-protocol server over a temp dir, with bucket `mlplane`.
+pub struct S3Server {
+    child: Child,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl S3Server {
+    pub const ACCESS_KEY: &'static str = "AKIATEST";
+    pub const SECRET_KEY: &'static str = "SECRETTEST";
+
+    /// Starts s3s-fs from `$MLPLANE_S3S_FS_BIN` or `<repo>/.cache/tools/bin/s3s-fs`; `None`
+    /// when it is not installed (and `MLPLANE_REQUIRE_S3` is not set, else panics).
+    pub fn start() -> Option<S3Server> {
+        let bin = std::env::var("MLPLANE_S3S_FS_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/tools/bin/s3s-fs")
+            });
+        if !bin.exists() {
+            assert!(
+                std::env::var("MLPLANE_REQUIRE_S3").as_deref() != Ok("1"),
+                "s3s-fs not found at {} but MLPLANE_REQUIRE_S3=1",
+                bin.display()
+            );
+            eprintln!("skipping: s3s-fs not installed (bash scripts/s3-server.sh install)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("mlplane")).expect("bucket dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        let child = Command::new(bin)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--access-key",
+                Self::ACCESS_KEY,
+                "--secret-key",
+                Self::SECRET_KEY,
+            ])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn s3s-fs");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            dir,
+        })
+    }
+
+    /// Environment that points mlplane at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("MLPLANE_S3_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", Self::ACCESS_KEY.to_string()),
+            ("AWS_SECRET_ACCESS_KEY", Self::SECRET_KEY.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ]
+    }
+}
+
+impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -22,11 +22,26 @@ struct Acked {
 }
 
 async fn create_run(c: &reqwest::Client, api: &str) -> String {
-    let r: Value = c.post(format!("{api}/runs")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let r: Value = c
+        .post(format!("{api}/runs"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     r["info"]["run_id"].as_str().unwrap().to_string()
 }
 
-async fn writer(c: reqwest::Client, api: String, run: String, round: usize, w: usize, acked: Arc<Mutex<Acked>>) {
+async fn writer(
+    c: reqwest::Client,
+    api: String,
+    run: String,
+    round: usize,
+    w: usize,
+    acked: Arc<Mutex<Acked>>,
+) {
     let mut rng = rand::rngs::StdRng::seed_from_u64((round * 100 + w) as u64);
     for i in 0.. {
         if w % 4 == 0 {
@@ -35,7 +50,12 @@ async fn writer(c: reqwest::Client, api: String, run: String, round: usize, w: u
             let data: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             let sha = hex::encode(Sha256::digest(&data));
             let path = format!("r{round}/f{i}.bin");
-            match c.put(format!("{api}/runs/{run}/artifacts/{path}")).body(data).send().await {
+            match c
+                .put(format!("{api}/runs/{run}/artifacts/{path}"))
+                .body(data)
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => {
                     acked.lock().unwrap().files.insert((run.clone(), path), sha);
                 }
@@ -44,9 +64,20 @@ async fn writer(c: reqwest::Client, api: String, run: String, round: usize, w: u
         } else {
             let base = (round as i64) * 1_000_000 + i * 100;
             let metrics: Vec<Value> = (0..100).map(|k| json!({"key": "m", "value": (base + k) as f64, "step": base + k, "timestamp": 1})).collect();
-            match c.post(format!("{api}/runs/{run}/batch")).json(&json!({"metrics": metrics})).send().await {
+            match c
+                .post(format!("{api}/runs/{run}/batch"))
+                .json(&json!({"metrics": metrics}))
+                .send()
+                .await
+            {
                 Ok(r) if r.status().is_success() => {
-                    acked.lock().unwrap().steps.entry(run.clone()).or_default().extend(base..base + 100);
+                    acked
+                        .lock()
+                        .unwrap()
+                        .steps
+                        .entry(run.clone())
+                        .or_default()
+                        .extend(base..base + 100);
                 }
                 _ => return,
             }
@@ -81,29 +112,70 @@ async fn verify(c: &reqwest::Client, api: &str, acked: &Acked) {
     for (run, steps) in &acked.steps {
         let have = all_steps(c, api, run).await;
         let missing: Vec<_> = steps.difference(&have).take(5).collect();
-        assert!(missing.is_empty(), "run {run}: acknowledged steps lost, e.g. {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "run {run}: acknowledged steps lost, e.g. {missing:?}"
+        );
     }
     for ((run, path), sha) in &acked.files {
-        let r = c.get(format!("{api}/runs/{run}/artifacts/{path}")).send().await.unwrap();
-        assert!(r.status().is_success(), "acknowledged artifact {run}/{path} missing: {}", r.status());
+        let r = c
+            .get(format!("{api}/runs/{run}/artifacts/{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success(),
+            "acknowledged artifact {run}/{path} missing: {}",
+            r.status()
+        );
         let body = r.bytes().await.unwrap();
-        assert_eq!(&hex::encode(Sha256::digest(&body)), sha, "artifact {run}/{path} corrupt");
+        assert_eq!(
+            &hex::encode(Sha256::digest(&body)),
+            sha,
+            "artifact {run}/{path} corrupt"
+        );
     }
     // Every artifact the server lists is whole: its bytes match its recorded sha256.
     let runs: BTreeSet<&String> = acked.files.keys().map(|(r, _)| r).collect();
     for run in runs {
         let mut dirs = vec![String::new()];
         while let Some(d) = dirs.pop() {
-            let l: Value = c.get(format!("{api}/runs/{run}/artifact-list?path={d}")).send().await.unwrap().json().await.unwrap();
+            let l: Value = c
+                .get(format!("{api}/runs/{run}/artifact-list?path={d}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             for f in l["files"].as_array().unwrap() {
                 let path = f["path"].as_str().unwrap();
-                let body = c.get(format!("{api}/runs/{run}/artifacts/{path}")).send().await.unwrap().bytes().await.unwrap();
-                assert_eq!(body.len() as u64, f["size"].as_u64().unwrap(), "{path} partial");
-                assert_eq!(hex::encode(Sha256::digest(&body)), f["sha256"].as_str().unwrap(), "{path} corrupt");
+                let body = c
+                    .get(format!("{api}/runs/{run}/artifacts/{path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    body.len() as u64,
+                    f["size"].as_u64().unwrap(),
+                    "{path} partial"
+                );
+                assert_eq!(
+                    hex::encode(Sha256::digest(&body)),
+                    f["sha256"].as_str().unwrap(),
+                    "{path} corrupt"
+                );
             }
             for sub in l["dirs"].as_array().unwrap() {
                 let s = sub.as_str().unwrap();
-                dirs.push(if d.is_empty() { s.to_string() } else { format!("{d}/{s}") });
+                dirs.push(if d.is_empty() {
+                    s.to_string()
+                } else {
+                    format!("{d}/{s}")
+                });
             }
         }
     }
@@ -118,8 +190,15 @@ async fn acknowledged_writes_survive_kill_9_ten_times() {
         let server = Server::start(dir.path(), &[]);
         let api = server.api();
         // The server starts cleanly and everything acknowledged before is there.
-        let ready = c.get(format!("{}/readyz", server.url)).send().await.unwrap();
-        assert!(ready.status().is_success(), "round {round}: not ready after restart");
+        let ready = c
+            .get(format!("{}/readyz", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            ready.status().is_success(),
+            "round {round}: not ready after restart"
+        );
         let snapshot = std::mem::take(&mut *acked.lock().unwrap());
         verify(&c, &api, &snapshot).await;
         *acked.lock().unwrap() = snapshot;
@@ -127,7 +206,14 @@ async fn acknowledged_writes_survive_kill_9_ten_times() {
         let mut tasks = Vec::new();
         for w in 0..WRITERS {
             let run = create_run(&c, &api).await;
-            tasks.push(tokio::spawn(writer(c.clone(), api.clone(), run, round, w, acked.clone())));
+            tasks.push(tokio::spawn(writer(
+                c.clone(),
+                api.clone(),
+                run,
+                round,
+                w,
+                acked.clone(),
+            )));
         }
         let delay = rand::rng().random_range(400..1200);
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -138,8 +224,17 @@ async fn acknowledged_writes_survive_kill_9_ten_times() {
     }
     let server = Server::start(dir.path(), &[]);
     let snapshot = std::mem::take(&mut *acked.lock().unwrap());
-    assert!(snapshot.steps.values().map(|s| s.len()).sum::<usize>() > 10_000, "too few writes acknowledged to mean anything");
-    assert!(!snapshot.files.is_empty(), "no artifact upload was acknowledged");
+    assert!(
+        snapshot.steps.values().map(|s| s.len()).sum::<usize>() > 10_000,
+        "too few writes acknowledged to mean anything"
+    );
+    assert!(
+        !snapshot.files.is_empty(),
+        "no artifact upload was acknowledged"
+    );
     verify(&c, &server.api(), &snapshot).await;
-    assert!(server.terminate(Duration::from_secs(20)), "graceful shutdown failed");
+    assert!(
+        server.terminate(Duration::from_secs(20)),
+        "graceful shutdown failed"
+    );
 }

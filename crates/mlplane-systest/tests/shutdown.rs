@@ -11,7 +11,15 @@ async fn sigterm_lets_an_in_flight_upload_finish_then_exits_cleanly() {
     let server = Server::start(dir.path(), &[]);
     let api = server.api();
     let c = mlplane_systest::client();
-    let r: Value = c.post(format!("{api}/runs")).json(&json!({})).send().await.unwrap().json().await.unwrap();
+    let r: Value = c
+        .post(format!("{api}/runs"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let run = r["info"]["run_id"].as_str().unwrap().to_string();
 
     // A slow upload: 20 chunks of 64 KiB, 50 ms apart (about one second in flight).
@@ -20,16 +28,29 @@ async fn sigterm_lets_an_in_flight_upload_finish_then_exits_cleanly() {
             return None;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 64 * 1024])), i + 1))
+        Some((
+            Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i as u8; 64 * 1024])),
+            i + 1,
+        ))
     });
     let url = format!("{api}/runs/{run}/artifacts/slow.bin");
     let upload = tokio::spawn({
         let c = c.clone();
-        async move { c.put(url).body(reqwest::Body::wrap_stream(chunks)).send().await }
+        async move {
+            c.put(url)
+                .body(reqwest::Body::wrap_stream(chunks))
+                .send()
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let exited_ok = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(20))).await.unwrap();
-    let resp = upload.await.unwrap().expect("in-flight upload must complete");
+    let exited_ok = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let resp = upload
+        .await
+        .unwrap()
+        .expect("in-flight upload must complete");
     assert_eq!(resp.status().as_u16(), 201);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["size"], 20 * 64 * 1024);
@@ -37,7 +58,14 @@ async fn sigterm_lets_an_in_flight_upload_finish_then_exits_cleanly() {
 
     // Restart: the upload is recorded and the data is intact.
     let server = Server::start(dir.path(), &[]);
-    let body = c.get(format!("{}/runs/{run}/artifacts/slow.bin", server.api())).send().await.unwrap().bytes().await.unwrap();
+    let body = c
+        .get(format!("{}/runs/{run}/artifacts/slow.bin", server.api()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(body.len(), 20 * 64 * 1024);
     assert!(server.terminate(Duration::from_secs(20)));
 }
