@@ -44,7 +44,7 @@ async fn writer(
 ) {
     let mut rng = rand::rngs::StdRng::seed_from_u64((round * 100 + w) as u64);
     for i in 0.. {
-        if w % 4 == 0 {
+        if w.is_multiple_of(4) {
             // Artifact writer: 64 KiB - 3 MiB files.
             let len = rng.random_range(64 * 1024..3 * 1024 * 1024);
             let data: Vec<u8> = (0..len).map(|_| rng.random()).collect();

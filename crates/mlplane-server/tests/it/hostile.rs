@@ -39,13 +39,16 @@ async fn seeded() -> (TestApp, String) {
     (t, run)
 }
 
+/// (method, uri, content type, body, expected status, expected code)
+type Case<'a> = (&'a str, String, Option<&'a str>, Vec<u8>, u16, &'a str);
+
 #[tokio::test]
 async fn malformed_bodies_are_4xx_and_change_nothing() {
     let (t, run) = seeded().await;
     let before = snapshot(&t, &run).await;
     let batch = format!("{WS}/runs/{run}/batch");
     let long_key = "k".repeat(251);
-    let cases: Vec<(&str, String, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("POST", batch.clone(), Some("application/json"), b"{not json".to_vec(), 400, "bad_request"),
         ("POST", batch.clone(), Some("application/json"), b"".to_vec(), 400, "bad_request"),
         ("POST", batch.clone(), Some("application/json"), b"{\"metrics\": 5}".to_vec(), 400, "invalid_parameter"),
@@ -81,6 +84,9 @@ async fn malformed_bodies_are_4xx_and_change_nothing() {
         ("GET", format!("{WS}/runs/{run}/metric-history/sampled?key=m&max_points=0"), None, vec![], 400, "invalid_parameter"),
         ("GET", format!("{WS}/runs/{run}/logs?offset=999"), None, vec![], 400, "invalid_parameter"),
         ("GET", "/api/v1/nothing".into(), None, vec![], 404, "route_not_found"),
+        ("GET", format!("{WS}/runs/{run}/metric-history?key=%FF%FE"), None, vec![], 404, "metric_not_found"),
+        ("GET", format!("{WS}/experiments/by-name/%FF%FE"), None, vec![], 400, "bad_request"),
+        ("GET", format!("{WS}/runs/{run}/metric-history?key=m&max_results=abc"), None, vec![], 400, "invalid_parameter"),
         ("PUT", "/api/v1/workspaces".into(), None, vec![], 405, "method_not_allowed"),
     ];
     for (method, uri, ct, body, want, code) in cases {
