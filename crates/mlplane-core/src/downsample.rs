@@ -22,7 +22,7 @@ struct Bucket {
 /// Aggregates points into at most `max_points` representative points.
 pub struct Downsampler {
     min_step: i64,
-    width: u128,
+    width: u64,
     buckets: Vec<Option<Bucket>>,
 }
 
@@ -35,8 +35,9 @@ impl Downsampler {
     /// gives a meaningful result (smaller values are raised to 4).
     pub fn new(min_step: i64, max_step: i64, max_points: usize) -> Self {
         let n_buckets = (max_points.max(4) / 4).max(1);
+        // The span of i64 steps always fits in u64 (at most 2^64 - 1).
         let span = (max_step as i128 - min_step as i128).max(0) as u128 + 1;
-        let width = span.div_ceil(n_buckets as u128).max(1);
+        let width = span.div_ceil(n_buckets as u128).clamp(1, u64::MAX as u128) as u64;
         Self {
             min_step,
             width,
@@ -45,7 +46,8 @@ impl Downsampler {
     }
 
     pub fn push(&mut self, p: MetricPoint) {
-        let offset = (p.step as i128 - self.min_step as i128).max(0) as u128;
+        let offset = p.step.wrapping_sub(self.min_step) as u64;
+        let offset = if p.step < self.min_step { 0 } else { offset };
         let idx = ((offset / self.width) as usize).min(self.buckets.len() - 1);
         let b = self.buckets[idx].get_or_insert(Bucket {
             first: p,

@@ -139,8 +139,24 @@ pub fn log_batch(b: &LogBatch) -> Result<(), Invalid> {
     if !v.is_empty() {
         return Invalid::check(v);
     }
+    // A batch usually repeats a few keys many times: check each distinct key once.
+    let mut good_keys: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (i, m) in b.metrics.iter().enumerate() {
-        metric_into(&mut v, &format!("metrics[{i}]"), m);
+        if m.timestamp < 0 {
+            push(
+                &mut v,
+                &format!("metrics[{i}].timestamp"),
+                "must not be negative",
+            );
+        }
+        if good_keys.contains(m.key.as_str()) {
+            continue;
+        }
+        let before = v.len();
+        key_into(&mut v, &format!("metrics[{i}].key"), &m.key);
+        if v.len() == before {
+            good_keys.insert(m.key.as_str());
+        }
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, p) in b.params.iter().enumerate() {

@@ -667,9 +667,29 @@ pub(crate) fn metric_history_sampled(
             downsampled: false,
         });
     }
+    drop(rows);
+    // Only the columns the reduction needs, read raw: this scan is the whole cost.
+    let mut scan = conn
+        .prepare_cached("SELECT step, ts, value FROM metrics WHERE series_id = ?1")
+        .db()?;
+    let mut rows = scan.query([series]).db()?;
     let mut d = Downsampler::new(min_step, max_step, max_points);
-    for r in rows {
-        d.push(r.db()?.0);
+    while let Some(r) = rows.next().db()? {
+        d.push(MetricPoint {
+            step: r
+                .get_ref(0)
+                .and_then(|v| v.as_i64().map_err(Into::into))
+                .db()?,
+            timestamp: r
+                .get_ref(1)
+                .and_then(|v| v.as_i64().map_err(Into::into))
+                .db()?,
+            value: f64::from_bits(
+                r.get_ref(2)
+                    .and_then(|v| v.as_i64().map_err(Into::into))
+                    .db()? as u64,
+            ),
+        });
     }
     Ok(SampledHistory {
         points: d.finish(),
