@@ -43,6 +43,8 @@ pub(crate) const STAGING_DIR: &str = ".staging";
 const WRITE_BLOCK: usize = 2 * 1024 * 1024;
 /// Bytes per chunk of a download.
 const READ_CHUNK: usize = 1024 * 1024;
+/// Largest single `write()` of an upload.
+const WRITE_SLICE: usize = 512 * 1024;
 /// Bytes written between two background syncs of an upload.
 const EARLY_SYNC_EVERY: usize = 16 * 1024 * 1024;
 
@@ -488,7 +490,11 @@ impl BlockWriter {
             hasher
         });
         let write = tokio::task::spawn_blocking(move || {
-            file.write_all(&block)?;
+            // Several moderate writes: on some kernels/VMs a single multi-MiB write() is
+            // several times slower than the same bytes in <= 1 MiB writes.
+            for slice in block.chunks(WRITE_SLICE) {
+                file.write_all(slice)?;
+            }
             Ok((file, block))
         });
         self.busy = Some((write, hash));
