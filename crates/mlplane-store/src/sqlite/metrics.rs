@@ -1,0 +1,353 @@
+//! SQL for metric points: batched ingestion, paged history and downsampled history.
+//!
+//! Metric points live in a clustered table keyed by `(series_id, step, ts, seq)`, where a
+//! series is one `(run, key)` and `seq` its insertion counter; `metric_series` keeps the
+//! count, step range and latest point of each series so reading a run never scans points.
+//!
+//! Invariants:
+//! - `metric_series.count` equals the number of points of the series;
+//! - `metric_series.last_*` is the point with the greatest (step, ts), ties to the latest insert;
+//! - values are stored as their f64 bits, so NaN, infinities and -0.0 round-trip exactly.
+
+use super::Db;
+use super::ops::{decode_ints, page_size};
+use super::runs::{active, get_info, upsert_tag};
+use crate::{Entity, Result, SampledHistory, StoreError};
+use mlplane_core::downsample::Downsampler;
+use mlplane_core::limits::{MAX_DOWNSAMPLE_POINTS, MAX_HISTORY_PAGE};
+use mlplane_core::{
+    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
+    TokenCodec, WorkspaceName,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BTreeMap;
+
+struct SeriesAgg {
+    id: i64,
+    count: i64,
+    min_step: i64,
+    max_step: i64,
+    last: MetricPoint,
+}
+
+pub(crate) fn log_batch(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    id: &RunId,
+    b: &LogBatch,
+) -> Result<()> {
+    active(conn, ws, id)?;
+    // Params first: a conflict aborts the batch before anything is written.
+    for p in &b.params {
+        let old: Option<String> = conn
+            .prepare_cached("SELECT value FROM run_params WHERE run_id = ?1 AND key = ?2")
+            .db()?
+            .query_row(params![id.as_str(), p.key], |r| r.get(0))
+            .optional()
+            .db()?;
+        match old {
+            Some(old) if old != p.value => {
+                return Err(StoreError::ParamConflict {
+                    key: p.key.clone(),
+                    old,
+                    new: p.value.clone(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO run_params (run_id, key, value) VALUES (?1, ?2, ?3)",
+                )
+                .db()?
+                .execute(params![id.as_str(), p.key, p.value])
+                .db()?;
+            }
+        }
+    }
+    for t in &b.tags {
+        upsert_tag(conn, id, t)?;
+    }
+    if b.metrics.is_empty() {
+        return Ok(());
+    }
+    let mut series: BTreeMap<&str, SeriesAgg> = BTreeMap::new();
+    let mut rows: Vec<[i64; 5]> = Vec::with_capacity(b.metrics.len());
+    for m in &b.metrics {
+        if !series.contains_key(m.key.as_str()) {
+            let agg = load_or_create_series(conn, id, m)?;
+            series.insert(m.key.as_str(), agg);
+        }
+        let Some(s) = series.get_mut(m.key.as_str()) else {
+            return Err(StoreError::Internal("metric series vanished".into()));
+        };
+        rows.push([s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64]);
+        s.count += 1;
+        s.min_step = s.min_step.min(m.step);
+        s.max_step = s.max_step.max(m.step);
+        if (m.step, m.timestamp) >= (s.last.step, s.last.timestamp) {
+            s.last = m.point();
+        }
+    }
+    insert_points(conn, &rows)?;
+    let mut update = conn
+        .prepare_cached(
+            "UPDATE metric_series SET count = ?1, min_step = ?2, max_step = ?3, last_value = ?4,
+             last_step = ?5, last_ts = ?6, last_bits = ?8 WHERE id = ?7",
+        )
+        .db()?;
+    for s in series.values() {
+        let value = (!s.last.value.is_nan()).then_some(s.last.value);
+        update
+            .execute(params![
+                s.count,
+                s.min_step,
+                s.max_step,
+                value,
+                s.last.step,
+                s.last.timestamp,
+                s.id,
+                s.last.value.to_bits() as i64
+            ])
+            .db()?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: fewer statement executions per point.
+const INSERT_CHUNK: usize = 100;
+
+fn insert_sql(n: usize) -> String {
+    let mut sql = String::from("INSERT INTO metrics (series_id, step, ts, seq, value) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?)");
+    }
+    sql
+}
+
+fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
+    // Full chunks share one cached 100-row statement; the remainder goes row by row, so
+    // the statement cache holds two inserts whatever the batch sizes.
+    let mut chunks = rows.chunks_exact(INSERT_CHUNK);
+    if chunks.len() > 0 {
+        let mut stmt = conn.prepare_cached(&insert_sql(INSERT_CHUNK)).db()?;
+        for chunk in &mut chunks {
+            let mut i = 1;
+            for row in chunk {
+                for v in row {
+                    stmt.raw_bind_parameter(i, v).db()?;
+                    i += 1;
+                }
+            }
+            stmt.raw_execute().db()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&insert_sql(1)).db()?;
+        for row in rest {
+            stmt.execute(rusqlite::params_from_iter(row.iter())).db()?;
+        }
+    }
+    Ok(())
+}
+
+fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Result<SeriesAgg> {
+    let row = conn
+        .prepare_cached(
+            "SELECT id, count, min_step, max_step, last_bits, last_step, last_ts FROM metric_series
+             WHERE run_id = ?1 AND key = ?2",
+        )
+        .db()?
+        .query_row(params![run.as_str(), first.key], |r| {
+            Ok(SeriesAgg {
+                id: r.get(0)?,
+                count: r.get(1)?,
+                min_step: r.get(2)?,
+                max_step: r.get(3)?,
+                last: MetricPoint {
+                    value: f64::from_bits(r.get::<_, i64>(4)? as u64),
+                    step: r.get(5)?,
+                    timestamp: r.get(6)?,
+                },
+            })
+        })
+        .optional()
+        .db()?;
+    if let Some(s) = row {
+        return Ok(s);
+    }
+    let value = (!first.value.is_nan()).then_some(first.value);
+    conn.prepare_cached(
+        "INSERT INTO metric_series (run_id, key, count, min_step, max_step, last_value, last_step, last_ts, last_bits)
+         VALUES (?1, ?2, 0, ?3, ?3, ?4, ?3, ?5, ?6)",
+    )
+    .db()?
+    .execute(params![run.as_str(), first.key, first.step, value, first.timestamp, first.value.to_bits() as i64])
+    .db()?;
+    Ok(SeriesAgg {
+        id: conn.last_insert_rowid(),
+        count: 0,
+        min_step: first.step,
+        max_step: first.step,
+        last: first.point(),
+    })
+}
+
+/// `(series id, count, min step, max step)` of a metric of a run.
+fn series_of(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &str,
+) -> Result<(i64, i64, i64, i64)> {
+    get_info(conn, ws, id)?;
+    conn.prepare_cached(
+        "SELECT id, count, min_step, max_step FROM metric_series WHERE run_id = ?1 AND key = ?2",
+    )
+    .db()?
+    .query_row(params![id.as_str(), key], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .optional()
+    .db()?
+    .ok_or_else(|| StoreError::not_found(Entity::Metric, key))
+}
+
+fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(MetricPoint, i64)> {
+    Ok((
+        MetricPoint {
+            step: r.get(0)?,
+            timestamp: r.get(1)?,
+            value: f64::from_bits(r.get::<_, i64>(3)? as u64),
+        },
+        r.get(2)?,
+    ))
+}
+
+pub(crate) fn metric_history(
+    conn: &Connection,
+    codec: &TokenCodec,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &str,
+    page: &PageRequest,
+) -> Result<Page<MetricPoint>> {
+    let (series, _, _, _) = series_of(conn, ws, id, key)?;
+    let n = page_size(page, MAX_HISTORY_PAGE)?;
+    let scope = format!("history:{id}:{key}");
+    let after = match &page.page_token {
+        Some(t) => Some(decode_ints(codec, t, &scope, 3)?),
+        None => None,
+    };
+    let mut out: Vec<(MetricPoint, i64)> = Vec::with_capacity(n.min(100_000) + 1);
+    if let Some(a) = after {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT step, ts, seq, value FROM metrics WHERE series_id = ?1 AND (step, ts, seq) > (?2, ?3, ?4)
+                 ORDER BY step, ts, seq LIMIT ?5",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![series, a[0], a[1], a[2], (n + 1) as i64], point_row)
+            .db()?;
+        for r in rows {
+            out.push(r.db()?);
+        }
+    } else {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT step, ts, seq, value FROM metrics WHERE series_id = ?1 ORDER BY step, ts, seq LIMIT ?2",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![series, (n + 1) as i64], point_row)
+            .db()?;
+        for r in rows {
+            out.push(r.db()?);
+        }
+    }
+    let next_page_token = if out.len() > n {
+        out.truncate(n);
+        out.last().map(|(p, seq)| {
+            codec.encode(&Cursor {
+                scope: scope.clone(),
+                position: vec![
+                    CursorValue::Int(p.step),
+                    CursorValue::Int(p.timestamp),
+                    CursorValue::Int(*seq),
+                ],
+            })
+        })
+    } else {
+        None
+    };
+    Ok(Page {
+        items: out.into_iter().map(|(p, _)| p).collect(),
+        next_page_token,
+    })
+}
+
+pub(crate) fn metric_history_sampled(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &str,
+    max_points: usize,
+) -> Result<SampledHistory> {
+    if max_points == 0 || max_points > MAX_DOWNSAMPLE_POINTS {
+        return Err(StoreError::Invalid(Invalid::one(
+            "max_points",
+            format!("must be between 1 and {MAX_DOWNSAMPLE_POINTS}"),
+        )));
+    }
+    let (series, count, min_step, max_step) = series_of(conn, ws, id, key)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT step, ts, seq, value FROM metrics WHERE series_id = ?1 ORDER BY step, ts, seq",
+        )
+        .db()?;
+    let rows = stmt.query_map([series], point_row).db()?;
+    if count as usize <= max_points {
+        let points = rows
+            .map(|r| r.map(|(p, _)| p))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        return Ok(SampledHistory {
+            total_points: points.len() as u64,
+            points,
+            downsampled: false,
+        });
+    }
+    drop(rows);
+    // Only the columns the reduction needs, read raw: this scan is the whole cost.
+    let mut scan = conn
+        .prepare_cached("SELECT step, ts, value FROM metrics WHERE series_id = ?1")
+        .db()?;
+    let mut rows = scan.query([series]).db()?;
+    let mut d = Downsampler::new(min_step, max_step, max_points);
+    while let Some(r) = rows.next().db()? {
+        d.push(MetricPoint {
+            step: r
+                .get_ref(0)
+                .and_then(|v| v.as_i64().map_err(Into::into))
+                .db()?,
+            timestamp: r
+                .get_ref(1)
+                .and_then(|v| v.as_i64().map_err(Into::into))
+                .db()?,
+            value: f64::from_bits(
+                r.get_ref(2)
+                    .and_then(|v| v.as_i64().map_err(Into::into))
+                    .db()? as u64,
+            ),
+        });
+    }
+    Ok(SampledHistory {
+        points: d.finish(),
+        total_points: count as u64,
+        downsampled: true,
+    })
+}
