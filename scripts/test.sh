@@ -6,11 +6,14 @@ set -euo pipefail
 cd "$REPO"
 started=$(date +%s)
 ensure_rust
-apt_install postgresql python3
+apt_install postgresql python3 python3-venv
 
 log "installing s3s-fs (S3-protocol server for the artifact tests)"
 bash scripts/s3-server.sh install
 export MLPLANE_S3S_FS_BIN="$MLPLANE_TOOLS_DIR/bin/s3s-fs"
+
+log "preparing the MLflow client venv (compatibility tests)"
+bash scripts/mlflow-tests.sh --install-only
 
 log "checking format"
 cargo fmt --all -- --check
@@ -30,4 +33,7 @@ export MLPLANE_TEST_PG_URL MLPLANE_REQUIRE_PG=1 MLPLANE_REQUIRE_S3=1
 
 log "running tests"
 cargo test --workspace --locked --no-fail-fast -- --test-threads 2
+
+log "running the unmodified mlflow client against mlplane"
+MLPLANE_BIN="$CARGO_TARGET_DIR/debug/mlplane" bash scripts/mlflow-tests.sh -q
 log "all tests passed in $(( $(date +%s) - started ))s"

@@ -1,5 +1,6 @@
-//! The HTTP edge of mlplane: axum routes for `/api/v1`, health and metrics endpoints, the
-//! OpenAPI document, and the server's start-up and graceful shutdown.
+//! The HTTP edge of mlplane: axum routes for `/api/v1`, the MLflow REST API (see [`mlflow`]),
+//! health and metrics endpoints, the OpenAPI document, and the server's start-up and
+//! graceful shutdown.
 //!
 //! This is the only crate that knows HTTP status codes and axum. Handlers validate input with
 //! `mlplane_core`, call one `MetadataStore` or `ArtifactStore` operation and map the result
@@ -14,6 +15,7 @@
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
+pub mod mlflow;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -34,6 +36,7 @@ use std::sync::Arc;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::api_v1(&state))
+        .merge(mlflow::router(&state))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))

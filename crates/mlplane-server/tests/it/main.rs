@@ -3,4 +3,5 @@
 
 mod api;
 mod hostile;
+mod mlflow;
 mod support;

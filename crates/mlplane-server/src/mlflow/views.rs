@@ -1,0 +1,362 @@
+//! Request and response shapes of the MLflow REST API, with MLflow's proto field names, and
+//! the conversions from domain types.
+//!
+//! Invariants:
+//! - int64 fields (timestamps, steps) are read from JSON numbers or JSON strings
+//!   ([`super::int64`]);
+//! - metric values read and write NaN and infinities as the proto-JSON strings;
+//! - artifact URIs are shown with the `mlflow-artifacts:` scheme;
+//! - run tags in responses always carry `mlflow.runName`, equal to the run's name.
+
+use super::int64::opt_i64;
+use mlplane_core::{Experiment, Metric, MetricPoint, Param, Run, RunInfo, RunStatus, Tag};
+use serde::{Deserialize, Serialize};
+
+/// The tag MLflow clients read a run's name from.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+/// The tag MLflow clients send the user in.
+pub const USER_TAG: &str = "mlflow.user";
+/// The tag that marks a nested run's parent.
+pub const PARENT_TAG: &str = "mlflow.parentRunId";
+
+const MLPLANE_SCHEME: &str = "mlplane-artifacts:";
+const MLFLOW_SCHEME: &str = "mlflow-artifacts:";
+
+/// `mlplane-artifacts:/ws/1` becomes `mlflow-artifacts:/ws/1`; other URIs pass unchanged.
+pub fn mlflow_uri(uri: &str) -> String {
+    match uri.strip_prefix(MLPLANE_SCHEME) {
+        Some(rest) => format!("{MLFLOW_SCHEME}{rest}"),
+        None => uri.to_string(),
+    }
+}
+
+/// MLflow's name of a status: `QUEUED` is `SCHEDULED` there.
+pub fn status_name(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Queued => "SCHEDULED",
+        other => other.as_str(),
+    }
+}
+
+/// Parses an MLflow status name.
+pub fn parse_status(s: &str) -> Option<RunStatus> {
+    match s {
+        "SCHEDULED" => Some(RunStatus::Queued),
+        "RUNNING" => Some(RunStatus::Running),
+        "FINISHED" => Some(RunStatus::Finished),
+        "FAILED" => Some(RunStatus::Failed),
+        "KILLED" => Some(RunStatus::Killed),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyValue {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+pub fn to_tags(kvs: Vec<KeyValue>) -> Vec<Tag> {
+    kvs.into_iter()
+        .map(|t| Tag {
+            key: t.key,
+            value: t.value,
+        })
+        .collect()
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: value.to_string(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExperimentView {
+    pub experiment_id: String,
+    pub name: String,
+    pub artifact_location: String,
+    pub lifecycle_stage: &'static str,
+    pub last_update_time: i64,
+    pub creation_time: i64,
+    pub tags: Vec<KeyValue>,
+}
+
+impl From<Experiment> for ExperimentView {
+    fn from(e: Experiment) -> Self {
+        Self {
+            experiment_id: e.id.to_string(),
+            name: e.name,
+            artifact_location: mlflow_uri(&e.artifact_location),
+            lifecycle_stage: e.lifecycle_stage.as_str(),
+            last_update_time: e.updated_at,
+            creation_time: e.created_at,
+            tags: e.tags.iter().map(|t| kv(&t.key, &t.value)).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunInfoView {
+    pub run_id: String,
+    pub run_uuid: String,
+    pub run_name: String,
+    pub experiment_id: String,
+    pub user_id: String,
+    pub status: &'static str,
+    pub start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<i64>,
+    pub artifact_uri: String,
+    pub lifecycle_stage: &'static str,
+}
+
+impl From<RunInfo> for RunInfoView {
+    fn from(i: RunInfo) -> Self {
+        Self {
+            run_id: i.id.to_string(),
+            run_uuid: i.id.to_string(),
+            run_name: i.name,
+            experiment_id: i.experiment_id.to_string(),
+            user_id: i.user,
+            status: status_name(i.status),
+            start_time: i.start_time,
+            end_time: i.end_time,
+            artifact_uri: mlflow_uri(&i.artifact_uri),
+            lifecycle_stage: i.lifecycle_stage.as_str(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricView {
+    pub key: String,
+    #[serde(with = "mlplane_api::metric_value")]
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+}
+
+impl MetricView {
+    pub fn from_point(key: &str, p: MetricPoint) -> Self {
+        Self {
+            key: key.to_string(),
+            value: p.value,
+            timestamp: p.timestamp,
+            step: p.step,
+        }
+    }
+}
+
+impl From<Metric> for MetricView {
+    fn from(m: Metric) -> Self {
+        Self::from_point(&m.key, m.point())
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunDataView {
+    pub metrics: Vec<MetricView>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub info: RunInfoView,
+    pub data: RunDataView,
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        let mut tags: Vec<KeyValue> = r
+            .tags
+            .iter()
+            .filter(|t| t.key != RUN_NAME_TAG)
+            .map(|t| kv(&t.key, &t.value))
+            .collect();
+        tags.push(kv(RUN_NAME_TAG, &r.info.name));
+        let params = r
+            .params
+            .iter()
+            .map(|Param { key, value }| kv(key, value))
+            .collect();
+        Self {
+            info: r.info.into(),
+            data: RunDataView {
+                metrics: r.metrics.into_iter().map(Into::into).collect(),
+                params,
+                tags,
+            },
+            inputs: serde_json::Map::new(),
+        }
+    }
+}
+
+// --- requests --------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct CreateExperiment {
+    pub name: String,
+    #[serde(default)]
+    pub artifact_location: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExperimentIdReq {
+    pub experiment_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExperimentNameReq {
+    pub experiment_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateExperiment {
+    pub experiment_id: String,
+    pub new_name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExperimentTagReq {
+    pub experiment_id: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateRun {
+    #[serde(default)]
+    pub experiment_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub run_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub start_time: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+/// A run named by `run_id` or the deprecated `run_uuid`.
+#[derive(Debug, Deserialize)]
+pub struct RunRef {
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub run_uuid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateRun {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub end_time: Option<i64>,
+    #[serde(default)]
+    pub run_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogMetric {
+    #[serde(flatten)]
+    pub run: RunRef,
+    pub key: String,
+    #[serde(with = "mlplane_api::metric_value")]
+    pub value: f64,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub step: Option<i64>,
+}
+
+/// A `{run_id, key, value}` body: log-parameter and set-tag.
+#[derive(Debug, Deserialize)]
+pub struct RunKeyValue {
+    #[serde(flatten)]
+    pub run: RunRef,
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunKey {
+    #[serde(flatten)]
+    pub run: RunRef,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricIn {
+    pub key: String,
+    #[serde(with = "mlplane_api::metric_value")]
+    pub value: f64,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub timestamp: Option<i64>,
+    #[serde(default, deserialize_with = "opt_i64")]
+    pub step: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogBatch {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default)]
+    pub metrics: Vec<MetricIn>,
+    #[serde(default)]
+    pub params: Vec<KeyValue>,
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    #[serde(flatten)]
+    pub run: RunRef,
+    pub metric_key: String,
+    #[serde(default)]
+    pub max_results: Option<String>,
+    #[serde(default)]
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryView {
+    pub metrics: Vec<MetricView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExperimentIdView {
+    pub experiment_id: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExperimentResponse {
+    pub experiment: ExperimentView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunResponse {
+    pub run: RunView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunInfoResponse {
+    pub run_info: RunInfoView,
+}
+
+/// The empty `{}` answer of MLflow's mutations.
+#[derive(Debug, Serialize)]
+pub struct Empty {}
