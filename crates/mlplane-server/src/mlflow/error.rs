@@ -2,11 +2,12 @@
 //! for each code (see the MLflow REST reference, section 2).
 //!
 //! Invariants:
-//! - every [`StoreError`] variant is mapped explicitly, so a new variant needs a decision;
+//! - every [`StoreError`] and [`ArtifactError`] variant is mapped explicitly, so a new variant needs a decision;
 //! - caller mistakes are 4xx; 5xx bodies carry a generic message and the cause is logged.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use mlplane_artifacts::ArtifactError;
 use mlplane_core::Invalid;
 use mlplane_store::StoreError;
 use serde_json::json;
@@ -104,6 +105,21 @@ impl From<StoreError> for MlflowError {
                 )
             }
             StoreError::Config(_) | StoreError::Internal(_) => MlflowError::internal(message),
+        }
+    }
+}
+
+impl From<ArtifactError> for MlflowError {
+    fn from(e: ArtifactError) -> Self {
+        let message = e.to_string();
+        match e {
+            ArtifactError::NotFound { .. } => {
+                MlflowError::new(MlflowCode::ResourceDoesNotExist, message)
+            }
+            ArtifactError::TooLarge { .. }
+            | ArtifactError::UnsafePath { .. }
+            | ArtifactError::Body(_) => MlflowError::invalid(message),
+            ArtifactError::Config(_) | ArtifactError::Backend(_) => MlflowError::internal(message),
         }
     }
 }

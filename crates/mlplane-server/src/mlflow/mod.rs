@@ -2,7 +2,8 @@
 //! UI can talk to mlplane.
 //!
 //! Every endpoint is served under both `/api/2.0/mlflow/...` (the SDK) and
-//! `/ajax-api/2.0/mlflow/...` (the UI); `/health` and `/version` sit at the root. The root
+//! `/ajax-api/2.0/mlflow/...` (the UI), the artifact proxy likewise under
+//! `.../2.0/mlflow-artifacts/...`; `/health` and `/version` sit at the root. The root
 //! URL is the `default` workspace: handlers receive the workspace from the [`Workspace`]
 //! extractor, so serving `/w/{workspace}/...` later only changes that extractor and the
 //! mounting here.
@@ -12,9 +13,11 @@
 //! - request bodies are parsed as JSON whatever their content type, and an empty body is `{}`;
 //! - handlers are thin: parse, validate through `mlplane_core`, one store call, map to a view.
 
+pub mod artifacts;
 pub mod error;
 pub mod experiments;
 pub mod int64;
+pub mod logged_models;
 pub mod runs;
 pub mod views;
 
@@ -37,6 +40,23 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/version", get(version))
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
+        .nest("/api/2.0/mlflow-artifacts", proxy_routes())
+        .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes())
+}
+
+/// The artifact proxy: uploads stream, so no request-size layer (the artifact byte limit
+/// applies instead).
+fn proxy_routes() -> Router<AppState> {
+    Router::new()
+        .route("/artifacts", get(artifacts::list))
+        .route(
+            "/artifacts/{*path}",
+            get(artifacts::download)
+                .put(artifacts::upload)
+                .delete(artifacts::delete),
+        )
+        .fallback(endpoint_not_found)
+        .layer(DefaultBodyLimit::disable())
 }
 
 fn tracking_routes(state: &AppState) -> Router<AppState> {
@@ -66,6 +86,8 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/log-batch", post(runs::log_batch))
         .route("/metrics/get-history", get(runs::history))
+        .route("/artifacts/list", get(artifacts::list_run))
+        .route("/logged-models/search", post(logged_models::search))
         .fallback(endpoint_not_found)
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
 }

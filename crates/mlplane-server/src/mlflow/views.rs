@@ -360,3 +360,54 @@ pub struct RunInfoResponse {
 /// The empty `{}` answer of MLflow's mutations.
 #[derive(Debug, Serialize)]
 pub struct Empty {}
+
+/// One entry of an artifact listing: a file (with its size) or a directory.
+#[derive(Debug, Serialize)]
+pub struct FileInfoView {
+    pub path: String,
+    pub is_dir: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+}
+
+/// `GET mlflow-artifacts/artifacts?path=`: the directory to list, relative to the proxy root.
+#[derive(Debug, Deserialize)]
+pub struct ProxyListQuery {
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// The proxy's listing: entry paths are child names, relative to the listed directory.
+#[derive(Debug, Serialize)]
+pub struct ProxyListResponse {
+    pub files: Vec<FileInfoView>,
+}
+
+/// `GET mlflow/artifacts/list`: a run and a directory relative to its artifact root.
+#[derive(Debug, Deserialize)]
+pub struct RunArtifactsQuery {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// The tracking listing: entry paths are relative to the run's artifact root.
+#[derive(Debug, Serialize)]
+pub struct RunArtifactsResponse {
+    pub root_uri: String,
+    pub files: Vec<FileInfoView>,
+}
+
+/// `logged-models/search`: only the experiment ids are read.
+#[derive(Debug, Deserialize)]
+pub struct SearchLoggedModels {
+    #[serde(default)]
+    pub experiment_ids: Vec<String>,
+}
+
+/// An empty page of logged models (mlplane stores none).
+#[derive(Debug, Serialize)]
+pub struct SearchLoggedModelsResponse {
+    pub models: Vec<serde_json::Value>,
+}

@@ -4,6 +4,8 @@
 //! An upload streams the body into `mlplane-artifacts` (hashing on the way), and only once the
 //! bytes are durable records `(path, size, sha256)` in the metadata store. Listings and
 //! downloads go through the metadata store, so a file is visible only once fully stored.
+//! The transfer helpers (`store_file`, `file_response`, `remove_file`) are shared with
+//! the MLflow artifact proxy, which maps `TransferError` into its own error shape.
 
 use super::{run_id, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -16,8 +18,98 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use mlplane_api::{ArtifactListQuery, ArtifactListView, ArtifactView, ErrorBody};
-use mlplane_artifacts::ArtifactKey;
+use mlplane_artifacts::{ArtifactError, ArtifactKey};
 use mlplane_core::{ArtifactEntry, ArtifactPath, LifecycleStage, RunId, WorkspaceName};
+use mlplane_store::StoreError;
+
+/// A failure of a shared transfer helper: the metadata store or the byte store.
+///
+/// Each API surface (native and MLflow) maps it into its own error shape.
+#[derive(Debug)]
+pub(crate) enum TransferError {
+    Store(StoreError),
+    Artifact(ArtifactError),
+}
+
+impl From<StoreError> for TransferError {
+    fn from(e: StoreError) -> Self {
+        TransferError::Store(e)
+    }
+}
+
+impl From<ArtifactError> for TransferError {
+    fn from(e: ArtifactError) -> Self {
+        TransferError::Artifact(e)
+    }
+}
+
+impl From<TransferError> for ApiError {
+    fn from(e: TransferError) -> Self {
+        match e {
+            TransferError::Store(e) => e.into(),
+            TransferError::Artifact(e) => e.into(),
+        }
+    }
+}
+
+/// Streams `body` into the byte store under `key`, then records it; only a fully stored
+/// file becomes visible.
+pub(crate) async fn store_file(
+    s: &AppState,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &ArtifactKey,
+    body: Body,
+) -> Result<ArtifactEntry, TransferError> {
+    let stored = s
+        .artifacts
+        .put_stream(key, body.into_data_stream(), s.limits.max_artifact_bytes)
+        .await?;
+    let entry = ArtifactEntry {
+        path: key.path.clone(),
+        size: stored.size,
+        sha256: stored.sha256,
+        created_at: super::now_ms(),
+    };
+    s.store.record_artifact(ws, id, entry.clone()).await?;
+    Ok(entry)
+}
+
+/// A streamed `application/octet-stream` response of a recorded file, with its length and
+/// sha256; an unrecorded file is the store's not-found.
+pub(crate) async fn file_response(
+    s: &AppState,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &ArtifactKey,
+) -> Result<Response, TransferError> {
+    let entry = s.store.get_artifact(ws, id, &key.path).await?;
+    let (size, stream) = s.artifacts.get_stream(key).await?;
+    let stream = stream.map(|r| r.map_err(std::io::Error::other));
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    if let Ok(v) = HeaderValue::from_str(&entry.sha256) {
+        h.insert("x-mlplane-sha256", v);
+    }
+    Ok(resp)
+}
+
+/// Deletes the record first (the file disappears from listings), then the bytes.
+pub(crate) async fn remove_file(
+    s: &AppState,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &ArtifactKey,
+) -> Result<(), TransferError> {
+    s.store.delete_artifact(ws, id, &key.path).await?;
+    s.artifacts.delete(key).await?;
+    Ok(())
+}
 
 type ArtifactRoute = AppPath<(String, String, String)>;
 
@@ -55,17 +147,7 @@ pub async fn upload(
             format!("run '{id}' is deleted"),
         ));
     }
-    let stored = s
-        .artifacts
-        .put_stream(&key, body.into_data_stream(), s.limits.max_artifact_bytes)
-        .await?;
-    let entry = ArtifactEntry {
-        path: key.path.clone(),
-        size: stored.size,
-        sha256: stored.sha256,
-        created_at: super::now_ms(),
-    };
-    s.store.record_artifact(&ws, &id, entry.clone()).await?;
+    let entry = store_file(&s, &ws, &id, &key, body).await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -77,20 +159,7 @@ pub async fn download(
     AppPath((ws, id, path)): ArtifactRoute,
 ) -> ApiResult<Response> {
     let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
-    let entry = s.store.get_artifact(&ws, &id, &key.path).await?;
-    let (size, stream) = s.artifacts.get_stream(&key).await?;
-    let stream = stream.map(|r| r.map_err(std::io::Error::other));
-    let mut resp = Body::from_stream(stream).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
-    if let Ok(v) = HeaderValue::from_str(&entry.sha256) {
-        h.insert("x-mlplane-sha256", v);
-    }
-    Ok(resp)
+    Ok(file_response(&s, &ws, &id, &key).await?)
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}", tag = "artifacts",
@@ -101,8 +170,7 @@ pub async fn delete(
     AppPath((ws, id, path)): ArtifactRoute,
 ) -> ApiResult<StatusCode> {
     let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
-    s.store.delete_artifact(&ws, &id, &key.path).await?;
-    s.artifacts.delete(&key).await?;
+    remove_file(&s, &ws, &id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

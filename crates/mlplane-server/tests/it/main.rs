@@ -4,4 +4,5 @@
 mod api;
 mod hostile;
 mod mlflow;
+mod mlflow_artifacts;
 mod support;
