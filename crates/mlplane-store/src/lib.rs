@@ -15,6 +15,7 @@
 
 mod error;
 pub mod postgres;
+mod rules;
 pub mod sqlite;
 mod types;
 

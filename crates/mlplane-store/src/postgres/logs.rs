@@ -13,7 +13,7 @@
 use super::PgStore;
 use super::rows::{check_live, col, internal, not_found, parse_stage};
 use crate::{Entity, Result, StoreError};
-use mlplane_core::limits::{MAX_LOG_APPEND_BYTES, MAX_LOG_READ_BYTES};
+use mlplane_core::limits::MAX_LOG_READ_BYTES;
 use mlplane_core::{Invalid, LogChunk, RunId, WorkspaceName};
 use tokio_postgres::types::ToSql;
 
@@ -33,12 +33,7 @@ impl PgStore {
         id: &RunId,
         data: &str,
     ) -> Result<u64> {
-        if data.len() > MAX_LOG_APPEND_BYTES {
-            return Err(StoreError::Invalid(Invalid::one(
-                "data",
-                format!("is larger than {MAX_LOG_APPEND_BYTES} bytes"),
-            )));
-        }
+        crate::rules::check_log_append(data)?;
         let conn = self.pool.get().await?;
         let tx = conn.tx();
         let db = tx.db();

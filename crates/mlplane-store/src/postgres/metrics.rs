@@ -35,7 +35,7 @@ use super::runs::UPSERT_RUN_TAGS;
 use crate::{Entity, Result, SampledHistory, StoreError};
 use futures::TryStreamExt;
 use mlplane_core::downsample::Downsampler;
-use mlplane_core::limits::{MAX_DOWNSAMPLE_POINTS, MAX_HISTORY_PAGE};
+use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
     Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
     WorkspaceName,
@@ -450,12 +450,7 @@ impl PgStore {
         key: &str,
         max_points: usize,
     ) -> Result<SampledHistory> {
-        if max_points == 0 || max_points > MAX_DOWNSAMPLE_POINTS {
-            return Err(StoreError::Invalid(Invalid::one(
-                "max_points",
-                format!("must be between 1 and {MAX_DOWNSAMPLE_POINTS}"),
-            )));
-        }
+        crate::rules::check_sample_size(max_points)?;
         let conn = self.pool.get().await?;
         let tx = conn.tx();
         let db = tx.db();

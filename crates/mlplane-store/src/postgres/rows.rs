@@ -9,11 +9,9 @@
 
 use crate::{Entity, Result, StoreError};
 use mlplane_core::{
-    CursorValue, ExperimentId, Invalid, LifecycleStage, PageRequest, RunId, RunStatus,
-    WorkspaceName,
+    CursorValue, ExperimentId, Invalid, LifecycleStage, RunId, RunStatus, WorkspaceName,
 };
 use std::error::Error as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::FromSql;
@@ -85,13 +83,7 @@ pub(super) fn parse_status(s: &str) -> Result<RunStatus> {
         .map_err(|e| internal(format!("stored run status is invalid: {e}")))
 }
 
-/// Milliseconds since the Unix epoch.
-pub(super) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub(super) use crate::rules::{now_ms, page_size};
 
 /// The error for an entity that was not found: `NotFound{Workspace}` when the workspace
 /// itself is unknown, else `NotFound{entity, id}`.
@@ -144,18 +136,6 @@ pub(super) fn check_live(id: &RunId, stage: LifecycleStage) -> Result<()> {
         LifecycleStage::Deleted => Err(StoreError::InvalidState(format!(
             "run '{id}' is deleted; restore it before writing to it"
         ))),
-    }
-}
-
-/// The page size a request asks for: 0 means the default, more than `max` is invalid.
-pub(super) fn page_size(page: &PageRequest, max: usize) -> Result<usize> {
-    match page.max_results {
-        0 => Ok(mlplane_core::limits::DEFAULT_PAGE_SIZE.min(max)),
-        n if n > max => Err(StoreError::Invalid(Invalid::one(
-            "max_results",
-            format!("must be at most {max}"),
-        ))),
-        n => Ok(n),
     }
 }
 

@@ -8,7 +8,6 @@
 use super::Db;
 use super::runs::{active, corrupt, get_info};
 use crate::{Entity, Result, StoreError};
-use mlplane_core::limits::MAX_LOG_APPEND_BYTES;
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, LogChunk, RunId, WorkspaceName,
 };
@@ -33,12 +32,7 @@ pub(crate) fn append_log(
     id: &RunId,
     data: &str,
 ) -> Result<u64> {
-    if data.len() > MAX_LOG_APPEND_BYTES {
-        return Err(StoreError::Invalid(Invalid::one(
-            "data",
-            format!("is larger than {MAX_LOG_APPEND_BYTES} bytes"),
-        )));
-    }
+    crate::rules::check_log_append(data)?;
     active(conn, ws, id)?;
     let start = log_len(conn, id)?;
     if data.is_empty() {

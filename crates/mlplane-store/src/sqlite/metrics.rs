@@ -14,10 +14,10 @@ use super::ops::{decode_ints, page_size};
 use super::runs::{active, get_info, upsert_tag};
 use crate::{Entity, Result, SampledHistory, StoreError};
 use mlplane_core::downsample::Downsampler;
-use mlplane_core::limits::{MAX_DOWNSAMPLE_POINTS, MAX_HISTORY_PAGE};
+use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
-    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
-    TokenCodec, WorkspaceName,
+    Cursor, CursorValue, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId, TokenCodec,
+    WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -297,12 +297,7 @@ pub(crate) fn metric_history_sampled(
     key: &str,
     max_points: usize,
 ) -> Result<SampledHistory> {
-    if max_points == 0 || max_points > MAX_DOWNSAMPLE_POINTS {
-        return Err(StoreError::Invalid(Invalid::one(
-            "max_points",
-            format!("must be between 1 and {MAX_DOWNSAMPLE_POINTS}"),
-        )));
-    }
+    crate::rules::check_sample_size(max_points)?;
     let (series, count, min_step, max_step) = series_of(conn, ws, id, key)?;
     let mut stmt = conn
         .prepare_cached(

@@ -7,31 +7,14 @@
 
 use super::Db;
 use crate::{Entity, Result, StoreError};
-use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, Experiment, ExperimentId, Invalid, LifecycleStage, NewExperiment, Page,
+    Cursor, CursorValue, Experiment, ExperimentId, LifecycleStage, NewExperiment, Page,
     PageRequest, Tag, TokenCodec, ViewType, Workspace, WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// Resolves the page size, refusing sizes above `max`.
-pub(crate) fn page_size(page: &PageRequest, max: usize) -> Result<usize> {
-    match page.max_results {
-        0 => Ok(DEFAULT_PAGE_SIZE.min(max)),
-        n if n > max => Err(StoreError::Invalid(Invalid::one(
-            "max_results",
-            format!("must be at most {max}"),
-        ))),
-        n => Ok(n),
-    }
-}
+pub(crate) use crate::rules::{now_ms, page_size};
 
 pub(crate) fn view_sql(view: ViewType) -> &'static str {
     match view {

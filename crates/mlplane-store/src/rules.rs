@@ -1,0 +1,51 @@
+//! Engine-independent rules of the store contract, shared by the SQLite and PostgreSQL
+//! engines so both answer the same input with the same error.
+//!
+//! Invariants:
+//! - nothing here touches a database; each function is a pure check or the clock.
+
+use crate::{Result, StoreError};
+use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_DOWNSAMPLE_POINTS, MAX_LOG_APPEND_BYTES};
+use mlplane_core::{Invalid, PageRequest};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Resolves the page size (0 means the default), refusing sizes above `max`.
+pub(crate) fn page_size(page: &PageRequest, max: usize) -> Result<usize> {
+    match page.max_results {
+        0 => Ok(DEFAULT_PAGE_SIZE.min(max)),
+        n if n > max => Err(StoreError::Invalid(Invalid::one(
+            "max_results",
+            format!("must be at most {max}"),
+        ))),
+        n => Ok(n),
+    }
+}
+
+/// Checks the point budget of a downsampled history.
+pub(crate) fn check_sample_size(max_points: usize) -> Result<()> {
+    if max_points == 0 || max_points > MAX_DOWNSAMPLE_POINTS {
+        return Err(StoreError::Invalid(Invalid::one(
+            "max_points",
+            format!("must be between 1 and {MAX_DOWNSAMPLE_POINTS}"),
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the size of one log append.
+pub(crate) fn check_log_append(data: &str) -> Result<()> {
+    if data.len() > MAX_LOG_APPEND_BYTES {
+        return Err(StoreError::Invalid(Invalid::one(
+            "data",
+            format!("is larger than {MAX_LOG_APPEND_BYTES} bytes"),
+        )));
+    }
+    Ok(())
+}
