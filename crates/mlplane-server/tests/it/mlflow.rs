@@ -1,22 +1,12 @@
 //! The MLflow REST API: error shape and codes, round trips through create and get, the
 //! `/ajax-api` alias, param conflicts and int64 fields sent as strings.
 
-use crate::support::TestApp;
+use crate::support::{TestApp, assert_mlflow_error};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 const API: &str = "/api/2.0/mlflow";
 const AJAX: &str = "/ajax-api/2.0/mlflow";
-
-/// Asserts an MLflow error answer: the status, the `error_code` and a non-empty message.
-fn assert_mlflow_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
-    assert_eq!(status.as_u16(), want_status, "body: {body}");
-    assert_eq!(body["error_code"], want_code, "body: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
-}
 
 async fn create_experiment(app: &TestApp, name: &str) -> String {
     let v = app

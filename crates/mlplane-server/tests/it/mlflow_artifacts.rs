@@ -2,7 +2,7 @@
 //! the way the MLflow client derives them from a run's `artifact_uri`, hostile paths, and runs
 //! addressed through the wrong experiment.
 
-use crate::support::{TestApp, WS};
+use crate::support::{TestApp, WS, assert_mlflow_error};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -10,15 +10,6 @@ use sha2::{Digest, Sha256};
 const PROXY: &str = "/api/2.0/mlflow-artifacts/artifacts";
 const AJAX_PROXY: &str = "/ajax-api/2.0/mlflow-artifacts/artifacts";
 const API: &str = "/api/2.0/mlflow";
-
-fn assert_mlflow_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
-    assert_eq!(status.as_u16(), want_status, "body: {body}");
-    assert_eq!(body["error_code"], want_code, "body: {body}");
-    assert!(
-        body["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "body: {body}"
-    );
-}
 
 /// A run created through the MLflow API; returns (experiment id, run id, proxy root).
 async fn mlflow_run(app: &TestApp) -> (String, String, String) {

@@ -119,3 +119,13 @@ pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_cod
         "body: {body}"
     );
 }
+
+/// Asserts an MLflow error answer: the status, the `error_code` and a non-empty message.
+pub fn assert_mlflow_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status.as_u16(), want_status, "body: {body}");
+    assert_eq!(body["error_code"], want_code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+}
