@@ -21,6 +21,22 @@ pub fn client() -> reqwest::Client {
         .expect("invariant: a default reqwest client builds")
 }
 
+/// GETs `url` and parses the answer as JSON; panics (failing the test) on any error.
+pub async fn get_json(c: &reqwest::Client, url: &str) -> serde_json::Value {
+    let resp = c.get(url).send().await.expect("GET sent");
+    resp.json().await.expect("GET answered JSON")
+}
+
+/// POSTs `body` as JSON to `url` and parses the answer as JSON; panics on any error.
+pub async fn post_json(
+    c: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    let resp = c.post(url).json(body).send().await.expect("POST sent");
+    resp.json().await.expect("POST answered JSON")
+}
+
 /// Path of the `mlplane` binary under test.
 pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("MLPLANE_BIN") {

@@ -3,6 +3,7 @@
 //! is partial or corrupt, and the server starts cleanly. Repeated 10 times on one data dir.
 
 use mlplane_systest::Server;
+use mlplane_systest::{get_json, post_json};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -22,15 +23,7 @@ struct Acked {
 }
 
 async fn create_run(c: &reqwest::Client, api: &str) -> String {
-    let r: Value = c
-        .post(format!("{api}/runs"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(c, &format!("{api}/runs"), &json!({})).await;
     r["info"]["run_id"].as_str().unwrap().to_string()
 }
 
@@ -140,14 +133,7 @@ async fn verify(c: &reqwest::Client, api: &str, acked: &Acked) {
     for run in runs {
         let mut dirs = vec![String::new()];
         while let Some(d) = dirs.pop() {
-            let l: Value = c
-                .get(format!("{api}/runs/{run}/artifact-list?path={d}"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let l = get_json(c, &format!("{api}/runs/{run}/artifact-list?path={d}")).await;
             for f in l["files"].as_array().unwrap() {
                 let path = f["path"].as_str().unwrap();
                 let body = c

@@ -3,6 +3,7 @@
 //! and the data survives a restart.
 
 use mlplane_systest::{S3Server, Server};
+use mlplane_systest::{get_json, post_json};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
@@ -29,28 +30,12 @@ async fn postgres_and_s3_back_the_server_with_flags_and_env_only() {
     let c = mlplane_systest::client();
     let api = server.api();
     let name = format!("scale-{}", std::process::id());
-    let e: Value = c
-        .post(format!("{api}/experiments"))
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let e = post_json(&c, &format!("{api}/experiments"), &json!({"name": name})).await;
     let exp = e["experiment_id"]
         .as_str()
         .expect("experiment id")
         .to_string();
-    let r: Value = c
-        .post(format!("{api}/runs"))
-        .json(&json!({"experiment_id": exp}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(&c, &format!("{api}/runs"), &json!({"experiment_id": exp})).await;
     let run = r["info"]["run_id"].as_str().unwrap().to_string();
     let metrics: Vec<Value> = (0..1000)
         .map(|i| json!({"key": "loss", "value": 1.0 / (i as f64 + 1.0), "step": i}))
@@ -87,26 +72,14 @@ async fn postgres_and_s3_back_the_server_with_flags_and_env_only() {
 
     let server = Server::start_with_env(data.path(), &args, &s3.env());
     let api = server.api();
-    let r: Value = c
-        .get(format!("{api}/runs/{run}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = get_json(&c, &format!("{api}/runs/{run}")).await;
     assert_eq!(r["data"]["params"], json!([{"key": "lr", "value": "0.1"}]));
     assert_eq!(r["data"]["metrics"][0]["step"], 999);
-    let h: Value = c
-        .get(format!(
-            "{api}/runs/{run}/metric-history/sampled?key=loss&max_points=100"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = get_json(
+        &c,
+        &format!("{api}/runs/{run}/metric-history/sampled?key=loss&max_points=100"),
+    )
+    .await;
     assert_eq!(h["total_points"], 1000);
     assert!(h["points"].as_array().unwrap().len() <= 100);
     let back = c

@@ -2,6 +2,7 @@
 //! cleanly, and exits with status 0.
 
 use mlplane_systest::Server;
+use mlplane_systest::post_json;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -11,15 +12,7 @@ async fn sigterm_lets_an_in_flight_upload_finish_then_exits_cleanly() {
     let server = Server::start(dir.path(), &[]);
     let api = server.api();
     let c = mlplane_systest::client();
-    let r: Value = c
-        .post(format!("{api}/runs"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = post_json(&c, &format!("{api}/runs"), &json!({})).await;
     let run = r["info"]["run_id"].as_str().unwrap().to_string();
 
     // A slow upload: 20 chunks of 64 KiB, 50 ms apart (about one second in flight).
