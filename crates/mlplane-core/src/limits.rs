@@ -41,3 +41,21 @@ pub const MAX_ARTIFACT_COMPONENT_LEN: usize = 255;
 pub const MAX_LOG_APPEND_BYTES: usize = 1 << 20;
 /// Most bytes returned by one run-log read.
 pub const MAX_LOG_READ_BYTES: usize = 4 << 20;
+/// Longest dataset name, in chars.
+pub const MAX_DATASET_NAME_LEN: usize = 500;
+/// Longest dataset digest, in chars.
+pub const MAX_DATASET_DIGEST_LEN: usize = 36;
+/// Longest dataset source type, in chars.
+pub const MAX_DATASET_SOURCE_TYPE_LEN: usize = 36;
+/// Largest dataset source description, in bytes.
+pub const MAX_DATASET_SOURCE_BYTES: usize = 65_535;
+/// Largest dataset schema, in bytes.
+pub const MAX_DATASET_SCHEMA_BYTES: usize = 1_048_575;
+/// Largest dataset profile, in bytes.
+pub const MAX_DATASET_PROFILE_BYTES: usize = 16_777_215;
+/// Longest dataset input tag key, in chars.
+pub const MAX_INPUT_TAG_KEY_LEN: usize = 255;
+/// Longest dataset input tag value, in chars.
+pub const MAX_INPUT_TAG_VALUE_LEN: usize = 500;
+/// Most datasets in one `log-inputs` call.
+pub const MAX_INPUTS_PER_CALL: usize = 1000;

@@ -206,6 +206,41 @@ pub struct Run {
     pub params: Vec<Param>,
     pub tags: Vec<Tag>,
     pub metrics: Vec<Metric>,
+    /// Datasets the run read, in the order they were first logged.
+    pub inputs: Vec<DatasetInput>,
+}
+
+/// A dataset as MLflow describes it: identified by name and digest, with where it came
+/// from and, optionally, its schema and profile (opaque JSON text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dataset {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub source: String,
+    pub schema: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// One dataset a run read, with tags about the use (e.g. `mlflow.data.context` =
+/// `training`). A run holds a dataset at most once per context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetInput {
+    pub dataset: Dataset,
+    pub tags: Vec<Tag>,
+}
+
+impl DatasetInput {
+    /// The tag MLflow uses for what the dataset was for.
+    pub const CONTEXT_TAG: &'static str = "mlflow.data.context";
+
+    /// The value of the context tag, or empty.
+    pub fn context(&self) -> &str {
+        self.tags
+            .iter()
+            .find(|t| t.key == Self::CONTEXT_TAG)
+            .map_or("", |t| t.value.as_str())
+    }
 }
 
 /// Input to create a run, already validated by [`crate::validate::new_run`].

@@ -10,7 +10,7 @@
 
 use crate::error::{Invalid, Violation};
 use crate::limits::*;
-use crate::model::{LogBatch, Metric, NewExperiment, NewRun, Param, Tag};
+use crate::model::{DatasetInput, LogBatch, Metric, NewExperiment, NewRun, Param, Tag};
 use std::collections::HashMap;
 
 fn push(v: &mut Vec<Violation>, field: &str, msg: impl Into<String>) {
@@ -246,6 +246,54 @@ pub fn new_run(r: &NewRun) -> Result<(), Invalid> {
         );
     }
     tags_into(&mut v, "tags", &r.tags);
+    Invalid::check(v)
+}
+
+fn required_into(v: &mut Vec<Violation>, field: &str, value: &str, max_chars: usize) {
+    if value.is_empty() {
+        push(v, field, "must not be empty");
+    } else {
+        value_len_into(v, field, value, max_chars);
+    }
+}
+
+fn bytes_into(v: &mut Vec<Violation>, field: &str, value: &str, max: usize) {
+    if value.len() > max {
+        push(v, field, format!("is larger than {max} bytes"));
+    }
+}
+
+/// Checks the datasets of one `log-inputs` call: sizes as MLflow limits them, input tag
+/// keys and values, and no dataset twice for the same context.
+pub fn dataset_inputs(inputs: &[DatasetInput]) -> Result<(), Invalid> {
+    let mut v = Vec::new();
+    if inputs.len() > MAX_INPUTS_PER_CALL {
+        push(
+            &mut v,
+            "datasets",
+            format!("holds {} datasets, the limit is {MAX_INPUTS_PER_CALL}", inputs.len()),
+        );
+    }
+    for (i, input) in inputs.iter().enumerate() {
+        let d = &input.dataset;
+        let f = |name: &str| format!("datasets[{i}].dataset.{name}");
+        required_into(&mut v, &f("name"), &d.name, MAX_DATASET_NAME_LEN);
+        required_into(&mut v, &f("digest"), &d.digest, MAX_DATASET_DIGEST_LEN);
+        required_into(&mut v, &f("source_type"), &d.source_type, MAX_DATASET_SOURCE_TYPE_LEN);
+        required_into(&mut v, &f("source"), &d.source, MAX_DATASET_SOURCE_BYTES);
+        bytes_into(&mut v, &f("source"), &d.source, MAX_DATASET_SOURCE_BYTES);
+        if let Some(s) = &d.schema {
+            bytes_into(&mut v, &f("schema"), s, MAX_DATASET_SCHEMA_BYTES);
+        }
+        if let Some(p) = &d.profile {
+            bytes_into(&mut v, &f("profile"), p, MAX_DATASET_PROFILE_BYTES);
+        }
+        for (j, t) in input.tags.iter().enumerate() {
+            let field = format!("datasets[{i}].tags[{j}]");
+            required_into(&mut v, &format!("{field}.key"), &t.key, MAX_INPUT_TAG_KEY_LEN);
+            value_len_into(&mut v, &format!("{field}.value"), &t.value, MAX_INPUT_TAG_VALUE_LEN);
+        }
+    }
     Invalid::check(v)
 }
 

@@ -16,6 +16,7 @@
 mod error;
 pub mod postgres;
 mod rules;
+mod search_sql;
 pub mod sqlite;
 mod types;
 
@@ -24,9 +25,9 @@ pub use types::*;
 
 use async_trait::async_trait;
 use mlplane_core::{
-    ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
-    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
-    RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
+    ArtifactEntry, ArtifactListing, ArtifactPath, DatasetInput, Experiment, ExperimentId,
+    LifecycleStage, LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run,
+    RunId, RunInfo, RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
 };
 use std::sync::Arc;
 
@@ -116,6 +117,29 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// with another value is `ParamConflict`; a deleted run is `InvalidState`.
     async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()>;
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()>;
+    /// Records datasets the run read; a dataset already logged for the same context is
+    /// left as it is. A deleted run is `InvalidState`.
+    async fn log_inputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        inputs: Vec<DatasetInput>,
+    ) -> Result<()>;
+    /// Runs matching a search, with their data, in the search's order (ties: newest
+    /// first, then id), paged by offset under a token bound to the search.
+    async fn search_runs(
+        &self,
+        ws: &WorkspaceName,
+        q: &RunSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Run>>;
+    /// Experiments matching a search, in its order (default: newest first, then id).
+    async fn search_experiments(
+        &self,
+        ws: &WorkspaceName,
+        q: &ExperimentSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Experiment>>;
     /// Every point of one metric, ordered by (step, timestamp, insertion), paged.
     async fn metric_history(
         &self,

@@ -6,7 +6,7 @@
 
 use crate::{Result, StoreError};
 use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_DOWNSAMPLE_POINTS, MAX_LOG_APPEND_BYTES};
-use mlplane_core::{Invalid, PageRequest};
+use mlplane_core::{Invalid, PageRequest, Tag};
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
@@ -48,4 +48,23 @@ pub(crate) fn check_log_append(data: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Input tags as stored: a JSON array of `[key, value]` pairs.
+pub(crate) fn encode_input_tags(tags: &[Tag]) -> String {
+    let pairs: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|t| (t.key.as_str(), t.value.as_str()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// The inverse of [`encode_input_tags`].
+pub(crate) fn decode_input_tags(text: &str) -> Result<Vec<Tag>> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Internal(format!("bad input tags in database: {e}")))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(key, value)| Tag { key, value })
+        .collect())
 }

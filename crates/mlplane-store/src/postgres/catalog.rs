@@ -37,7 +37,10 @@ fn workspace_row(row: &Row) -> Result<Workspace> {
     })
 }
 
-fn experiment_row(row: &Row) -> Result<Experiment> {
+/// [`exp_cols!`] as a constant, for queries built at run time.
+pub(super) const EXP_COLUMNS: &str = exp_cols!();
+
+pub(super) fn experiment_row(row: &Row) -> Result<Experiment> {
     Ok(Experiment {
         id: experiment_id(row, 0)?,
         workspace: parse_workspace(col(row, 1)?)?,
@@ -51,7 +54,7 @@ fn experiment_row(row: &Row) -> Result<Experiment> {
 }
 
 /// Fills in the tags of experiments (one query for all of them).
-async fn with_tags(db: Db<'_>, mut exps: Vec<Experiment>) -> Result<Vec<Experiment>> {
+pub(super) async fn with_tags(db: Db<'_>, mut exps: Vec<Experiment>) -> Result<Vec<Experiment>> {
     if exps.is_empty() {
         return Ok(exps);
     }

@@ -25,13 +25,17 @@ mod pool;
 mod rows;
 mod runs;
 mod schema;
+mod search;
 
-use crate::{MetadataStore, OpTiming, Result, RunQuery, SampledHistory, StoreError, redact};
+use crate::{
+    ExperimentSearch, MetadataStore, OpTiming, Result, RunQuery, RunSearch, SampledHistory,
+    StoreError, redact,
+};
 use async_trait::async_trait;
 use mlplane_core::{
-    ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
-    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
-    RunUpdate, Tag, TokenCodec, ViewType, Workspace, WorkspaceName,
+    ArtifactEntry, ArtifactListing, ArtifactPath, DatasetInput, Experiment, ExperimentId,
+    LifecycleStage, LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run,
+    RunId, RunInfo, RunUpdate, Tag, TokenCodec, ViewType, Workspace, WorkspaceName,
 };
 use pool::Pool;
 use std::collections::HashMap;
@@ -272,6 +276,36 @@ impl MetadataStore for PgStore {
 
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {
         self.timed("delete_run_tag", self.run_delete_tag(ws, id, key))
+            .await
+    }
+
+    async fn log_inputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        inputs: Vec<DatasetInput>,
+    ) -> Result<()> {
+        self.timed("log_inputs", self.inputs_log(ws, id, &inputs))
+            .await
+    }
+
+    async fn search_runs(
+        &self,
+        ws: &WorkspaceName,
+        q: &RunSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Run>> {
+        self.timed("search_runs", self.runs_search(ws, q, page))
+            .await
+    }
+
+    async fn search_experiments(
+        &self,
+        ws: &WorkspaceName,
+        q: &ExperimentSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Experiment>> {
+        self.timed("search_experiments", self.experiments_search(ws, q, page))
             .await
     }
 

@@ -328,6 +328,11 @@ impl<'a> Db<'a> {
         self.client().execute(st, params).await.map_err(db_err)
     }
 
+    /// Runs a query whose text is built at run time (searches); not cached.
+    pub(super) async fn query_text(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        self.client().query(sql, params).await.map_err(db_err)
+    }
+
     /// Runs SQL text (possibly several statements) without parameters.
     pub(super) async fn batch_execute(&self, sql: &str) -> Result<()> {
         self.client().batch_execute(sql).await.map_err(db_err)

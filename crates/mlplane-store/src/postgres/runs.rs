@@ -19,11 +19,10 @@ use super::rows::{
 use crate::{Entity, Result, RunQuery, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, LifecycleStage, Metric, NewRun, Page, PageRequest, Param, Run, RunId,
-    RunInfo, RunStatus, RunUpdate, Tag, WorkspaceName, default_run_name,
+    Cursor, CursorValue, LifecycleStage, NewRun, Page, PageRequest, Run, RunId, RunInfo, RunStatus,
+    RunUpdate, Tag, WorkspaceName, default_run_name,
 };
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
 /// Columns of a run, in the order [`run_row`] reads them.
 macro_rules! run_cols {
@@ -33,7 +32,10 @@ macro_rules! run_cols {
     };
 }
 
-fn run_row(row: &Row) -> Result<RunInfo> {
+/// [`run_cols!`] as a constant, for queries built at run time.
+pub(super) const RUN_COLUMNS: &str = run_cols!();
+
+pub(super) fn run_row(row: &Row) -> Result<RunInfo> {
     let parent: Option<&str> = col(row, 9)?;
     Ok(RunInfo {
         id: parse_run_id(col(row, 0)?)?,
@@ -164,76 +166,29 @@ impl PgStore {
             params: Vec::new(),
             tags,
             metrics: Vec::new(),
+            inputs: Vec::new(),
         })
     }
 
     pub(super) async fn run_get(&self, ws: &WorkspaceName, id: &RunId) -> Result<Run> {
         let conn = self.pool.get().await?;
         let db = conn.db();
-        let info_st = db
-            .stmt(concat!(
-                "SELECT ",
-                run_cols!(),
-                " FROM runs WHERE id = $1 AND workspace = $2"
-            ))
-            .await?;
-        let params_st = db
-            .stmt("SELECT key, value FROM run_params WHERE run_id = $1 ORDER BY key")
-            .await?;
-        let tags_st = db
-            .stmt("SELECT key, value FROM run_tags WHERE run_id = $1 ORDER BY key")
-            .await?;
-        let metrics_st = db
-            .stmt(
-                "SELECT key, last_value, last_ts, last_step FROM metric_series
-                 WHERE run_id = $1 AND count > 0 ORDER BY key",
+        let info = db
+            .query_opt(
+                concat!(
+                    "SELECT ",
+                    run_cols!(),
+                    " FROM runs WHERE id = $1 AND workspace = $2"
+                ),
+                &[&id.as_str(), &ws.as_str()],
             )
             .await?;
-        // The four reads are pipelined on the connection.
-        let (run, wsn) = (id.as_str(), ws.as_str());
-        let (by_id, by_id_ws): ([&(dyn ToSql + Sync); 1], [&(dyn ToSql + Sync); 2]) =
-            ([&run], [&run, &wsn]);
-        let (info, params, tags, metrics) = futures::try_join!(
-            db.query_stmt(&info_st, &by_id_ws),
-            db.query_stmt(&params_st, &by_id),
-            db.query_stmt(&tags_st, &by_id),
-            db.query_stmt(&metrics_st, &by_id),
-        )?;
-        let Some(info) = info.first() else {
+        let Some(info) = info else {
             return Err(not_found(db, ws, Entity::Run, id).await);
         };
-        Ok(Run {
-            info: run_row(info)?,
-            params: params
-                .iter()
-                .map(|r| {
-                    Ok(Param {
-                        key: col(r, 0)?,
-                        value: col(r, 1)?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-            tags: tags
-                .iter()
-                .map(|r| {
-                    Ok(Tag {
-                        key: col(r, 0)?,
-                        value: col(r, 1)?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-            metrics: metrics
-                .iter()
-                .map(|r| {
-                    Ok(Metric {
-                        key: col(r, 0)?,
-                        value: col(r, 1)?,
-                        timestamp: col(r, 2)?,
-                        step: col(r, 3)?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-        })
+        let mut runs = super::search::with_data(db, vec![run_row(&info)?]).await?;
+        runs.pop()
+            .ok_or_else(|| StoreError::Internal("run vanished while loading".into()))
     }
 
     pub(super) async fn run_list(

@@ -26,7 +26,25 @@ const MIGRATION_LOCK: i64 = 0x006d_6c70_6c61_6e65;
 const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, by version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+
+/// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
+/// input tags as a JSON array of [key, value] pairs.
+const V2: &str = r#"
+CREATE TABLE run_inputs (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    name TEXT COLLATE "C" NOT NULL,
+    digest TEXT COLLATE "C" NOT NULL,
+    context TEXT COLLATE "C" NOT NULL,
+    seq BIGINT NOT NULL,
+    source_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    dataset_schema TEXT,
+    dataset_profile TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (run_id, name, digest, context)
+);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE meta (

@@ -21,6 +21,7 @@ mod metrics;
 mod ops;
 mod runs;
 mod schema;
+mod search;
 mod store_impl;
 
 use crate::{OpTiming, Result, StoreError};

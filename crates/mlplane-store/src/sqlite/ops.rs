@@ -183,12 +183,12 @@ pub(crate) fn list_workspaces(
     })
 }
 
-const EXPERIMENT_COLS: &str =
+pub(crate) const EXPERIMENT_COLS: &str =
     "id, workspace, name, artifact_location, lifecycle_stage, created_at, updated_at";
 
-type ExperimentRow = (i64, String, String, String, String, i64, i64);
+pub(crate) type ExperimentRow = (i64, String, String, String, String, i64, i64);
 
-fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExperimentRow> {
+pub(crate) fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExperimentRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -200,7 +200,7 @@ fn experiment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExperimentRow> {
     ))
 }
 
-fn to_experiment(conn: &Connection, row: ExperimentRow) -> Result<Experiment> {
+pub(crate) fn to_experiment(conn: &Connection, row: ExperimentRow) -> Result<Experiment> {
     let (id, ws, name, artifact_location, lifecycle, created_at, updated_at) = row;
     let workspace = WorkspaceName::parse(&ws)
         .map_err(|_| StoreError::Internal(format!("bad workspace name '{ws}' in database")))?;

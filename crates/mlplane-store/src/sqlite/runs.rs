@@ -8,14 +8,14 @@ use super::ops::{get_experiment, now_ms, page_size, require_workspace, view_sql}
 use crate::{Entity, Result, RunQuery, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, ExperimentId, LifecycleStage, Metric, NewRun, Page, PageRequest, Param,
-    Run, RunId, RunInfo, RunStatus, RunUpdate, Tag, TokenCodec, WorkspaceName, default_run_name,
+    Cursor, CursorValue, ExperimentId, LifecycleStage, NewRun, Page, PageRequest, Run, RunId,
+    RunInfo, RunStatus, RunUpdate, Tag, TokenCodec, WorkspaceName, default_run_name,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
-const RUN_COLS: &str = "id, workspace, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, parent_run_id, artifact_uri";
+pub(crate) const RUN_COLS: &str = "id, workspace, experiment_id, name, user_id, status, start_time, end_time, lifecycle_stage, parent_run_id, artifact_uri";
 
-type RunRow = (
+pub(crate) type RunRow = (
     String,
     String,
     i64,
@@ -29,7 +29,7 @@ type RunRow = (
     String,
 );
 
-fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -49,7 +49,7 @@ pub(crate) fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Internal(format!("bad {what} '{v}' in database"))
 }
 
-fn to_info(row: RunRow) -> Result<RunInfo> {
+pub(crate) fn to_info(row: RunRow) -> Result<RunInfo> {
     let (id, ws, exp, name, user, status, start, end, stage, parent, uri) = row;
     Ok(RunInfo {
         id: RunId::parse(&id).map_err(|_| corrupt("run id", &id))?,
@@ -100,52 +100,9 @@ pub(crate) fn active(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Resul
 
 pub(crate) fn get_run(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<Run> {
     let info = get_info(conn, ws, id)?;
-    let params = conn
-        .prepare_cached("SELECT key, value FROM run_params WHERE run_id = ?1 ORDER BY key")
-        .db()?
-        .query_map([id.as_str()], |r| {
-            Ok(Param {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
-    let tags = conn
-        .prepare_cached("SELECT key, value FROM run_tags WHERE run_id = ?1 ORDER BY key")
-        .db()?
-        .query_map([id.as_str()], |r| {
-            Ok(Tag {
-                key: r.get(0)?,
-                value: r.get(1)?,
-            })
-        })
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
-    let metrics = conn
-        .prepare_cached(
-            "SELECT key, last_bits, last_ts, last_step FROM metric_series WHERE run_id = ?1 ORDER BY key",
-        )
-        .db()?
-        .query_map([id.as_str()], |r| {
-            Ok(Metric {
-                key: r.get(0)?,
-                value: f64::from_bits(r.get::<_, i64>(1)? as u64),
-                timestamp: r.get(2)?,
-                step: r.get(3)?,
-            })
-        })
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
-    Ok(Run {
-        info,
-        params,
-        tags,
-        metrics,
-    })
+    let mut runs = super::search::with_data(conn, vec![info])?;
+    runs.pop()
+        .ok_or_else(|| StoreError::Internal("run vanished while loading".into()))
 }
 
 pub(crate) fn upsert_tag(conn: &Connection, run: &RunId, t: &Tag) -> Result<()> {

@@ -5,9 +5,10 @@
 //! - `schema_migrations` holds one row per applied version.
 
 /// `(version, sql)` in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE workspaces (
     name TEXT PRIMARY KEY,
@@ -96,4 +97,25 @@ CREATE TABLE artifacts (
     PRIMARY KEY (run_id, path)
 ) WITHOUT ROWID;
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+-- Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
+-- input tags as a JSON array of [key, value] pairs.
+CREATE TABLE run_inputs (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    context TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    source_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    dataset_schema TEXT,
+    dataset_profile TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (run_id, name, digest, context)
+) WITHOUT ROWID;
+"#,
+    ),
+];

@@ -1,13 +1,13 @@
 //! `MetadataStore` for [`SqliteStore`]: each method clones its arguments into a closure and
 //! runs it on the writer (writes) or a reader (reads).
 
-use super::{Db, OpTiming, Result, SqliteStore, files, metrics, ops, runs};
-use crate::{MetadataStore, RunQuery, SampledHistory};
+use super::{Db, OpTiming, Result, SqliteStore, files, metrics, ops, runs, search};
+use crate::{ExperimentSearch, MetadataStore, RunQuery, RunSearch, SampledHistory};
 use async_trait::async_trait;
 use mlplane_core::{
-    ArtifactEntry, ArtifactListing, ArtifactPath, Experiment, ExperimentId, LifecycleStage,
-    LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run, RunId, RunInfo,
-    RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
+    ArtifactEntry, ArtifactListing, ArtifactPath, DatasetInput, Experiment, ExperimentId,
+    LifecycleStage, LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run,
+    RunId, RunInfo, RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
 };
 
 #[async_trait]
@@ -192,6 +192,45 @@ impl MetadataStore for SqliteStore {
         let (ws, id, key) = (ws.clone(), id.clone(), key.to_string());
         self.write("delete_run_tag", move |c| {
             runs::delete_run_tag(c, &ws, &id, &key)
+        })
+        .await
+    }
+
+    async fn log_inputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        inputs: Vec<DatasetInput>,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("log_inputs", move |c| {
+            search::log_inputs(c, &ws, &id, &inputs)
+        })
+        .await
+    }
+
+    async fn search_runs(
+        &self,
+        ws: &WorkspaceName,
+        q: &RunSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Run>> {
+        let (ws, q, page, codec) = (ws.clone(), q.clone(), page.clone(), self.codec().clone());
+        self.read("search_runs", move |c| {
+            search::search_runs(c, &codec, &ws, &q, &page)
+        })
+        .await
+    }
+
+    async fn search_experiments(
+        &self,
+        ws: &WorkspaceName,
+        q: &ExperimentSearch,
+        page: &PageRequest,
+    ) -> Result<Page<Experiment>> {
+        let (ws, q, page, codec) = (ws.clone(), q.clone(), page.clone(), self.codec().clone());
+        self.read("search_experiments", move |c| {
+            search::search_experiments(c, &codec, &ws, &q, &page)
         })
         .await
     }

@@ -70,6 +70,13 @@ macro_rules! contract_tests {
 }
 
 contract_tests! {
+    // searches
+    search::run_filters_select_like_mlflow,
+    search::run_orderings_put_missing_last_and_page_stably,
+    search::search_results_carry_run_data_and_inputs,
+    search::inputs_are_kept_once_per_dataset_and_context,
+    search::search_tokens_only_continue_their_own_search,
+    search::experiment_filters_and_orderings,
     // workspaces and experiments
     catalog::default_workspace_has_default_experiment_with_id_zero,
     catalog::created_workspace_gets_its_own_default_experiment,

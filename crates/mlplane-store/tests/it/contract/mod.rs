@@ -16,6 +16,7 @@ pub mod ops;
 pub mod paging;
 pub mod run_changes;
 pub mod runs;
+pub mod search;
 
 use crate::harness::Store;
 use mlplane_core::{
