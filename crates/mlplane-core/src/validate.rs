@@ -271,7 +271,10 @@ pub fn dataset_inputs(inputs: &[DatasetInput]) -> Result<(), Invalid> {
         push(
             &mut v,
             "datasets",
-            format!("holds {} datasets, the limit is {MAX_INPUTS_PER_CALL}", inputs.len()),
+            format!(
+                "holds {} datasets, the limit is {MAX_INPUTS_PER_CALL}",
+                inputs.len()
+            ),
         );
     }
     for (i, input) in inputs.iter().enumerate() {
@@ -279,7 +282,12 @@ pub fn dataset_inputs(inputs: &[DatasetInput]) -> Result<(), Invalid> {
         let f = |name: &str| format!("datasets[{i}].dataset.{name}");
         required_into(&mut v, &f("name"), &d.name, MAX_DATASET_NAME_LEN);
         required_into(&mut v, &f("digest"), &d.digest, MAX_DATASET_DIGEST_LEN);
-        required_into(&mut v, &f("source_type"), &d.source_type, MAX_DATASET_SOURCE_TYPE_LEN);
+        required_into(
+            &mut v,
+            &f("source_type"),
+            &d.source_type,
+            MAX_DATASET_SOURCE_TYPE_LEN,
+        );
         required_into(&mut v, &f("source"), &d.source, MAX_DATASET_SOURCE_BYTES);
         bytes_into(&mut v, &f("source"), &d.source, MAX_DATASET_SOURCE_BYTES);
         if let Some(s) = &d.schema {
@@ -290,8 +298,18 @@ pub fn dataset_inputs(inputs: &[DatasetInput]) -> Result<(), Invalid> {
         }
         for (j, t) in input.tags.iter().enumerate() {
             let field = format!("datasets[{i}].tags[{j}]");
-            required_into(&mut v, &format!("{field}.key"), &t.key, MAX_INPUT_TAG_KEY_LEN);
-            value_len_into(&mut v, &format!("{field}.value"), &t.value, MAX_INPUT_TAG_VALUE_LEN);
+            required_into(
+                &mut v,
+                &format!("{field}.key"),
+                &t.key,
+                MAX_INPUT_TAG_KEY_LEN,
+            );
+            value_len_into(
+                &mut v,
+                &format!("{field}.value"),
+                &t.value,
+                MAX_INPUT_TAG_VALUE_LEN,
+            );
         }
     }
     Invalid::check(v)

@@ -30,6 +30,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use mlplane_artifacts::ArtifactKey;
 use mlplane_core::{ArtifactListing, ArtifactPath, LifecycleStage, RunId, WorkspaceName};
+use std::collections::HashMap;
 
 /// The literal segment between the run id and the file path.
 const ARTIFACTS_SEGMENT: &str = "artifacts";
@@ -50,10 +51,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ProxyPath {
     type Rejection = MlflowError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<String>::from_request_parts(parts, state)
+        // A map, not a single String: under `/w/{workspace}` the route has two captures.
+        let mut params = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
-            .map(|p| ProxyPath(p.0))
-            .map_err(|rej| MlflowError::invalid(rej.body_text()))
+            .map_err(|rej| MlflowError::invalid(rej.body_text()))?
+            .0;
+        params
+            .remove("path")
+            .map(ProxyPath)
+            .ok_or_else(|| MlflowError::invalid("missing artifact path"))
     }
 }
 

@@ -19,27 +19,44 @@ pub mod experiments;
 pub mod int64;
 pub mod logged_models;
 pub mod runs;
+pub mod search;
 pub mod views;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request,
+};
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use error::{MlflowCode, MlflowError, MlflowResult};
 use mlplane_core::{ExperimentId, RunId, WorkspaceName};
 use serde::de::DeserializeOwned;
 use views::RunRef;
 
-/// The MLflow routes: `/health`, `/version` and the tracking API under both prefixes.
+/// The MLflow routes: the root serves the `default` workspace, `/w/{workspace}/...` any
+/// other, with the same routes under both.
 pub fn router(state: &AppState) -> Router<AppState> {
+    let api = workspace_routes(state);
+    Router::new().merge(api.clone()).nest("/w/{workspace}", api)
+}
+
+/// Everything one workspace serves: `/health`, `/version`, the tracking API (2.0 and the
+/// 3.0 server-info) under both prefixes and the artifact proxy.
+fn workspace_routes(state: &AppState) -> Router<AppState> {
     let tracking = tracking_routes(state);
+    let v3 = Router::new()
+        .route("/server-info", get(server_info))
+        .route("/{*rest}", any(endpoint_not_found));
     Router::new()
         .route("/health", get(health))
         .route("/version", get(version))
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
+        .nest("/api/3.0/mlflow", v3.clone())
+        .nest("/ajax-api/3.0/mlflow", v3)
         .nest("/api/2.0/mlflow-artifacts", proxy_routes())
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes())
 }
@@ -55,13 +72,17 @@ fn proxy_routes() -> Router<AppState> {
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
         )
-        .fallback(endpoint_not_found)
+        .route("/{*rest}", any(endpoint_not_found))
         .layer(DefaultBodyLimit::disable())
 }
 
 fn tracking_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/experiments/create", post(experiments::create))
+        .route(
+            "/experiments/search",
+            post(search::experiments_post).get(search::experiments_get),
+        )
         .route("/experiments/get", get(experiments::get))
         .route("/experiments/get-by-name", get(experiments::get_by_name))
         .route("/experiments/update", post(experiments::update))
@@ -85,10 +106,16 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
         .route("/runs/set-tag", post(runs::set_tag))
         .route("/runs/delete-tag", post(runs::delete_tag))
         .route("/runs/log-batch", post(runs::log_batch))
+        .route("/runs/log-inputs", post(runs::log_inputs))
+        .route("/runs/search", post(search::runs))
+        .route(
+            "/metrics/get-history-bulk-interval",
+            get(search::history_bulk_interval),
+        )
         .route("/metrics/get-history", get(runs::history))
         .route("/artifacts/list", get(artifacts::list_run))
         .route("/logged-models/search", post(logged_models::search))
-        .fallback(endpoint_not_found)
+        .route("/{*rest}", any(endpoint_not_found))
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
 }
 
@@ -100,18 +127,45 @@ async fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
 
-async fn endpoint_not_found() -> MlflowError {
-    MlflowError::new(MlflowCode::EndpointNotFound, "no such MLflow endpoint")
+/// `GET /api/3.0/mlflow/server-info`: what this server supports, as MLflow 3 clients
+/// probe it (e.g. before choosing multipart uploads).
+async fn server_info() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "store_type": "SqlStore",
+        "workspaces_enabled": false,
+        "trace_archival_enabled": false,
+        "multipart_uploads_enabled": false,
+        "multipart_downloads_enabled": false,
+        "presigned_upload_run_id_supported": false,
+        "presigned_upload_model_id_supported": false,
+        "features_enabled": { "gateway": false },
+    }))
 }
 
-/// The workspace a request addresses. The root URL serves the `default` workspace.
+/// Any MLflow path mlplane does not serve: ENDPOINT_NOT_FOUND naming it.
+async fn endpoint_not_found(method: Method, uri: OriginalUri) -> MlflowError {
+    let path = uri.0.path().to_string();
+    MlflowError::new(
+        MlflowCode::EndpointNotFound,
+        format!("mlplane does not serve the MLflow endpoint {method} {path}"),
+    )
+}
+
+/// The workspace a request addresses: `default` at the root URL, else the `{workspace}`
+/// of a `/w/{workspace}/...` URL.
 pub struct Workspace(pub WorkspaceName);
 
 impl<S: Send + Sync> FromRequestParts<S> for Workspace {
     type Rejection = MlflowError;
 
-    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Workspace(WorkspaceName::default_workspace()))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|rej| MlflowError::invalid(rej.body_text()))?;
+        match params.iter().find(|(k, _)| *k == "workspace") {
+            None => Ok(Workspace(WorkspaceName::default_workspace())),
+            Some((_, v)) => Ok(Workspace(WorkspaceName::parse(v)?)),
+        }
     }
 }
 

@@ -217,6 +217,21 @@ pub async fn delete_tag(
     Ok(Json(Empty {}))
 }
 
+/// `runs/log-inputs`: records the datasets a run read. Model inputs (MLflow 3) are
+/// accepted and not recorded.
+pub async fn log_inputs(
+    State(s): State<AppState>,
+    Workspace(ws): Workspace,
+    MlflowJson(req): MlflowJson<views::LogInputs>,
+) -> MlflowResult<Json<Empty>> {
+    let id = run_id(&req.run)?;
+    let inputs: Vec<mlplane_core::DatasetInput> =
+        req.datasets.into_iter().map(Into::into).collect();
+    validate::dataset_inputs(&inputs)?;
+    s.store.log_inputs(&ws, &id, inputs).await?;
+    Ok(Json(Empty {}))
+}
+
 pub async fn log_batch(
     State(s): State<AppState>,
     Workspace(ws): Workspace,

@@ -9,7 +9,9 @@
 //! - run tags in responses always carry `mlflow.runName`, equal to the run's name.
 
 use super::int64::opt_i64;
-use mlplane_core::{Experiment, Metric, MetricPoint, Param, Run, RunInfo, RunStatus, Tag};
+use mlplane_core::{
+    Dataset, DatasetInput, Experiment, Metric, MetricPoint, Param, Run, RunInfo, RunStatus, Tag,
+};
 use serde::{Deserialize, Serialize};
 
 /// The tag MLflow clients read a run's name from.
@@ -167,7 +169,75 @@ pub struct RunDataView {
 pub struct RunView {
     pub info: RunInfoView,
     pub data: RunDataView,
-    pub inputs: serde_json::Map<String, serde_json::Value>,
+    pub inputs: RunInputsView,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DatasetView {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DatasetInputView {
+    #[serde(default)]
+    pub tags: Vec<KeyValue>,
+    pub dataset: DatasetView,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RunInputsView {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dataset_inputs: Vec<DatasetInputView>,
+}
+
+impl From<DatasetInput> for DatasetInputView {
+    fn from(i: DatasetInput) -> Self {
+        let d = i.dataset;
+        Self {
+            tags: i.tags.iter().map(|t| kv(&t.key, &t.value)).collect(),
+            dataset: DatasetView {
+                name: d.name,
+                digest: d.digest,
+                source_type: d.source_type,
+                source: d.source,
+                schema: d.schema,
+                profile: d.profile,
+            },
+        }
+    }
+}
+
+impl From<DatasetInputView> for DatasetInput {
+    fn from(v: DatasetInputView) -> Self {
+        let d = v.dataset;
+        Self {
+            dataset: Dataset {
+                name: d.name,
+                digest: d.digest,
+                source_type: d.source_type,
+                source: d.source,
+                schema: d.schema,
+                profile: d.profile,
+            },
+            tags: to_tags(v.tags),
+        }
+    }
+}
+
+/// `runs/log-inputs`: datasets (and, from MLflow 3, models, which are not recorded yet).
+#[derive(Debug, Deserialize)]
+pub struct LogInputs {
+    #[serde(flatten)]
+    pub run: RunRef,
+    #[serde(default)]
+    pub datasets: Vec<DatasetInputView>,
 }
 
 impl From<Run> for RunView {
@@ -191,7 +261,9 @@ impl From<Run> for RunView {
                 params,
                 tags,
             },
-            inputs: serde_json::Map::new(),
+            inputs: RunInputsView {
+                dataset_inputs: r.inputs.into_iter().map(Into::into).collect(),
+            },
         }
     }
 }
