@@ -25,6 +25,9 @@ pub struct Api {
     pub dialect: Dialect,
     pub client: Client,
     base: String,
+    /// What comes before `{experiment_id}/{run_id}/artifacts/` in a proxy artifact path:
+    /// empty for mlflow, the workspace (`default/`) for mlplane's MLflow API.
+    artifact_prefix: String,
 }
 
 /// One metric observation, as sent.
@@ -42,6 +45,16 @@ impl Api {
             dialect,
             client,
             base: format!("http://127.0.0.1:{port}"),
+            artifact_prefix: String::new(),
+        }
+    }
+
+    /// mlplane spoken to through its MLflow API: the same calls as `mlflow server`, with
+    /// artifact paths under the served workspace.
+    pub fn mlflow_on_mlplane(client: Client, port: u16) -> Self {
+        Self {
+            artifact_prefix: "default/".into(),
+            ..Self::new(Dialect::Mlflow, client, port)
         }
     }
 
@@ -175,12 +188,67 @@ impl Api {
         match self.dialect {
             Dialect::Mlflow => self.url(
                 &format!(
-                    "/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts/{file}"
+                    "/api/2.0/mlflow-artifacts/artifacts/{}{experiment_id}/{run_id}/artifacts/{file}",
+                    self.artifact_prefix
                 ),
                 &[],
             ),
             Dialect::Mlplane => self.url(&format!("/runs/{run_id}/artifacts/{file}"), &[]),
         }
+    }
+}
+
+impl Api {
+    /// URL and body of a `runs/search` (MLflow dialect only; mlplane's native API has no
+    /// filter language).
+    pub fn search_runs_request(
+        &self,
+        experiment_id: &str,
+        filter: &str,
+        order_by: &[&str],
+        max_results: usize,
+    ) -> Option<(Url, Bytes)> {
+        match self.dialect {
+            Dialect::Mlflow => {
+                let body = serde_json::json!({
+                    "experiment_ids": [experiment_id],
+                    "filter": filter,
+                    "order_by": order_by,
+                    "max_results": max_results,
+                })
+                .to_string();
+                Some((self.url("/api/2.0/mlflow/runs/search", &[]), body.into()))
+            }
+            Dialect::Mlplane => None,
+        }
+    }
+
+    /// URL and body of a log-batch carrying params and tags as well as metrics.
+    pub fn log_run_data_request(
+        &self,
+        run_id: &str,
+        metrics: &[Point],
+        params: &[(&str, String)],
+    ) -> (Url, Bytes) {
+        let kv = |pairs: &[(&str, String)]| -> Vec<serde_json::Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+                .collect()
+        };
+        let ms: Vec<serde_json::Value> = metrics
+            .iter()
+            .map(|p| serde_json::json!({"key": p.key, "value": p.value, "timestamp": p.timestamp, "step": p.step}))
+            .collect();
+        let mut body = serde_json::json!({"metrics": ms, "params": kv(params)});
+        let url = match self.dialect {
+            Dialect::Mlflow => {
+                body["run_id"] = serde_json::json!(run_id);
+                self.url("/api/2.0/mlflow/runs/log-batch", &[])
+            }
+            Dialect::Mlplane => self.url(&format!("/runs/{run_id}/batch"), &[]),
+        };
+        (url, body.to_string().into())
     }
 }
 

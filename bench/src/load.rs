@@ -37,6 +37,8 @@ pub struct Outcome {
     pub server_cpu: f64,
     /// CPU seconds spent by the bench during the batch.
     pub bench_cpu: f64,
+    /// Per-request latencies, where the workload records them (concurrent writers).
+    pub latencies: Vec<Duration>,
 }
 
 impl Outcome {
@@ -56,7 +58,19 @@ impl Outcome {
         }
     }
 
+    /// The `q` quantile (0..=1) of the recorded latencies.
+    pub fn latency_quantile(&self, q: f64) -> Option<Duration> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+        sorted.get(i).copied()
+    }
+
     fn merge(&mut self, other: Outcome) {
+        self.latencies.extend(other.latencies);
         self.units += other.units;
         self.requests += other.requests;
         self.errors += other.errors;
@@ -140,7 +154,9 @@ pub async fn writers(client: &Client, server_pid: u32, writers: Vec<Vec<Req>>) -
     let each = futures::future::join_all(writers.into_iter().map(|reqs| async move {
         let mut out = Outcome::default();
         for r in reqs {
+            let t = Instant::now();
             let res = send(client, Method::POST, r.url, r.body).await;
+            out.latencies.push(t.elapsed());
             out.record(r.units, res);
         }
         out

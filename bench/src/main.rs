@@ -16,6 +16,7 @@ mod api;
 mod load;
 mod procfs;
 mod report;
+mod search;
 mod server;
 mod sizes;
 mod workloads;
@@ -62,6 +63,10 @@ struct Args {
     out: PathBuf,
     #[arg(long)]
     skip_mlplane: bool,
+    /// How the bench talks to mlplane: `mlflow` (the same MLflow REST calls as to mlflow
+    /// server) or `native` (mlplane's `/api/v1`; no search workload).
+    #[arg(long, default_value = "mlflow", value_parser = ["mlflow", "native"])]
+    mlplane_protocol: String,
     #[arg(long)]
     skip_mlflow: bool,
 }
@@ -142,8 +147,13 @@ async fn run(mut args: Args) -> Result<()> {
         (
             "mlplane".into(),
             format!(
-                "{mlplane_version} (commit {})",
-                shell_line("git", &["rev-parse", "--short", "HEAD"])
+                "{mlplane_version} (commit {}), driven through its {} API",
+                shell_line("git", &["rev-parse", "--short", "HEAD"]),
+                if args.mlplane_protocol == "native" {
+                    "native /api/v1"
+                } else {
+                    "MLflow REST"
+                }
             ),
         ),
         (
@@ -186,7 +196,11 @@ async fn run(mut args: Args) -> Result<()> {
             .arg(port.to_string())
             .arg("--data-dir")
             .arg(&dir);
-        let api = Api::new(Dialect::Mlplane, client.clone(), port);
+        let api = if args.mlplane_protocol == "native" {
+            Api::new(Dialect::Mlplane, client.clone(), port)
+        } else {
+            Api::mlflow_on_mlplane(client.clone(), port)
+        };
         run_side(
             "mlplane",
             cmd,
@@ -394,6 +408,20 @@ async fn measure(
         side.history = Some(h);
         side.rss_after
             .push(("history", procfs::tree_rss_bytes(pid)));
+        if api.dialect == Dialect::Mlflow {
+            let r = search::search(&ctx).await.map_err(|e| format!("{e:#}"));
+            match &r {
+                Ok(r) => eprintln!(
+                    "bench: {name}: search over {} runs: {} matched, median {:.1} ms",
+                    r.seeded,
+                    r.matched,
+                    r.timed.median.as_secs_f64() * 1000.0
+                ),
+                Err(e) => eprintln!("bench: {name}: search failed: {e}"),
+            }
+            side.search = Some(r);
+            side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
+        }
         let a = workloads::artifacts(&ctx, blob, work)
             .await
             .map_err(|e| format!("{e:#}"));

@@ -8,6 +8,7 @@
 //! - a row whose measurement is missing on either side shows `n/a` and is never "met".
 
 use crate::load::Outcome;
+use crate::search::SearchResult;
 use crate::sizes::Sizes;
 use crate::workloads::{ArtifactResult, HistoryResult, LocalCopy, Timed};
 use std::fmt::Write as _;
@@ -26,6 +27,7 @@ pub struct Side {
     pub create_run: Measure<Outcome>,
     pub writers: Measure<Outcome>,
     pub history: Measure<HistoryResult>,
+    pub search: Measure<SearchResult>,
     pub artifacts: Measure<ArtifactResult>,
     /// Failures outside a single workload (start-up, warm-up).
     pub failure: Option<String>,
@@ -187,6 +189,42 @@ impl Report {
                 None => "n/a",
             },
         });
+
+        let p99 = |o: Option<&Outcome>| o.and_then(|o| o.latency_quantile(0.99));
+        rows.push(Row {
+            workload: format!("{} writers: p99 request latency", s.writers),
+            mlflow: p99(fw).map_or("n/a".into(), secs),
+            mlplane: p99(pw).map_or("n/a".into(), secs),
+            ratio: match (p99(fw), p99(pw)) {
+                (Some(f), Some(p)) => {
+                    format!("{}×", num(f.as_secs_f64() / p.as_secs_f64().max(1e-9)))
+                }
+                _ => "n/a".into(),
+            },
+            goal: "< 50 ms".into(),
+            met: match p99(pw) {
+                Some(p) if p < Duration::from_millis(50) => "yes",
+                Some(_) => "NO",
+                None => "n/a",
+            },
+        });
+
+        let (fq, pq) = (ok(&self.mlflow.search), ok(&self.mlplane.search));
+        let t = |q: Option<&SearchResult>| q.map(|q| q.timed.median.as_secs_f64());
+        rows.push(row(
+            format!(
+                "search {} runs: `{}` by {} → {} runs (median of {})",
+                num(s.search_runs as f64),
+                crate::search::FILTER,
+                crate::search::ORDER_BY.join(", "),
+                pq.or(fq).map_or("?".into(), |q| q.matched.to_string()),
+                s.search_reps
+            ),
+            fq.map(|q| secs(q.timed.median)),
+            pq.map(|q| secs(q.timed.median)),
+            slower(t(fq), t(pq)),
+            50.0,
+        ));
 
         let (fh, ph) = (ok(&self.mlflow.history), ok(&self.mlplane.history));
         let t = |h: Option<&HistoryResult>| h.map(|h| h.full.median.as_secs_f64());
@@ -487,6 +525,9 @@ impl Report {
                         e.replace('`', "'")
                     );
                 }
+            }
+            if let Some(Err(e)) = &x.search {
+                let _ = writeln!(s, "- {side} search: failed: {e}");
             }
             if let Some(Err(e)) = &x.history {
                 let _ = writeln!(s, "- {side} history: failed: {e}");

@@ -38,6 +38,10 @@ pub struct Sizes {
     pub reps: usize,
     /// A throughput measurement shorter than this is repeated with more work.
     pub min_secs: f64,
+    /// Runs seeded for the search workload.
+    pub search_runs: usize,
+    /// Timed repetitions of the search (the median is reported).
+    pub search_reps: usize,
     /// Upper bound on any starting count after growth.
     pub growth_cap: usize,
     pub mlplane: PerServer,
@@ -54,6 +58,8 @@ impl Sizes {
             sampled_points: 1000,
             artifact_mib: 100,
             reps: 3,
+            search_runs: 5000,
+            search_reps: 9,
             min_secs: 2.0,
             growth_cap: 20_000,
             mlplane: PerServer {
@@ -74,6 +80,8 @@ impl Sizes {
             history_points: 10_000,
             artifact_mib: 10,
             reps: 1,
+            search_runs: 200,
+            search_reps: 3,
             min_secs: 0.0,
             mlplane: PerServer {
                 log_batch_calls: 30,

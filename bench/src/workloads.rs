@@ -49,10 +49,10 @@ pub struct Ctx<'a> {
 }
 
 /// A deterministic, cheap stream of pseudo-random numbers (splitmix64).
-struct Mix(u64);
+pub(crate) struct Mix(pub(crate) u64);
 
 impl Mix {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -60,7 +60,7 @@ impl Mix {
         z ^ (z >> 31)
     }
 
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -223,7 +223,12 @@ pub struct Timed {
 }
 
 impl Timed {
-    fn from(mut all: Vec<Duration>, amount: u64, server_cpu: f64, bench_cpu: f64) -> Self {
+    pub(crate) fn from(
+        mut all: Vec<Duration>,
+        amount: u64,
+        server_cpu: f64,
+        bench_cpu: f64,
+    ) -> Self {
         let mut sorted = all.clone();
         sorted.sort();
         let median = sorted[sorted.len() / 2];
@@ -261,20 +266,33 @@ struct HistoryPage {
 }
 
 /// GETs `url`, returning the time until the whole body arrived, and the body.
-async fn timed_get(api: &Api, url: Url) -> Result<(Duration, Bytes)> {
+pub(crate) async fn timed_get(api: &Api, url: Url) -> Result<(Duration, Bytes)> {
+    timed_get_post(api, url, None).await
+}
+
+/// GETs `url` (or POSTs `body` to it), returning the time until the whole answer arrived,
+/// and the answer.
+pub(crate) async fn timed_get_post(
+    api: &Api,
+    url: Url,
+    body: Option<Bytes>,
+) -> Result<(Duration, Bytes)> {
     let start = Instant::now();
-    let resp = api
-        .client
-        .get(url.clone())
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
+    let req = match body {
+        Some(b) => api
+            .client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(b),
+        None => api.client.get(url.clone()),
+    };
+    let resp = req.send().await.with_context(|| format!("{url}"))?;
     let status = resp.status();
     let body = resp.bytes().await?;
     let took = start.elapsed();
     if !status.is_success() {
         bail!(
-            "GET {url}: HTTP {status}: {}",
+            "{url}: HTTP {status}: {}",
             crate::api::clip(&String::from_utf8_lossy(&body))
         );
     }

@@ -6,7 +6,9 @@
 //! Invariants:
 //! - every value from a filter reaches the database as a bound parameter, never as SQL
 //!   text; keys are bound too, so no filter can change the shape of the query;
-//! - the SQL is linear in the number of clauses (one `EXISTS` or column test per clause);
+//! - the SQL is linear in the number of clauses (one `IN (subquery)` or column test per
+//!   clause); subqueries are uncorrelated, so the database reads each one once through the
+//!   `(key, value)` indexes instead of probing it for every run;
 //! - a missing metric, param, tag or dataset matches no clause (as `like_match` in core);
 //! - rows missing an order_by key sort last in both directions, then metrics that are NaN
 //!   sort after real values, as in MLflow; ties end on `start_time DESC, id ASC` for runs
@@ -34,6 +36,8 @@ pub(crate) enum Arg {
 /// aliased `r` (runs) or `e` (experiments), with their bound values in placeholder order.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SqlParts {
+    /// `LEFT JOIN`s that bring order_by keys in (one row at most per run each).
+    pub joins: Vec<String>,
     pub conditions: Vec<String>,
     pub order: Vec<String>,
     pub args: Vec<Arg>,
@@ -159,9 +163,7 @@ fn run_clause(b: &mut Builder, c: &Clause) -> String {
         Entity::Metric(key) => {
             let k = b.bind(Arg::Text(key.clone()));
             let cmp = compare(b, &metric_value(d, "ms"), c.op, &c.value);
-            format!(
-                "EXISTS (SELECT 1 FROM metric_series ms WHERE ms.run_id = r.id AND ms.key = {k} AND ms.count > 0 AND {cmp})"
-            )
+            format!("r.id IN (SELECT ms.run_id FROM metric_series ms WHERE ms.key = {k} AND {cmp})")
         }
         Entity::Tag(key) if key == RUN_NAME_TAG => compare(b, "r.name", c.op, &c.value),
         Entity::Param(key) | Entity::Tag(key) => {
@@ -172,9 +174,7 @@ fn run_clause(b: &mut Builder, c: &Clause) -> String {
             };
             let k = b.bind(Arg::Text(key.clone()));
             let cmp = compare(b, "kv.value", c.op, &c.value);
-            format!(
-                "EXISTS (SELECT 1 FROM {table} kv WHERE kv.run_id = r.id AND kv.key = {k} AND {cmp})"
-            )
+            format!("r.id IN (SELECT kv.run_id FROM {table} kv WHERE kv.key = {k} AND {cmp})")
         }
         Entity::Attribute(a) => {
             let col = run_attribute(d, *a);
@@ -187,7 +187,7 @@ fn run_clause(b: &mut Builder, c: &Clause) -> String {
                 DatasetField::Context => "ri.context",
             };
             let cmp = compare(b, col, c.op, &c.value);
-            format!("EXISTS (SELECT 1 FROM run_inputs ri WHERE ri.run_id = r.id AND {cmp})")
+            format!("r.id IN (SELECT ri.run_id FROM run_inputs ri WHERE {cmp})")
         }
     }
 }
@@ -225,18 +225,16 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
         match &o.entity {
             Entity::Metric(key) => {
                 let k = b.bind(Arg::Text(key.clone()));
-                let from = format!(
-                    "FROM metric_series ms WHERE ms.run_id = r.id AND ms.key = {k} AND ms.count > 0"
-                );
+                let o = format!("o{}", b.parts.joins.len());
+                b.parts.joins.push(format!(
+                    "LEFT JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0"
+                ));
+                let v = metric_value(d, &o);
                 // 0 = a value, 1 = NaN, 2 = no such metric.
-                let rank = format!(
-                    "COALESCE((SELECT CASE WHEN {} IS NULL THEN 1 ELSE 0 END {from}), 2)",
-                    metric_value(d, "ms")
-                );
-                b.parts.order.push(format!("{rank} ASC"));
-                b.parts
-                    .order
-                    .push(format!("(SELECT {} {from}) {dir}", metric_value(d, "ms")));
+                b.parts.order.push(format!(
+                    "CASE WHEN {o}.run_id IS NULL THEN 2 WHEN {v} IS NULL THEN 1 ELSE 0 END ASC"
+                ));
+                b.parts.order.push(format!("{v} {dir}"));
             }
             Entity::Tag(key) if key == RUN_NAME_TAG => {
                 b.parts
@@ -250,13 +248,14 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
                     "run_tags"
                 };
                 let k = b.bind(Arg::Text(key.clone()));
-                let sub = format!(
-                    "(SELECT kv.value FROM {table} kv WHERE kv.run_id = r.id AND kv.key = {k})"
-                );
-                b.parts.order.push(format!("({sub} IS NULL) ASC"));
+                let o = format!("o{}", b.parts.joins.len());
+                b.parts.joins.push(format!(
+                    "LEFT JOIN {table} {o} ON {o}.run_id = r.id AND {o}.key = {k}"
+                ));
+                b.parts.order.push(format!("({o}.value IS NULL) ASC"));
                 b.parts
                     .order
-                    .push(format!("{} {dir}", sortable_text(d, &sub)));
+                    .push(format!("{} {dir}", sortable_text(d, &format!("{o}.value"))));
             }
             Entity::Attribute(a) => {
                 has_start |= *a == Attr::StartTime;
@@ -359,6 +358,14 @@ pub(crate) fn experiments(
     b.parts
 }
 
+/// `a, b, c` as `r.a, r.b, r.c`: select lists stay unambiguous next to joined tables.
+pub(crate) fn qualified(alias: &str, cols: &str) -> String {
+    cols.split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,7 +383,7 @@ mod tests {
         let o = parse_order_by(&["metrics.m DESC".to_string()], SearchKind::Runs).expect("order");
         for d in [Dialect::Sqlite, Dialect::Postgres] {
             let p = runs(d, 2, &f, &o);
-            let sql = p.conditions.join(" AND ") + &p.order.join(", ");
+            let sql = p.joins.join(" ") + &p.conditions.join(" AND ") + &p.order.join(", ");
             assert!(!sql.contains("DROP"), "{sql}");
             assert!(!sql.contains("'y"), "{sql}");
             assert_eq!(p.args.len(), 5);

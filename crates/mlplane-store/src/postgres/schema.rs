@@ -44,6 +44,11 @@ CREATE TABLE run_inputs (
     tags TEXT NOT NULL,
     PRIMARY KEY (run_id, name, digest, context)
 );
+-- Searches read params, tags and latest metrics by key first. Values stay out of the text
+-- indexes: a B-tree entry must fit in a third of a page, and param values may not.
+CREATE INDEX run_params_by_key ON run_params (key);
+CREATE INDEX run_tags_by_key ON run_tags (key);
+CREATE INDEX metric_series_by_key ON metric_series (key, last_value, run_id);
 "#;
 
 const V1: &str = r#"

@@ -79,7 +79,9 @@ impl PgStore {
         let offset = self.search_offset(page, &scope)?;
         let parts = search_sql::runs(Dialect::Postgres, 2, &q.filter, &q.order_by);
         let mut sql = format!(
-            "SELECT {RUN_COLUMNS} FROM runs r WHERE r.workspace = $1 AND r.lifecycle_stage = ANY($2::text[])"
+            "SELECT {} FROM runs r {} WHERE r.workspace = $1 AND r.lifecycle_stage = ANY($2::text[])",
+            search_sql::qualified("r", RUN_COLUMNS),
+            parts.joins.join(" ")
         );
         if !q.experiment_ids.is_empty() {
             let ids: Vec<String> = q.experiment_ids.iter().map(|e| e.0.to_string()).collect();

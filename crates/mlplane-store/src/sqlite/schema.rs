@@ -116,6 +116,10 @@ CREATE TABLE run_inputs (
     tags TEXT NOT NULL,
     PRIMARY KEY (run_id, name, digest, context)
 ) WITHOUT ROWID;
+-- Searches read params, tags and latest metrics by key first; the indexes cover the run id.
+CREATE INDEX run_params_by_key ON run_params (key, value);
+CREATE INDEX run_tags_by_key ON run_tags (key, value);
+CREATE INDEX metric_series_by_key ON metric_series (key, last_value, run_id);
 "#,
     ),
 ];

@@ -77,15 +77,17 @@ pub(crate) fn search_runs(
     let n = page_size(page, MAX_PAGE_SIZE)?;
     let scope = search_scope("search-runs", ws, q);
     let offset = offset_of(codec, page, &scope)?;
+    let parts = search_sql::runs(Dialect::Sqlite, 1, &q.filter, &q.order_by);
     let mut sql = format!(
-        "SELECT {RUN_COLS} FROM runs r WHERE r.workspace = ?1 AND r.lifecycle_stage IN {}",
+        "SELECT {} FROM runs r {} WHERE r.workspace = ?1 AND r.lifecycle_stage IN {}",
+        search_sql::qualified("r", RUN_COLS),
+        parts.joins.join(" "),
         view_sql(q.view)
     );
     if !q.experiment_ids.is_empty() {
         let ids: Vec<String> = q.experiment_ids.iter().map(|e| e.0.to_string()).collect();
         sql.push_str(&format!(" AND r.experiment_id IN ({})", ids.join(",")));
     }
-    let parts = search_sql::runs(Dialect::Sqlite, 1, &q.filter, &q.order_by);
     for c in &parts.conditions {
         sql.push_str(" AND ");
         sql.push_str(c);

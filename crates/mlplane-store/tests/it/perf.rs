@@ -135,3 +135,78 @@ async fn perf_pg() {
     measure("postgres", db.store.clone()).await;
     db.drop_db().await;
 }
+
+/// Search over 5,000 runs with a metric + param filter and a metric ordering, as the bench
+/// does through HTTP: prints the store's share of the time.
+async fn measure_search(engine: &str, store: Store) {
+    use mlplane_core::search::{SearchKind, parse_order_by, parse_run_filter};
+    use mlplane_core::{LogBatch, PageRequest, ViewType};
+    let exp = crate::contract::create_exp(&store, &default_ws(), "perf-search").await;
+    for i in 0..5000i64 {
+        let run = store
+            .create_run(&default_ws(), crate::contract::new_run(exp.id, i))
+            .await
+            .expect("run");
+        let lr = ["0.1", "0.01", "0.001", "0.0001"][(i % 4) as usize];
+        let batch = LogBatch {
+            metrics: vec![
+                metric("acc", 0, i, ((i * 7919) % 1000) as f64 / 1000.0),
+                metric("loss", 0, i, 0.5),
+            ],
+            params: vec![
+                crate::contract::param("lr", lr),
+                crate::contract::param("opt", "adam"),
+            ],
+            tags: Vec::new(),
+        };
+        store
+            .log_batch(&default_ws(), &run.info.id, batch)
+            .await
+            .expect("batch");
+    }
+    let q = mlplane_store::RunSearch {
+        experiment_ids: vec![exp.id],
+        view: ViewType::ActiveOnly,
+        filter: parse_run_filter("metrics.acc > 0.5 and params.lr = '0.01'").expect("filter"),
+        order_by: parse_order_by(&["metrics.acc DESC".to_string()], SearchKind::Runs)
+            .expect("order"),
+    };
+    for max_results in [1000, 1] {
+        let page = PageRequest {
+            max_results,
+            page_token: None,
+        };
+        let mut best = f64::MAX;
+        let mut n = 0;
+        for _ in 0..10 {
+            let start = Instant::now();
+            let p = store
+                .search_runs(&default_ws(), &q, &page)
+                .await
+                .expect("search");
+            best = best.min(start.elapsed().as_secs_f64());
+            n = p.items.len();
+        }
+        println!(
+            "{engine}: search 5000 runs, max_results {max_results}: {n} runs in {:.2} ms (best of 10)",
+            best * 1000.0
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "perf: run explicitly with --ignored --nocapture"]
+async fn perf_search_sqlite() {
+    let db = crate::harness::sqlite_db().await;
+    measure_search("sqlite", db.store.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "perf: run explicitly with --ignored --nocapture"]
+async fn perf_search_pg() {
+    let Some(db) = crate::harness::pg_db().await else {
+        return;
+    };
+    measure_search("postgres", db.store.clone()).await;
+    db.drop_db().await;
+}
