@@ -24,6 +24,7 @@ mod logs;
 mod metrics;
 mod pool;
 mod registry;
+mod registry_rows;
 mod rows;
 mod runs;
 mod schema;
