@@ -32,8 +32,10 @@ pub const MAX_RUN_LINK_LEN: usize = 4096;
 /// Default and largest page of `registered-models/search`.
 pub const DEFAULT_REGISTRY_PAGE: usize = 100;
 pub const MAX_REGISTERED_MODELS_PAGE: usize = 1000;
-/// Largest page of `model-versions/search`.
-pub const MAX_MODEL_VERSIONS_PAGE: usize = 10_000;
+/// Default and largest page of `model-versions/search` (MLflow's client default and
+/// threshold).
+pub const DEFAULT_MODEL_VERSIONS_PAGE: usize = 10_000;
+pub const MAX_MODEL_VERSIONS_PAGE: usize = 200_000;
 
 /// A registered model: a name under which versions of a model are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

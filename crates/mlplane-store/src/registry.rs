@@ -367,9 +367,9 @@ fn cut<T>(
     }
 }
 
-fn size(page: &PageRequest, max: usize) -> Result<usize> {
+fn size(page: &PageRequest, default: usize, max: usize) -> Result<usize> {
     match page.max_results {
-        0 => Ok(DEFAULT_REGISTRY_PAGE.min(max)),
+        0 => Ok(default),
         n if n > max => Err(Invalid::one("max_results", format!("must be at most {max}")).into()),
         n => Ok(n),
     }
@@ -384,7 +384,11 @@ pub(crate) fn page_models(
     page: &PageRequest,
     models: Vec<RegisteredModel>,
 ) -> Result<Page<RegisteredModel>> {
-    let n = size(page, mlplane_core::registry::MAX_REGISTERED_MODELS_PAGE)?;
+    let n = size(
+        page,
+        DEFAULT_REGISTRY_PAGE,
+        mlplane_core::registry::MAX_REGISTERED_MODELS_PAGE,
+    )?;
     let scope = scope("registered-models", ws, q);
     let start = offset(codec, page, &scope)?;
     let mut items: Vec<RegisteredModel> = models
@@ -409,7 +413,11 @@ pub(crate) fn page_versions(
     page: &PageRequest,
     versions: Vec<ModelVersion>,
 ) -> Result<Page<ModelVersion>> {
-    let n = size(page, mlplane_core::registry::MAX_MODEL_VERSIONS_PAGE)?;
+    let n = size(
+        page,
+        mlplane_core::registry::DEFAULT_MODEL_VERSIONS_PAGE,
+        mlplane_core::registry::MAX_MODEL_VERSIONS_PAGE,
+    )?;
     let scope = scope("model-versions", ws, q);
     let start = offset(codec, page, &scope)?;
     let mut items: Vec<ModelVersion> = versions
