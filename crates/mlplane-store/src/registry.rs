@@ -264,6 +264,15 @@ fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
 }
 
+/// A tag clause: an absent tag satisfies `!=` and `NOT IN`, so the client's
+/// prompt filter (`mlflow.prompt.is_prompt != 'true'`) keeps every model without that tag.
+fn tag_matches(c: &Clause, value: Option<&str>) -> bool {
+    match (value, c.op) {
+        (None, Comparator::Ne | Comparator::NotIn) => true,
+        _ => c.matches_str(value),
+    }
+}
+
 fn model_matches(c: &Clause, m: &RegisteredModel) -> bool {
     match &c.entity {
         SearchEntity::Attribute(Attr::Name) => c.matches_str(Some(&m.name)),
@@ -273,7 +282,7 @@ fn model_matches(c: &Clause, m: &RegisteredModel) -> bool {
         SearchEntity::Attribute(Attr::LastUpdatedTimestamp) => {
             c.matches_num(Some(m.updated_ms as f64))
         }
-        SearchEntity::Tag(k) => c.matches_str(tag_value(&m.tags, k)),
+        SearchEntity::Tag(k) => tag_matches(c, tag_value(&m.tags, k)),
         _ => false,
     }
 }
@@ -292,7 +301,7 @@ fn version_matches(c: &Clause, v: &ModelVersion) -> bool {
         SearchEntity::Attribute(Attr::LastUpdatedTimestamp) => {
             c.matches_num(Some(v.updated_ms as f64))
         }
-        SearchEntity::Tag(k) => c.matches_str(tag_value(&v.tags, k)),
+        SearchEntity::Tag(k) => tag_matches(c, tag_value(&v.tags, k)),
         _ => false,
     }
 }

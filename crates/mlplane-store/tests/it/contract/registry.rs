@@ -461,6 +461,20 @@ pub async fn search_filters_orders_and_pages(store: Store) {
         .await
         .expect("tag");
     assert_eq!(names(&tagged), vec!["xyz"]);
+    // What the MLflow client appends to every model search: models without the tag stay.
+    let untagged = store
+        .search_registered_models(
+            &default_ws(),
+            &query(
+                k,
+                "name LIKE 'abc%' AND tag.`mlflow.prompt.is_prompt` != 'true' AND tags.team != 't2'",
+                &[],
+            ),
+            &page(0, None),
+        )
+        .await
+        .expect("absent tags");
+    assert_eq!(names(&untagged), vec!["abc-1", "abc-2"]);
     let q = query(k, "name != 'xyz'", &[]);
     let first = store
         .search_registered_models(&default_ws(), &q, &page(2, None))
