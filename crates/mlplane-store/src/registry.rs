@@ -27,7 +27,6 @@ use mlplane_core::{
     Cursor, CursorValue, Invalid, Page, PageRequest, Tag, TokenCodec, TokenError, WorkspaceName,
 };
 use std::cmp::Ordering;
-use std::hash::{Hash, Hasher};
 
 /// A parsed registry search: the filter and the order_by entries (both from
 /// `mlplane_core::search`, parsed with the matching `SearchKind`).
@@ -329,11 +328,14 @@ fn version_cmp(o: &OrderBy, a: &ModelVersion, b: &ModelVersion) -> Ordering {
     if o.ascending { ord } else { ord.reverse() }
 }
 
-/// The scope of a search's page tokens: the listing, the workspace and a digest of the query.
+/// The scope of a search's page tokens: the listing, the workspace and a digest of the query
+/// (64-bit FNV-1a, fixed forever, so tokens stay valid across restarts and replicas).
 fn scope(kind: &str, ws: &WorkspaceName, q: &RegistryQuery) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    format!("{:?}|{:?}", q.filter, q.order_by).hash(&mut h);
-    format!("{kind}:{ws}:{:016x}", h.finish())
+    let text = format!("{:?}|{:?}", q.filter, q.order_by);
+    let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{kind}:{ws}:{digest:016x}")
 }
 
 /// Where a page starts, from its token.

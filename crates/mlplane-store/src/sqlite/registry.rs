@@ -198,21 +198,18 @@ fn load_models(
     let mut out = Vec::new();
     while let Some(r) = rows.next().db()? {
         let id: i64 = r.get(0).db()?;
-        out.push((
-            id,
-            RegisteredModel {
-                name: r.get(1).db()?,
-                description: r.get(2).db()?,
-                user_id: r.get(3).db()?,
-                created_ms: r.get(4).db()?,
-                updated_ms: r.get(5).db()?,
-                tags: tags.remove(&id).unwrap_or_default(),
-                aliases: aliases.remove(&id).unwrap_or_default(),
-                latest_versions: Vec::new(),
-            },
-        ));
+        out.push(RegisteredModel {
+            name: r.get(1).db()?,
+            description: r.get(2).db()?,
+            user_id: r.get(3).db()?,
+            created_ms: r.get(4).db()?,
+            updated_ms: r.get(5).db()?,
+            tags: tags.remove(&id).unwrap_or_default(),
+            aliases: aliases.remove(&id).unwrap_or_default(),
+            latest_versions: Vec::new(),
+        });
     }
-    Ok(out.into_iter().map(|(_, m)| m).collect())
+    Ok(out)
 }
 
 fn full_model(
