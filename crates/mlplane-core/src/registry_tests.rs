@@ -1,6 +1,7 @@
 //! Tests of the registry rules: names, aliases, stages and, above all, source validation.
 
 use super::*;
+use crate::search::{Attr, Entity, SearchKind, parse_order_by, parse_registry_filter};
 use proptest::prelude::*;
 
 const RUN: &str = "0123456789abcdef0123456789abcdef";
@@ -106,6 +107,32 @@ fn stages_parse_case_insensitively() {
     assert_eq!(Stage::parse("production").ok(), Some(Stage::Production));
     assert_eq!(Stage::parse("NONE").ok(), Some(Stage::None));
     assert!(Stage::parse("prod").is_err());
+}
+
+#[test]
+fn registry_search_filters_and_order_by() {
+    let f = parse_registry_filter(
+        "name LIKE 'abc%' AND tags.team = 'x'",
+        SearchKind::RegisteredModels,
+    )
+    .unwrap();
+    assert_eq!(f.clauses.len(), 2);
+    assert_eq!(f.clauses[0].entity, Entity::Attribute(Attr::Name));
+    let f = parse_registry_filter(
+        "name='x' and version_number = 3 and run_id IN ('a', 'b') and source_path = 'y'",
+        SearchKind::ModelVersions,
+    )
+    .unwrap();
+    assert_eq!(f.clauses[1].entity, Entity::Attribute(Attr::VersionNumber));
+    assert!(parse_registry_filter("run_id = 'a'", SearchKind::RegisteredModels).is_err());
+    assert!(parse_registry_filter("metrics.a > 1", SearchKind::ModelVersions).is_err());
+    let o = parse_order_by(
+        &["timestamp DESC".to_string()],
+        SearchKind::RegisteredModels,
+    )
+    .unwrap();
+    assert_eq!(o[0].entity, Entity::Attribute(Attr::CreationTimestamp));
+    assert!(parse_order_by(&["tags.a".to_string()], SearchKind::ModelVersions).is_err());
 }
 
 proptest! {

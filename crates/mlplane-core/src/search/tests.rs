@@ -678,25 +678,3 @@ proptest! {
         prop_assert_eq!(like_match(&pattern, &text, false), like_reference(&pc, &tc));
     }
 }
-
-#[test]
-fn registry_filters() {
-    let f = parse_registry_filter(
-        "name LIKE 'abc%' AND tags.team = 'x'",
-        SearchKind::RegisteredModels,
-    )
-    .unwrap();
-    assert_eq!(f.clauses.len(), 2);
-    assert_eq!(f.clauses[0].entity, Entity::Attribute(Attr::Name));
-    let f = parse_registry_filter(
-        "name='x' and version_number = 3 and run_id IN ('a', 'b') and source_path = 'y'",
-        SearchKind::ModelVersions,
-    )
-    .unwrap();
-    assert_eq!(f.clauses[1].entity, Entity::Attribute(Attr::VersionNumber));
-    assert!(parse_registry_filter("run_id = 'a'", SearchKind::RegisteredModels).is_err());
-    assert!(parse_registry_filter("metrics.a > 1", SearchKind::ModelVersions).is_err());
-    let o = parse_order_by(&strings(&["timestamp DESC"]), SearchKind::RegisteredModels).unwrap();
-    assert_eq!(o[0].entity, Entity::Attribute(Attr::CreationTimestamp));
-    assert!(parse_order_by(&strings(&["tags.a"]), SearchKind::ModelVersions).is_err());
-}
