@@ -24,7 +24,8 @@ use mlplane_core::search::{
     Attr, Clause, Comparator, Entity as SearchEntity, Filter, OrderBy, Value,
 };
 use mlplane_core::{
-    Cursor, CursorValue, Invalid, Page, PageRequest, Tag, TokenCodec, TokenError, WorkspaceName,
+    Cursor, CursorValue, Invalid, Page, PageRequest, RunId, Tag, TokenCodec, TokenError,
+    WorkspaceName,
 };
 use std::cmp::Ordering;
 
@@ -177,6 +178,22 @@ pub(crate) fn model_exists(name: &str) -> StoreError {
     StoreError::AlreadyExists {
         entity: Entity::RegisteredModel,
         id: name.to_string(),
+    }
+}
+
+/// The run a new version must be checked against, and the field that named it: the run of
+/// the source, else the `run_id` given alongside. A `run_id` that contradicts the source's
+/// run is `Invalid`.
+pub(crate) fn run_to_check(v: &NewModelVersion) -> Result<Option<(&RunId, &'static str)>> {
+    match (v.parsed.run_id(), v.run_id.as_ref()) {
+        (Some(named), Some(given)) if named != given => Err(Invalid::one(
+            "run_id",
+            format!("is '{given}' but the source names run '{named}'"),
+        )
+        .into()),
+        (Some(named), _) => Ok(Some((named, "source"))),
+        (None, Some(given)) => Ok(Some((given, "run_id"))),
+        (None, None) => Ok(None),
     }
 }
 

@@ -10,7 +10,7 @@ use super::pool::Db;
 use super::rows::{col, now_ms, parse_run_id, require_workspace};
 use crate::registry::{
     check_run_source, check_source_workspace, latest_per_stage, model_not_found,
-    other_storage_location, run_storage_location, version_not_found,
+    other_storage_location, run_storage_location, run_to_check, version_not_found,
 };
 use crate::{Result, StoreError};
 use mlplane_core::registry::{
@@ -274,7 +274,7 @@ pub(super) async fn resolve_source(
     v: &NewModelVersion,
 ) -> Result<String> {
     check_source_workspace(ws, &v.parsed)?;
-    if let Some(run) = v.parsed.run_id() {
+    if let Some((run, field)) = run_to_check(v)? {
         let row = db
             .query_opt(
                 "SELECT experiment_id, artifact_uri FROM runs WHERE id = $1 AND workspace = $2",
@@ -282,12 +282,14 @@ pub(super) async fn resolve_source(
             )
             .await?;
         let Some(row) = row else {
-            return Err(Invalid::one("source", format!("run '{run}' not found")).into());
+            return Err(Invalid::one(field, format!("run '{run}' not found")).into());
         };
-        let (exp, uri): (i64, String) = (col(&row, 0)?, col(&row, 1)?);
-        check_run_source(ws, &v.parsed, exp)?;
-        return run_storage_location(&v.parsed, &uri)
-            .ok_or_else(|| StoreError::Internal("run source without a location".into()));
+        if field == "source" {
+            let (exp, uri): (i64, String) = (col(&row, 0)?, col(&row, 1)?);
+            check_run_source(ws, &v.parsed, exp)?;
+            return run_storage_location(&v.parsed, &uri)
+                .ok_or_else(|| StoreError::Internal("run source without a location".into()));
+        }
     }
     if let ModelSource::LoggedModelArtifacts { experiment_id, .. } = &v.parsed {
         let found = db

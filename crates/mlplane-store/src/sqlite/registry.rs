@@ -11,7 +11,7 @@ use super::ops::{now_ms, require_workspace};
 use crate::registry::{
     RegistryQuery, alias_not_found, check_run_source, check_source_workspace, exact_name,
     latest_per_stage, model_exists, model_not_found, other_storage_location, page_models,
-    page_versions, run_storage_location, version_not_found,
+    page_versions, run_storage_location, run_to_check, version_not_found,
 };
 use crate::{Entity, Result, StoreError};
 use mlplane_core::registry::{
@@ -449,7 +449,7 @@ pub(crate) fn version_by_alias(
 /// Checks the run a source names and returns the version's storage location.
 fn resolve_source(conn: &Connection, ws: &WorkspaceName, v: &NewModelVersion) -> Result<String> {
     check_source_workspace(ws, &v.parsed)?;
-    if let Some(run) = v.parsed.run_id() {
+    if let Some((run, field)) = run_to_check(v)? {
         let row: Option<(i64, String)> = conn
             .prepare_cached(
                 "SELECT experiment_id, artifact_uri FROM runs WHERE id = ?1 AND workspace = ?2",
@@ -462,13 +462,15 @@ fn resolve_source(conn: &Connection, ws: &WorkspaceName, v: &NewModelVersion) ->
             .db()?;
         let Some((exp, uri)) = row else {
             return Err(StoreError::Invalid(mlplane_core::Invalid::one(
-                "source",
+                field,
                 format!("run '{run}' not found"),
             )));
         };
-        check_run_source(ws, &v.parsed, exp)?;
-        return run_storage_location(&v.parsed, &uri)
-            .ok_or_else(|| StoreError::Internal("run source without a location".into()));
+        if field == "source" {
+            check_run_source(ws, &v.parsed, exp)?;
+            return run_storage_location(&v.parsed, &uri)
+                .ok_or_else(|| StoreError::Internal("run source without a location".into()));
+        }
     }
     if let ModelSource::LoggedModelArtifacts { experiment_id, .. } = &v.parsed {
         let found = conn

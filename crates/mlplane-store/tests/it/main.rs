@@ -127,6 +127,8 @@ contract_tests! {
     registry::registered_model_lifecycle,
     registry::versions_count_up_and_are_never_reused,
     registry::version_sources_must_name_an_existing_run,
+    registry::version_run_id_must_exist_and_match_the_source,
+    registry::concurrent_version_creation_numbers_each_once,
     registry::aliases_move_and_follow_deletes,
     registry::stage_transitions_archive_existing_versions,
     registry::rename_keeps_versions_tags_and_aliases,

@@ -257,6 +257,73 @@ pub async fn version_sources_must_name_an_existing_run(store: Store) {
     assert_eq!(v.run_id.as_ref(), Some(&run.info.id));
 }
 
+pub async fn version_run_id_must_exist_and_match_the_source(store: Store) {
+    let run = fresh_run(&store).await;
+    let other = fresh_run(&store).await;
+    store
+        .create_registered_model(&default_ws(), new_model("m"))
+        .await
+        .expect("model");
+    let mut v = new_version("m", &format!("runs:/{}/model", run.info.id));
+    v.run_id = Some(other.info.id.clone());
+    expect_invalid(store.create_model_version(&default_ws(), v).await, "run_id");
+    let mut v = new_version(
+        "m",
+        "mlflow-artifacts:/default/0/models/m-0123456789abcdef0123456789abcdef/artifacts",
+    );
+    v.run_id = Some(mlplane_core::RunId::generate());
+    expect_invalid(store.create_model_version(&default_ws(), v).await, "run_id");
+    let mut v = new_version(
+        "m",
+        "mlflow-artifacts:/default/0/models/m-0123456789abcdef0123456789abcdef/artifacts",
+    );
+    v.run_id = Some(run.info.id.clone());
+    let created = store
+        .create_model_version(&default_ws(), v)
+        .await
+        .expect("logged model artifacts with an existing run");
+    assert_eq!(created.run_id.as_ref(), Some(&run.info.id));
+    expect_invalid(
+        store
+            .create_model_version(
+                &default_ws(),
+                new_version(
+                    "m",
+                    "mlflow-artifacts:/default/999/models/m-0123456789abcdef0123456789abcdef/artifacts",
+                ),
+            )
+            .await,
+        "source",
+    );
+}
+
+pub async fn concurrent_version_creation_numbers_each_once(store: Store) {
+    let run = fresh_run(&store).await;
+    store
+        .create_registered_model(&default_ws(), new_model("busy"))
+        .await
+        .expect("model");
+    let source = format!("runs:/{}/model", run.info.id);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            let source = source.clone();
+            tokio::spawn(async move {
+                store
+                    .create_model_version(&default_ws(), new_version("busy", &source))
+                    .await
+                    .map(|v| v.version)
+            })
+        })
+        .collect();
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.expect("task").expect("version created"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=16).collect::<Vec<i64>>());
+}
+
 pub async fn aliases_move_and_follow_deletes(store: Store) {
     model_with_versions(&store, "m", 2).await;
     store
