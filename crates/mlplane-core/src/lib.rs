@@ -14,6 +14,7 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod page_token;
+pub mod registry;
 pub mod search;
 pub mod validate;
 

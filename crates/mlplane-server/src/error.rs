@@ -28,10 +28,12 @@ pub enum ErrorCode {
     RunNotFound,
     MetricNotFound,
     ArtifactNotFound,
+    ModelNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
     ExperimentAlreadyExists,
+    ModelAlreadyExists,
     ParamConflict,
     InvalidState,
     PayloadTooLarge,
@@ -52,10 +54,12 @@ impl ErrorCode {
             ErrorCode::RunNotFound => "run_not_found",
             ErrorCode::MetricNotFound => "metric_not_found",
             ErrorCode::ArtifactNotFound => "artifact_not_found",
+            ErrorCode::ModelNotFound => "model_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
             ErrorCode::ExperimentAlreadyExists => "experiment_already_exists",
+            ErrorCode::ModelAlreadyExists => "model_already_exists",
             ErrorCode::ParamConflict => "param_conflict",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -76,10 +80,12 @@ impl ErrorCode {
             | ErrorCode::RunNotFound
             | ErrorCode::MetricNotFound
             | ErrorCode::ArtifactNotFound
+            | ErrorCode::ModelNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
             | ErrorCode::ExperimentAlreadyExists
+            | ErrorCode::ModelAlreadyExists
             | ErrorCode::ParamConflict
             | ErrorCode::InvalidState => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -154,6 +160,9 @@ impl From<StoreError> for ApiError {
                     Entity::Run => ErrorCode::RunNotFound,
                     Entity::Metric => ErrorCode::MetricNotFound,
                     Entity::Artifact => ErrorCode::ArtifactNotFound,
+                    Entity::RegisteredModel | Entity::ModelVersion | Entity::ModelAlias => {
+                        ErrorCode::ModelNotFound
+                    }
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -161,7 +170,12 @@ impl From<StoreError> for ApiError {
                 let code = match entity {
                     Entity::Workspace => ErrorCode::WorkspaceAlreadyExists,
                     Entity::Experiment => ErrorCode::ExperimentAlreadyExists,
-                    Entity::Run | Entity::Metric | Entity::Artifact => ErrorCode::InvalidState,
+                    Entity::RegisteredModel => ErrorCode::ModelAlreadyExists,
+                    Entity::Run
+                    | Entity::Metric
+                    | Entity::Artifact
+                    | Entity::ModelVersion
+                    | Entity::ModelAlias => ErrorCode::InvalidState,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }

@@ -16,6 +16,9 @@ pub enum Entity {
     Run,
     Metric,
     Artifact,
+    RegisteredModel,
+    ModelVersion,
+    ModelAlias,
 }
 
 impl fmt::Display for Entity {
@@ -26,6 +29,9 @@ impl fmt::Display for Entity {
             Entity::Run => "run",
             Entity::Metric => "metric",
             Entity::Artifact => "artifact",
+            Entity::RegisteredModel => "registered model",
+            Entity::ModelVersion => "model version",
+            Entity::ModelAlias => "model alias",
         })
     }
 }

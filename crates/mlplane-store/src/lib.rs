@@ -15,12 +15,14 @@
 
 mod error;
 pub mod postgres;
+pub mod registry;
 mod rules;
 mod search_sql;
 pub mod sqlite;
 mod types;
 
 pub use error::{Entity, Result, StoreError};
+pub use registry::{ModelRegistry, RegistryQuery};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 
 /// Everything the server needs from metadata storage.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait MetadataStore: ModelRegistry + Send + Sync + 'static {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;
 

@@ -202,12 +202,15 @@ fn run_attribute(d: Dialect, a: Attr) -> String {
         Attr::LifecycleStage => "r.lifecycle_stage".into(),
         Attr::StartTime => "r.start_time".into(),
         Attr::EndTime => "r.end_time".into(),
-        // Experiment attributes are refused by the run filter parser; the experiment id
-        // column is the closest meaning should one arrive.
+        // Experiment and registry attributes are refused by the run filter parser; these
+        // are the closest meanings should one arrive.
         Attr::ExperimentId => "r.experiment_id".into(),
         Attr::Name => "r.name".into(),
-        Attr::CreationTime => "r.start_time".into(),
-        Attr::LastUpdateTime => "r.start_time".into(),
+        Attr::CreationTime | Attr::LastUpdateTime | Attr::CreationTimestamp => {
+            "r.start_time".into()
+        }
+        Attr::LastUpdatedTimestamp => "r.end_time".into(),
+        Attr::VersionNumber | Attr::SourcePath => "r.id".into(),
     }
 }
 

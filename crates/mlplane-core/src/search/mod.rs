@@ -34,7 +34,7 @@ mod scan;
 mod tests;
 
 pub use like::like_match;
-pub use parse::{parse_experiment_filter, parse_order_by, parse_run_filter};
+pub use parse::{parse_experiment_filter, parse_order_by, parse_registry_filter, parse_run_filter};
 
 /// Longest filter or order_by entry accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 10_000;
@@ -48,6 +48,23 @@ pub const MAX_ORDER_BY: usize = 100;
 pub enum SearchKind {
     Runs,
     Experiments,
+    /// `registered-models/search`: `name`, `tags.<key>`; order by name and timestamps.
+    RegisteredModels,
+    /// `model-versions/search`: `name`, `version_number`, `run_id`, `source_path`,
+    /// `tags.<key>`; order by those attributes and timestamps.
+    ModelVersions,
+}
+
+impl SearchKind {
+    /// What the search lists, for messages.
+    pub fn plural(self) -> &'static str {
+        match self {
+            SearchKind::Runs => "runs",
+            SearchKind::Experiments => "experiments",
+            SearchKind::RegisteredModels => "registered models",
+            SearchKind::ModelVersions => "model versions",
+        }
+    }
 }
 
 /// A parsed filter: the conjunction of its clauses. An empty filter matches everything.
@@ -98,6 +115,12 @@ pub enum Attr {
     Name,
     CreationTime,
     LastUpdateTime,
+    // Registered models and model versions (`name` and `run_id` are shared).
+    /// Also reached through `timestamp`.
+    CreationTimestamp,
+    LastUpdatedTimestamp,
+    VersionNumber,
+    SourcePath,
 }
 
 impl Attr {
@@ -116,6 +139,10 @@ impl Attr {
             Attr::Name => "name",
             Attr::CreationTime => "creation_time",
             Attr::LastUpdateTime => "last_update_time",
+            Attr::CreationTimestamp => "creation_timestamp",
+            Attr::LastUpdatedTimestamp => "last_updated_timestamp",
+            Attr::VersionNumber => "version_number",
+            Attr::SourcePath => "source_path",
         }
     }
 
@@ -123,7 +150,13 @@ impl Attr {
     pub fn is_numeric(self) -> bool {
         matches!(
             self,
-            Attr::StartTime | Attr::EndTime | Attr::CreationTime | Attr::LastUpdateTime
+            Attr::StartTime
+                | Attr::EndTime
+                | Attr::CreationTime
+                | Attr::LastUpdateTime
+                | Attr::CreationTimestamp
+                | Attr::LastUpdatedTimestamp
+                | Attr::VersionNumber
         )
     }
 

@@ -25,6 +25,12 @@ pub fn parse_experiment_filter(s: &str) -> Result<Filter, FilterError> {
     parse_filter(s, SearchKind::Experiments)
 }
 
+/// Parses the `filter` of `registered-models/search` or `model-versions/search` (`kind`
+/// says which).
+pub fn parse_registry_filter(s: &str, kind: SearchKind) -> Result<Filter, FilterError> {
+    parse_filter(s, kind)
+}
+
 /// Parses the `order_by` entries of a search, each `<entity> [ASC|DESC]` (ascending by
 /// default). Error positions are byte offsets into the offending entry, whose index the
 /// message names.
@@ -147,6 +153,17 @@ fn attribute(name: &str, kind: SearchKind) -> Option<Attr> {
         (SearchKind::Experiments, "name") => Attr::Name,
         (SearchKind::Experiments, "creation_time") => Attr::CreationTime,
         (SearchKind::Experiments, "last_update_time") => Attr::LastUpdateTime,
+        (SearchKind::RegisteredModels | SearchKind::ModelVersions, "name") => Attr::Name,
+        (
+            SearchKind::RegisteredModels | SearchKind::ModelVersions,
+            "creation_timestamp" | "timestamp",
+        ) => Attr::CreationTimestamp,
+        (SearchKind::RegisteredModels | SearchKind::ModelVersions, "last_updated_timestamp") => {
+            Attr::LastUpdatedTimestamp
+        }
+        (SearchKind::ModelVersions, "run_id") => Attr::RunId,
+        (SearchKind::ModelVersions, "version_number") => Attr::VersionNumber,
+        (SearchKind::ModelVersions, "source_path") => Attr::SourcePath,
         _ => return None,
     })
 }
@@ -158,6 +175,11 @@ fn attribute_names(kind: SearchKind) -> &'static str {
              or end_time"
         }
         SearchKind::Experiments => "name, experiment_id, creation_time or last_update_time",
+        SearchKind::RegisteredModels => "name, creation_timestamp or last_updated_timestamp",
+        SearchKind::ModelVersions => {
+            "name, version_number, run_id, source_path, creation_timestamp or \
+             last_updated_timestamp"
+        }
     }
 }
 
@@ -196,7 +218,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
         return attribute(word, kind).map(Entity::Attribute).ok_or_else(|| {
             let prefixes = match kind {
                 SearchKind::Runs => "metrics., params., tags., attributes., datasets.",
-                SearchKind::Experiments => "tags., attributes.",
+                _ => "tags., attributes.",
             };
             FilterError::new(
                 start,
@@ -237,7 +259,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
     let not_here = |what: &str| {
         Err(FilterError::new(
             start,
-            format!("{what} cannot be searched in experiments"),
+            format!("{what} cannot be searched in {}", kind.plural()),
         ))
     };
     match (prefix, kind) {
@@ -261,9 +283,9 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
             };
             Ok(Entity::Dataset(field))
         }
-        (Prefix::Metric, SearchKind::Experiments) => not_here("metrics"),
-        (Prefix::Param, SearchKind::Experiments) => not_here("params"),
-        (Prefix::Dataset, SearchKind::Experiments) => not_here("datasets"),
+        (Prefix::Metric, _) => not_here("metrics"),
+        (Prefix::Param, _) => not_here("params"),
+        (Prefix::Dataset, _) => not_here("datasets"),
     }
 }
 
@@ -424,11 +446,12 @@ fn order_by_entry(s: &str, kind: SearchKind) -> Result<OrderBy, FilterError> {
         (Entity::Dataset(_), _) => {
             return Err(FilterError::new(start, "cannot order by a dataset field"));
         }
-        (Entity::Tag(_), SearchKind::Experiments) => {
+        (Entity::Tag(_), kind) if kind != SearchKind::Runs => {
             return Err(FilterError::new(
                 start,
                 format!(
-                    "experiments can only be ordered by {}",
+                    "{} can only be ordered by {}",
+                    kind.plural(),
                     attribute_names(kind)
                 ),
             ));

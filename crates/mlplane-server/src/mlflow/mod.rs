@@ -1,4 +1,4 @@
-//! The MLflow REST API (tracking slice), so the stock `mlflow` Python client and the MLflow
+//! The MLflow REST API (tracking and model registry), so the stock `mlflow` Python client and the MLflow
 //! UI can talk to mlplane.
 //!
 //! Every endpoint is served under both `/api/2.0/mlflow/...` (the SDK) and
@@ -18,6 +18,8 @@ pub mod error;
 pub mod experiments;
 pub mod int64;
 pub mod logged_models;
+pub mod registry;
+pub mod registry_views;
 pub mod runs;
 pub mod search;
 pub mod views;
@@ -30,7 +32,7 @@ use axum::extract::{
 };
 use axum::http::Method;
 use axum::http::request::Parts;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, patch, post};
 use error::{MlflowCode, MlflowError, MlflowResult};
 use mlplane_core::{ExperimentId, RunId, WorkspaceName};
 use serde::de::DeserializeOwned;
@@ -115,8 +117,45 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
         .route("/metrics/get-history", get(runs::history))
         .route("/artifacts/list", get(artifacts::list_run))
         .route("/logged-models/search", post(logged_models::search))
+        .merge(registry_routes())
         .route("/{*rest}", any(endpoint_not_found))
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
+}
+
+/// The model registry (`registered-models/*`, `model-versions/*`).
+fn registry_routes() -> Router<AppState> {
+    use registry as r;
+    Router::new()
+        .route("/registered-models/create", post(r::create_model))
+        .route("/registered-models/get", get(r::get_model))
+        .route("/registered-models/rename", post(r::rename_model))
+        .route("/registered-models/update", patch(r::update_model))
+        .route("/registered-models/delete", delete(r::delete_model))
+        .route("/registered-models/search", get(r::search_models))
+        .route(
+            "/registered-models/get-latest-versions",
+            post(r::latest_versions_post).get(r::latest_versions_get),
+        )
+        .route("/registered-models/set-tag", post(r::set_model_tag))
+        .route("/registered-models/delete-tag", delete(r::delete_model_tag))
+        .route(
+            "/registered-models/alias",
+            post(r::set_alias)
+                .delete(r::delete_alias)
+                .get(r::get_by_alias),
+        )
+        .route("/model-versions/create", post(r::create_version))
+        .route("/model-versions/get", get(r::get_version))
+        .route("/model-versions/update", patch(r::update_version))
+        .route("/model-versions/delete", delete(r::delete_version))
+        .route("/model-versions/search", get(r::search_versions))
+        .route("/model-versions/get-download-uri", get(r::download_uri_of))
+        .route(
+            "/model-versions/transition-stage",
+            post(r::transition_stage),
+        )
+        .route("/model-versions/set-tag", post(r::set_version_tag))
+        .route("/model-versions/delete-tag", delete(r::delete_version_tag))
 }
 
 async fn health() -> &'static str {

@@ -5,5 +5,6 @@ mod api;
 mod hostile;
 mod mlflow;
 mod mlflow_artifacts;
+mod mlflow_registry;
 mod mlflow_search;
 mod support;

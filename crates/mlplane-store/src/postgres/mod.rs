@@ -4,7 +4,8 @@
 //! [`PgStore::connect`] parses a `postgres://` URL, opens a small connection pool
 //! ([`pool`]), applies the embedded migrations ([`schema`]) and reads the page-token
 //! secret. Each area of the trait lives in its own module: [`catalog`] (workspaces and
-//! experiments), [`runs`], [`metrics`] (batches and history), [`logs`] and [`artifacts`];
+//! experiments), [`runs`], [`metrics`] (batches and history), [`logs`], [`artifacts`] and
+//! [`registry`] (the model registry, which implements its trait itself);
 //! this module only wires them to [`MetadataStore`] and times every call.
 //!
 //! Requires PostgreSQL 13 or newer (`gen_random_uuid` is built in from 13 on).
@@ -22,6 +23,8 @@ mod catalog;
 mod logs;
 mod metrics;
 mod pool;
+mod registry;
+mod registry_rows;
 mod rows;
 mod runs;
 mod schema;

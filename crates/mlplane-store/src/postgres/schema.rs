@@ -25,8 +25,9 @@ const MIGRATION_LOCK: i64 = 0x006d_6c70_6c61_6e65;
 /// Name of the `meta` row holding the page-token secret.
 const TOKEN_KEY: &str = "page_token_key";
 
-/// The migrations, by version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+/// The migrations, in increasing version order; numbers may have gaps (each missing
+/// version is applied, whatever came before it).
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -164,6 +165,65 @@ CREATE TABLE artifacts (
 );
 "#;
 
+/// The model registry. Versions, tags and aliases hang off the model's surrogate id, so a
+/// rename touches one row; `last_version` numbers versions without reusing any.
+const V3: &str = r#"
+CREATE TABLE registered_models (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    name TEXT COLLATE "C" NOT NULL,
+    description TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    last_version BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (workspace, name)
+);
+
+CREATE TABLE registered_model_tags (
+    model_id BIGINT NOT NULL REFERENCES registered_models (id) ON DELETE CASCADE,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+
+CREATE TABLE model_versions (
+    model_id BIGINT NOT NULL REFERENCES registered_models (id) ON DELETE CASCADE,
+    version BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    storage_location TEXT NOT NULL,
+    run_id TEXT COLLATE "C",
+    run_link TEXT NOT NULL,
+    description TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    stage TEXT NOT NULL CHECK (stage IN ('None', 'Staging', 'Production', 'Archived')),
+    logged_model_id TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (model_id, version)
+);
+CREATE INDEX model_versions_by_run ON model_versions (run_id) WHERE run_id IS NOT NULL;
+
+CREATE TABLE model_version_tags (
+    model_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, key),
+    FOREIGN KEY (model_id, version) REFERENCES model_versions (model_id, version) ON DELETE CASCADE
+);
+
+CREATE TABLE model_aliases (
+    model_id BIGINT NOT NULL REFERENCES registered_models (id) ON DELETE CASCADE,
+    alias TEXT COLLATE "C" NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (model_id, alias),
+    FOREIGN KEY (model_id, version) REFERENCES model_versions (model_id, version) ON DELETE CASCADE
+);
+"#;
+
 /// Applies missing migrations, ensures the starting rows and returns the page-token secret.
 pub(super) async fn migrate(conn: &Conn) -> Result<Vec<u8>> {
     // Session-level lock: released explicitly below, or when the connection closes.
@@ -249,4 +309,12 @@ async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
     .await?;
     tx.commit().await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_increase() {
+        assert!(super::MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
 }

@@ -19,6 +19,8 @@
 mod files;
 mod metrics;
 mod ops;
+mod registry;
+mod registry_impl;
 mod runs;
 mod schema;
 mod search;

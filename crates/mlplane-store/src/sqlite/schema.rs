@@ -4,11 +4,11 @@
 //! - a migration is never edited once released; changes come as a new entry;
 //! - `schema_migrations` holds one row per applied version.
 
-/// `(version, sql)` in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[
-    (
-        1,
-        r#"
+/// `(version, sql)` in increasing version order; numbers may have gaps (a version is
+/// applied when its row is missing, whatever came before it).
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+
+const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE workspaces (
     name TEXT PRIMARY KEY,
@@ -96,11 +96,11 @@ CREATE TABLE artifacts (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (run_id, path)
 ) WITHOUT ROWID;
-"#,
-    ),
-    (
-        2,
-        r#"
+"#;
+
+/// The model registry. Versions, tags and aliases hang off the model's surrogate id, so a
+/// rename touches one row; `last_version` numbers versions without reusing any.
+const V2: &str = r#"
 -- Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 -- input tags as a JSON array of [key, value] pairs.
 CREATE TABLE run_inputs (
@@ -120,6 +120,65 @@ CREATE TABLE run_inputs (
 CREATE INDEX run_params_by_key ON run_params (key, value);
 CREATE INDEX run_tags_by_key ON run_tags (key, value);
 CREATE INDEX metric_series_by_key ON metric_series (key, last_value, run_id);
-"#,
-    ),
-];
+"#;
+
+const V3: &str = r#"
+CREATE TABLE registered_models (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_version INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (workspace, name)
+);
+CREATE TABLE registered_model_tags (
+    model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE model_versions (
+    model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    storage_location TEXT NOT NULL,
+    run_id TEXT,
+    run_link TEXT NOT NULL,
+    description TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    stage TEXT NOT NULL,
+    logged_model_id TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (model_id, version)
+);
+CREATE INDEX model_versions_by_run ON model_versions (run_id);
+CREATE TABLE model_version_tags (
+    model_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, version, key),
+    FOREIGN KEY (model_id, version) REFERENCES model_versions(model_id, version) ON DELETE CASCADE
+) WITHOUT ROWID;
+CREATE TABLE model_aliases (
+    model_id INTEGER NOT NULL REFERENCES registered_models(id) ON DELETE CASCADE,
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (model_id, alias),
+    FOREIGN KEY (model_id, version) REFERENCES model_versions(model_id, version) ON DELETE CASCADE
+) WITHOUT ROWID;
+"#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions_increase() {
+        assert!(super::MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+}

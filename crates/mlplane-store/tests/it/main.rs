@@ -130,6 +130,17 @@ contract_tests! {
     files::oversize_log_append_is_invalid,
     files::artifacts_are_recorded_replaced_and_deleted,
     files::artifact_listing_shows_direct_children,
+    // model registry
+    registry::registered_model_lifecycle,
+    registry::versions_count_up_and_are_never_reused,
+    registry::version_sources_must_name_an_existing_run,
+    registry::version_run_id_must_exist_and_match_the_source,
+    registry::concurrent_version_creation_numbers_each_once,
+    registry::aliases_move_and_follow_deletes,
+    registry::stage_transitions_archive_existing_versions,
+    registry::rename_keeps_versions_tags_and_aliases,
+    registry::search_filters_orders_and_pages,
+    registry::registry_is_scoped_by_workspace,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

@@ -14,6 +14,7 @@ pub mod files;
 pub mod metrics;
 pub mod ops;
 pub mod paging;
+pub mod registry;
 pub mod run_changes;
 pub mod runs;
 pub mod search;
