@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import requests
 from mlflow import MlflowClient
+from mlflow.entities import DatasetInput, InputTag
 from mlflow.exceptions import MlflowException, RestException
 
 
@@ -44,9 +45,11 @@ def search_exp():
             client.set_tag(run.info.run_id, k, v)
         ids[name] = run.info.run_id
     client.set_terminated(ids["beta"], status="FINISHED")
-    with mlflow.start_run(run_id=ids["alphabet"]):
-        df = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
-        mlflow.log_input(mlflow.data.from_pandas(df, name="iris"), context="training")
+    df = pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]})
+    dataset = mlflow.data.from_pandas(df, name="iris")._to_mlflow_entity()
+    context = InputTag(key="mlflow.data.context", value="training")
+    client.log_inputs(ids["alphabet"], datasets=[DatasetInput(dataset=dataset, tags=[context])])
+    client.set_terminated(ids["alphabet"], status="FINISHED")
     return exp_id, ids
 
 
@@ -68,7 +71,7 @@ FILTERS = [
     ("attributes.run_name LIKE 'alpha%'", ["alphabet", "alpha"]),
     ("run_name = 'beta'", ["beta"]),
     ("tags.`mlflow.runName` = 'delta'", ["delta"]),
-    # beta was terminated; alphabet finished when its `with start_run` block closed.
+    # beta and alphabet were terminated.
     ("attributes.status = 'FINISHED'", ["alphabet", "beta"]),
     ("attributes.status != 'FINISHED'", ["delta", "gamma", "alpha"]),
     ("datasets.name = 'iris'", ["alphabet"]),
