@@ -41,3 +41,7 @@ pub const MAX_ARTIFACT_COMPONENT_LEN: usize = 255;
 pub const MAX_LOG_APPEND_BYTES: usize = 1 << 20;
 /// Most bytes returned by one run-log read.
 pub const MAX_LOG_READ_BYTES: usize = 4 << 20;
+/// Longest logged model name, in characters (MLflow's limit).
+pub const MAX_LOGGED_MODEL_NAME_LEN: usize = 500;
+/// Most logged models one search returns per page (MLflow's limit).
+pub const MAX_LOGGED_MODEL_PAGE: usize = 50;

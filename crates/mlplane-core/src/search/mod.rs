@@ -34,7 +34,9 @@ mod scan;
 mod tests;
 
 pub use like::like_match;
-pub use parse::{parse_experiment_filter, parse_order_by, parse_run_filter};
+pub use parse::{
+    parse_experiment_filter, parse_logged_model_filter, parse_order_by, parse_run_filter,
+};
 
 /// Longest filter or order_by entry accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 10_000;
@@ -48,6 +50,9 @@ pub const MAX_ORDER_BY: usize = 100;
 pub enum SearchKind {
     Runs,
     Experiments,
+    /// MLflow 3 logged models: `name`, `status`, `model_type`, `source_run_id`,
+    /// `creation_timestamp`, `last_updated_timestamp`, `params.<key>` and `tags.<key>`.
+    LoggedModels,
 }
 
 /// A parsed filter: the conjunction of its clauses. An empty filter matches everything.
@@ -98,6 +103,9 @@ pub enum Attr {
     Name,
     CreationTime,
     LastUpdateTime,
+    // Logged models (also `Name`, `Status`, `CreationTime`, `LastUpdateTime`).
+    ModelType,
+    SourceRunId,
 }
 
 impl Attr {
@@ -116,6 +124,8 @@ impl Attr {
             Attr::Name => "name",
             Attr::CreationTime => "creation_time",
             Attr::LastUpdateTime => "last_update_time",
+            Attr::ModelType => "model_type",
+            Attr::SourceRunId => "source_run_id",
         }
     }
 

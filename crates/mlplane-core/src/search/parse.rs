@@ -25,6 +25,13 @@ pub fn parse_experiment_filter(s: &str) -> Result<Filter, FilterError> {
     parse_filter(s, SearchKind::Experiments)
 }
 
+/// Parses the `filter` of `logged-models/search`: attributes `name`, `status`, `model_type`,
+/// `source_run_id`, `creation_timestamp`, `last_updated_timestamp`, plus `params.<key>` and
+/// `tags.<key>`; string entities only take `=` and `!=`.
+pub fn parse_logged_model_filter(s: &str) -> Result<Filter, FilterError> {
+    parse_filter(s, SearchKind::LoggedModels)
+}
+
 /// Parses the `order_by` entries of a search, each `<entity> [ASC|DESC]` (ascending by
 /// default). Error positions are byte offsets into the offending entry, whose index the
 /// message names.
@@ -105,6 +112,19 @@ fn clause(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Clause, FilterError>
     let op_pos = cur.pos();
     let op = comparator(cur)?;
     check_op(&entity, op, op_pos)?;
+    if kind == SearchKind::LoggedModels
+        && !is_numeric(&entity)
+        && !matches!(op, Comparator::Eq | Comparator::Ne)
+    {
+        return Err(FilterError::new(
+            op_pos,
+            format!(
+                "comparator '{}' is not supported for {} in logged model searches, use = or !=",
+                op.as_str(),
+                describe(&entity)
+            ),
+        ));
+    }
     cur.skip_ws();
     let value = value(cur, &entity, op)?;
     Ok(Clause { entity, op, value })
@@ -147,6 +167,14 @@ fn attribute(name: &str, kind: SearchKind) -> Option<Attr> {
         (SearchKind::Experiments, "name") => Attr::Name,
         (SearchKind::Experiments, "creation_time") => Attr::CreationTime,
         (SearchKind::Experiments, "last_update_time") => Attr::LastUpdateTime,
+        (SearchKind::LoggedModels, "name") => Attr::Name,
+        (SearchKind::LoggedModels, "status") => Attr::Status,
+        (SearchKind::LoggedModels, "model_type") => Attr::ModelType,
+        (SearchKind::LoggedModels, "source_run_id") => Attr::SourceRunId,
+        (SearchKind::LoggedModels, "creation_timestamp" | "creation_time") => Attr::CreationTime,
+        (SearchKind::LoggedModels, "last_updated_timestamp" | "last_update_time") => {
+            Attr::LastUpdateTime
+        }
         _ => return None,
     })
 }
@@ -158,6 +186,10 @@ fn attribute_names(kind: SearchKind) -> &'static str {
              or end_time"
         }
         SearchKind::Experiments => "name, experiment_id, creation_time or last_update_time",
+        SearchKind::LoggedModels => {
+            "name, status, model_type, source_run_id, creation_timestamp or \
+             last_updated_timestamp"
+        }
     }
 }
 
@@ -197,6 +229,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
             let prefixes = match kind {
                 SearchKind::Runs => "metrics., params., tags., attributes., datasets.",
                 SearchKind::Experiments => "tags., attributes.",
+                SearchKind::LoggedModels => "params., tags., attributes.",
             };
             FilterError::new(
                 start,
@@ -235,9 +268,13 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
         ));
     }
     let not_here = |what: &str| {
+        let place = match kind {
+            SearchKind::LoggedModels => "logged models",
+            _ => "experiments",
+        };
         Err(FilterError::new(
             start,
-            format!("{what} cannot be searched in experiments"),
+            format!("{what} cannot be searched in {place}"),
         ))
     };
     match (prefix, kind) {
@@ -264,6 +301,9 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
         (Prefix::Metric, SearchKind::Experiments) => not_here("metrics"),
         (Prefix::Param, SearchKind::Experiments) => not_here("params"),
         (Prefix::Dataset, SearchKind::Experiments) => not_here("datasets"),
+        (Prefix::Param, SearchKind::LoggedModels) => Ok(Entity::Param(key)),
+        (Prefix::Metric, SearchKind::LoggedModels) => not_here("metrics"),
+        (Prefix::Dataset, SearchKind::LoggedModels) => not_here("datasets"),
     }
 }
 
@@ -423,6 +463,15 @@ fn order_by_entry(s: &str, kind: SearchKind) -> Result<OrderBy, FilterError> {
     match (&entity, kind) {
         (Entity::Dataset(_), _) => {
             return Err(FilterError::new(start, "cannot order by a dataset field"));
+        }
+        (Entity::Tag(_) | Entity::Param(_), SearchKind::LoggedModels) => {
+            return Err(FilterError::new(
+                start,
+                format!(
+                    "logged models can only be ordered by {}",
+                    attribute_names(kind)
+                ),
+            ));
         }
         (Entity::Tag(_), SearchKind::Experiments) => {
             return Err(FilterError::new(

@@ -486,7 +486,7 @@ fn order_by_refused() {
     for (item, kind, position, fragment) in cases {
         let first = match kind {
             SearchKind::Runs => "start_time",
-            SearchKind::Experiments => "name",
+            SearchKind::Experiments | SearchKind::LoggedModels => "name",
         };
         let items = strings(&[first, item]);
         match parse_order_by(&items, kind) {
