@@ -28,6 +28,7 @@ pub enum ErrorCode {
     RunNotFound,
     MetricNotFound,
     ArtifactNotFound,
+    LoggedModelNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
@@ -52,6 +53,7 @@ impl ErrorCode {
             ErrorCode::RunNotFound => "run_not_found",
             ErrorCode::MetricNotFound => "metric_not_found",
             ErrorCode::ArtifactNotFound => "artifact_not_found",
+            ErrorCode::LoggedModelNotFound => "logged_model_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
@@ -76,6 +78,7 @@ impl ErrorCode {
             | ErrorCode::RunNotFound
             | ErrorCode::MetricNotFound
             | ErrorCode::ArtifactNotFound
+            | ErrorCode::LoggedModelNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
@@ -154,6 +157,7 @@ impl From<StoreError> for ApiError {
                     Entity::Run => ErrorCode::RunNotFound,
                     Entity::Metric => ErrorCode::MetricNotFound,
                     Entity::Artifact => ErrorCode::ArtifactNotFound,
+                    Entity::LoggedModel => ErrorCode::LoggedModelNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -161,7 +165,9 @@ impl From<StoreError> for ApiError {
                 let code = match entity {
                     Entity::Workspace => ErrorCode::WorkspaceAlreadyExists,
                     Entity::Experiment => ErrorCode::ExperimentAlreadyExists,
-                    Entity::Run | Entity::Metric | Entity::Artifact => ErrorCode::InvalidState,
+                    Entity::Run | Entity::Metric | Entity::Artifact | Entity::LoggedModel => {
+                        ErrorCode::InvalidState
+                    }
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }

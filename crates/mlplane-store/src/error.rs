@@ -16,6 +16,7 @@ pub enum Entity {
     Run,
     Metric,
     Artifact,
+    LoggedModel,
 }
 
 impl fmt::Display for Entity {
@@ -26,6 +27,7 @@ impl fmt::Display for Entity {
             Entity::Run => "run",
             Entity::Metric => "metric",
             Entity::Artifact => "artifact",
+            Entity::LoggedModel => "logged model",
         })
     }
 }

@@ -14,12 +14,14 @@
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
 mod error;
+mod logged_models;
 pub mod postgres;
 mod rules;
 pub mod sqlite;
 mod types;
 
 pub use error::{Entity, Result, StoreError};
+pub use logged_models::{LoggedModelQuery, LoggedModelStore};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -32,7 +34,7 @@ use std::sync::Arc;
 
 /// Everything the server needs from metadata storage.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait MetadataStore: LoggedModelStore + Send + Sync + 'static {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;
 

@@ -19,6 +19,7 @@
 
 mod artifacts;
 mod catalog;
+mod logged_models;
 mod logs;
 mod metrics;
 mod pool;

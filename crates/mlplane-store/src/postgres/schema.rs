@@ -26,7 +26,47 @@ const MIGRATION_LOCK: i64 = 0x006d_6c70_6c61_6e65;
 const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, by version.
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+/// Versions 2 and 3 are reserved for the model registry branch.
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (4, V4)];
+
+/// MLflow 3 logged models, their params, tags and artifact records.
+const V4: &str = r#"
+CREATE TABLE logged_models (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces(name),
+    experiment_id BIGINT NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    model_type TEXT,
+    source_run_id TEXT COLLATE "C" REFERENCES runs(id),
+    status TEXT NOT NULL,
+    status_message TEXT,
+    lifecycle_stage TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX logged_models_by_experiment ON logged_models (workspace, experiment_id, created_at);
+CREATE TABLE logged_model_params (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_tags (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_artifacts (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    path TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (model_id, path)
+);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -176,7 +216,10 @@ async fn migrate_locked(conn: &Conn) -> Result<Vec<u8>> {
         .iter()
         .map(|r| col(r, 0))
         .collect::<Result<_>>()?;
-    for (version, sql) in MIGRATIONS {
+    // In version order whatever the list's order; versions may have gaps.
+    let mut migrations = MIGRATIONS.to_vec();
+    migrations.sort_by_key(|(v, _)| *v);
+    for (version, sql) in &migrations {
         if applied.contains(version) {
             continue;
         }

@@ -5,9 +5,10 @@
 //! - `schema_migrations` holds one row per applied version.
 
 /// `(version, sql)` in order.
-pub const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+/// Versions 2 and 3 are reserved for the model registry branch.
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (4, V4)];
+
+const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE workspaces (
     name TEXT PRIMARY KEY,
@@ -95,5 +96,43 @@ CREATE TABLE artifacts (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (run_id, path)
 ) WITHOUT ROWID;
-"#,
-)];
+"#;
+
+/// MLflow 3 logged models, their params, tags and artifact records.
+const V4: &str = r#"
+CREATE TABLE logged_models (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    model_type TEXT,
+    source_run_id TEXT REFERENCES runs(id),
+    status TEXT NOT NULL,
+    status_message TEXT,
+    lifecycle_stage TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX logged_models_by_experiment ON logged_models (workspace, experiment_id, created_at);
+CREATE TABLE logged_model_params (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_tags (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_artifacts (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (model_id, path)
+) WITHOUT ROWID;
+"#;

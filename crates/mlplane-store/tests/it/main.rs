@@ -123,6 +123,12 @@ contract_tests! {
     files::oversize_log_append_is_invalid,
     files::artifacts_are_recorded_replaced_and_deleted,
     files::artifact_listing_shows_direct_children,
+    // logged models
+    logged_models::logged_models_are_created_finalized_and_deleted,
+    logged_models::logged_models_need_a_live_experiment_and_a_run_of_the_workspace,
+    logged_models::logged_model_params_are_immutable_and_tags_replaceable,
+    logged_models::logged_model_search_filters_orders_and_pages,
+    logged_models::logged_model_artifacts_are_recorded_listed_and_deleted,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,
