@@ -18,6 +18,7 @@ pub mod error;
 pub mod experiments;
 pub mod int64;
 pub mod logged_models;
+pub mod model_views;
 pub mod runs;
 pub mod views;
 
@@ -87,7 +88,32 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
         .route("/runs/log-batch", post(runs::log_batch))
         .route("/metrics/get-history", get(runs::history))
         .route("/artifacts/list", get(artifacts::list_run))
+        .route("/runs/outputs", post(logged_models::log_outputs))
+        .route("/runs/log-inputs", post(logged_models::log_inputs))
+        .route("/logged-models", post(logged_models::create))
         .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            axum::routing::patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            axum::routing::delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
         .fallback(endpoint_not_found)
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
 }

@@ -398,16 +398,3 @@ pub struct RunArtifactsResponse {
     pub root_uri: String,
     pub files: Vec<FileInfoView>,
 }
-
-/// `logged-models/search`: only the experiment ids are read.
-#[derive(Debug, Deserialize)]
-pub struct SearchLoggedModels {
-    #[serde(default)]
-    pub experiment_ids: Vec<String>,
-}
-
-/// An empty page of logged models (mlplane stores none).
-#[derive(Debug, Serialize)]
-pub struct SearchLoggedModelsResponse {
-    pub models: Vec<serde_json::Value>,
-}

@@ -5,4 +5,5 @@ mod api;
 mod hostile;
 mod mlflow;
 mod mlflow_artifacts;
+mod mlflow_logged_models;
 mod support;
