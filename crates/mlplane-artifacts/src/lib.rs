@@ -22,9 +22,11 @@ mod intake;
 mod local;
 #[cfg(test)]
 mod memory_tests;
+mod parts;
 mod s3;
 
 pub use error::{ArtifactError, Result};
+pub use parts::{PartStaging, StagedPart};
 pub use s3::S3Config;
 
 use bytes::Bytes;

@@ -19,6 +19,7 @@ pub mod experiments;
 pub mod int64;
 pub mod logged_models;
 pub mod model_views;
+pub mod mpu;
 pub mod runs;
 pub mod views;
 
@@ -41,13 +42,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/version", get(version))
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
-        .nest("/api/2.0/mlflow-artifacts", proxy_routes())
-        .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes())
+        .nest("/api/2.0/mlflow-artifacts", proxy_routes(state))
+        .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes(state))
 }
 
 /// The artifact proxy: uploads stream, so no request-size layer (the artifact byte limit
-/// applies instead).
-fn proxy_routes() -> Router<AppState> {
+/// applies instead), except on the JSON bodies of the multipart routes.
+fn proxy_routes(state: &AppState) -> Router<AppState> {
+    let json_limit = DefaultBodyLimit::max(state.limits.max_request_bytes);
     Router::new()
         .route("/artifacts", get(artifacts::list))
         .route(
@@ -55,6 +57,16 @@ fn proxy_routes() -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        )
+        .route("/mpu/create/{*path}", post(mpu::create).layer(json_limit))
+        .route(
+            "/mpu/complete/{*path}",
+            post(mpu::complete).layer(json_limit),
+        )
+        .route("/mpu/abort/{*path}", post(mpu::abort).layer(json_limit))
+        .route(
+            "/mpu/part/{upload_id}/{part_number}",
+            axum::routing::put(mpu::put_part),
         )
         .fallback(endpoint_not_found)
         .layer(DefaultBodyLimit::disable())

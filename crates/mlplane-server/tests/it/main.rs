@@ -6,4 +6,5 @@ mod hostile;
 mod mlflow;
 mod mlflow_artifacts;
 mod mlflow_logged_models;
+mod mlflow_mpu;
 mod support;
