@@ -82,3 +82,54 @@ def test_sklearn_log_model_and_load_model():
     np.testing.assert_allclose(loaded.predict(x), reg.predict(x))
     pyfunc = mlflow.pyfunc.load_model(f"models:/{info.model_id}")
     np.testing.assert_allclose(pyfunc.predict(x), reg.predict(x))
+
+
+def _part_puts(tracking_uri):
+    """How many part uploads the server has answered with 200, from its /metrics."""
+    import requests
+
+    text = requests.get(f"{tracking_uri}/metrics", timeout=10).text
+    total = 0
+    for line in text.splitlines():
+        if (
+            line.startswith("mlplane_http_requests_total{")
+            and 'method="PUT"' in line
+            and "/mpu/part/" in line
+            and 'status="200"' in line
+        ):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_multipart_upload_of_a_large_artifact(tmp_path, monkeypatch, tracking_uri):
+    import hashlib
+    import os
+
+    mib = 1024 * 1024
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(10 * mib))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(40 * mib))
+    big = tmp_path / "big.bin"
+    digest = hashlib.sha256()
+    with open(big, "wb") as f:
+        for _ in range(120):
+            block = os.urandom(mib)
+            digest.update(block)
+            f.write(block)
+    before = _part_puts(tracking_uri)
+
+    mlflow.set_experiment(unique("mpu"))
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(big), artifact_path="data")
+
+    assert _part_puts(tracking_uri) - before == 3
+    listed = MlflowClient().list_artifacts(run.info.run_id, "data")
+    assert [(f.path, f.file_size) for f in listed] == [("data/big.bin", 120 * mib)]
+    out = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="data/big.bin", dst_path=str(tmp_path / "dl")
+    )
+    got = hashlib.sha256()
+    with open(out, "rb") as f:
+        for block in iter(lambda: f.read(mib), b""):
+            got.update(block)
+    assert got.hexdigest() == digest.hexdigest()

@@ -1,21 +1,24 @@
-//! Multipart uploads through MLflow's artifact proxy: `mpu/create/{path}` hands out one URL
+//! Multipart uploads through MLflow's artifact proxy: `mpu/create/{dir}` hands out one URL
 //! per part pointing back at this server (`mpu/part/{upload_id}/{part_number}`), each part
 //! `PUT` is staged on local disk ([`mlplane_artifacts::PartStaging`]) and answered with an
 //! `ETag` (the part's sha256), `mpu/complete/{path}` checks the parts and streams their
 //! concatenation into the artifact store (local or S3) and records it, `mpu/abort/{path}`
 //! drops the staged parts.
 //!
+//! As in MLflow, the URL names the destination directory and the body's `path` is the
+//! client's local file: the object is `{dir}/{basename(path)}`.
+//!
 //! Invariants:
-//! - the `{path}` of create, complete and abort is validated like every proxy path (see
-//!   [`super::artifacts::target`]); complete and abort must name the same file as create,
-//!   else INVALID_PARAMETER_VALUE;
+//! - the `{dir}` of create, complete and abort is validated like every proxy path (see
+//!   [`super::artifacts::target`]) and the file name like any path component; complete and
+//!   abort must name the same file as create, else INVALID_PARAMETER_VALUE;
 //! - an upload belongs to the workspace it was created in: an unknown, malformed or foreign
 //!   upload id is RESOURCE_DOES_NOT_EXIST;
 //! - a part number is within `1..=num_parts`, a part within `MAX_UPLOAD_PART_BYTES`, the
 //!   whole file within the artifact byte limit;
 //! - complete needs every part `1..=num_parts`, each with the etag its `PUT` answered.
 
-use super::artifacts::{ProxyPath, target};
+use super::artifacts::{ProxyPath, Target, target};
 use super::error::{MlflowCode, MlflowError, MlflowResult};
 use super::int64::opt_i64;
 use super::views::Empty;
@@ -28,12 +31,14 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use mlplane_core::limits::{MAX_UPLOAD_PART_BYTES, MAX_UPLOAD_PARTS};
-use mlplane_core::{ArtifactEntry, WorkspaceName};
+use mlplane_core::{ArtifactEntry, ArtifactPath, WorkspaceName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize)]
 pub struct CreateMpu {
+    #[serde(default)]
+    pub path: Option<String>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub num_parts: Option<i64>,
 }
@@ -62,6 +67,8 @@ pub struct PartIn {
 #[derive(Debug, Deserialize)]
 pub struct CompleteMpu {
     #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
     pub upload_id: Option<String>,
     #[serde(default)]
     pub parts: Vec<PartIn>,
@@ -69,6 +76,8 @@ pub struct CompleteMpu {
 
 #[derive(Debug, Deserialize)]
 pub struct AbortMpu {
+    #[serde(default)]
+    pub path: Option<String>,
     #[serde(default)]
     pub upload_id: Option<String>,
 }
@@ -138,7 +147,24 @@ fn base_url(headers: &HeaderMap, uri: &axum::http::Uri) -> MlflowResult<String> 
     Ok(format!("{scheme}://{host}{prefix}"))
 }
 
-/// `POST mpu/create/{path}`.
+/// The file a multipart request targets: the URL's directory joined with the base name of
+/// the client's local file.
+async fn file_target(
+    s: &AppState,
+    ws: WorkspaceName,
+    raw: &str,
+    local: Option<&str>,
+) -> MlflowResult<Target> {
+    let local = local
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| MlflowError::invalid("missing value for required parameter 'path'"))?;
+    let name = local.rsplit(['/', '\\']).next().unwrap_or(local);
+    let mut t = target(s, ws, raw.trim_end_matches('/'), true).await?;
+    t.key.path = t.key.path.join(&ArtifactPath::parse(name)?);
+    Ok(t)
+}
+
+/// `POST mpu/create/{dir}`.
 pub async fn create(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
@@ -147,7 +173,7 @@ pub async fn create(
     headers: HeaderMap,
     MlflowJson(req): MlflowJson<CreateMpu>,
 ) -> MlflowResult<Json<CreateMpuResponse>> {
-    let t = target(&s, ws, &raw, false).await?;
+    let t = file_target(&s, ws, &raw, req.path.as_deref()).await?;
     if !t.writable {
         return Err(MlflowError::invalid(format!(
             "'{raw}' belongs to a run that is not active"
@@ -216,13 +242,14 @@ async fn same_upload(
     s: &AppState,
     ws: WorkspaceName,
     raw: &str,
+    local: Option<&str>,
     id: Option<&str>,
-) -> MlflowResult<(super::artifacts::Target, String, Meta)> {
+) -> MlflowResult<(Target, String, Meta)> {
     let id = id
         .filter(|i| !i.is_empty())
         .ok_or_else(|| MlflowError::invalid("missing value for required parameter 'upload_id'"))?;
     let meta = upload_meta(s, &ws, id).await?;
-    let t = target(s, ws, raw, false).await?;
+    let t = file_target(s, ws, raw, local).await?;
     if t.key.object_key() != meta.object_key {
         return Err(MlflowError::invalid(format!(
             "upload '{id}' was created for another path than '{raw}'"
@@ -231,14 +258,15 @@ async fn same_upload(
     Ok((t, id.to_string(), meta))
 }
 
-/// `POST mpu/complete/{path}`.
+/// `POST mpu/complete/{dir}`.
 pub async fn complete(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
     ProxyPath(raw): ProxyPath,
     MlflowJson(req): MlflowJson<CompleteMpu>,
 ) -> MlflowResult<Json<Empty>> {
-    let (t, id, meta) = same_upload(&s, ws, &raw, req.upload_id.as_deref()).await?;
+    let (t, id, meta) =
+        same_upload(&s, ws, &raw, req.path.as_deref(), req.upload_id.as_deref()).await?;
     if !t.writable {
         return Err(MlflowError::invalid(format!(
             "'{raw}' belongs to a run that is not active"
@@ -291,14 +319,15 @@ pub async fn complete(
     Ok(Json(Empty {}))
 }
 
-/// `POST mpu/abort/{path}`.
+/// `POST mpu/abort/{dir}`.
 pub async fn abort(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
     ProxyPath(raw): ProxyPath,
     MlflowJson(req): MlflowJson<AbortMpu>,
 ) -> MlflowResult<Json<Empty>> {
-    let (_, id, _) = same_upload(&s, ws, &raw, req.upload_id.as_deref()).await?;
+    let (_, id, _) =
+        same_upload(&s, ws, &raw, req.path.as_deref(), req.upload_id.as_deref()).await?;
     s.parts.remove(&id).await?;
     Ok(Json(Empty {}))
 }

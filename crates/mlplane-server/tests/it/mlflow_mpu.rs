@@ -1,6 +1,7 @@
 //! Multipart uploads through the MLflow artifact proxy, driven the way the MLflow client
-//! does: `mpu/create`, one `PUT` per credential URL, `mpu/complete` with the returned etags;
-//! plus missing parts, wrong etags, path mismatches, unknown uploads and abort.
+//! does: `mpu/create/{dir}` with the local file in `path`, one `PUT` per credential URL,
+//! `mpu/complete` with the returned etags; plus missing parts, wrong etags, path mismatches,
+//! unknown uploads and abort.
 
 use crate::support::{TestApp, assert_mlflow_error};
 use axum::body::Body;
@@ -29,12 +30,16 @@ async fn post(app: &TestApp, uri: &str, body: Value) -> (StatusCode, Value) {
     (s, serde_json::from_slice(&out).unwrap_or(Value::Null))
 }
 
-/// Creates an upload of `n` parts for `path`; returns (upload id, part URLs as paths).
-async fn create(app: &TestApp, path: &str, n: usize) -> (String, Vec<String>) {
+/// The client's local file; the server keeps its base name.
+const LOCAL: &str = "/home/me/file.bin";
+
+/// Creates an upload of `n` parts of `LOCAL` into `dir`; returns (upload id, part URLs as
+/// paths).
+async fn create(app: &TestApp, dir: &str, n: usize) -> (String, Vec<String>) {
     let (s, v) = post(
         app,
-        &format!("{MPU}/create/{path}"),
-        json!({"path": "/local/file.bin", "num_parts": n}),
+        &format!("{MPU}/create/{dir}"),
+        json!({"path": LOCAL, "num_parts": n}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -92,8 +97,8 @@ fn chunks() -> Vec<Vec<u8>> {
 async fn three_parts_become_one_file() {
     let app = TestApp::new().await;
     let root = root(&app).await;
-    let path = format!("{root}/big/data.bin");
-    let (id, urls) = create(&app, &path, 3).await;
+    let dir = format!("{root}/big");
+    let (id, urls) = create(&app, &dir, 3).await;
     let data = chunks();
     // Out of order, as concurrent clients do.
     let mut etags = vec![String::new(); 3];
@@ -106,21 +111,21 @@ async fn three_parts_become_one_file() {
     }
     let (s, v) = post(
         &app,
-        &format!("{MPU}/complete/{path}"),
-        json!({"path": "/local/file.bin", "upload_id": id, "parts": parts(&etags, &urls)}),
+        &format!("{MPU}/complete/{dir}"),
+        json!({"path": LOCAL, "upload_id": id, "parts": parts(&etags, &urls)}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (s, got) = app
-        .raw("GET", &format!("{PROXY}/{path}"), None, vec![])
+        .raw("GET", &format!("{PROXY}/{dir}/file.bin"), None, vec![])
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(got, data.concat());
     // The upload is gone once completed.
     let (s, v) = post(
         &app,
-        &format!("{MPU}/abort/{path}"),
-        json!({"upload_id": id}),
+        &format!("{MPU}/abort/{dir}"),
+        json!({"path": LOCAL, "upload_id": id}),
     )
     .await;
     assert_mlflow_error(s, &v, 404, "RESOURCE_DOES_NOT_EXIST");
@@ -129,7 +134,7 @@ async fn three_parts_become_one_file() {
 #[tokio::test]
 async fn missing_parts_and_wrong_etags_are_refused() {
     let app = TestApp::new().await;
-    let path = format!("{}/f.bin", root(&app).await);
+    let path = root(&app).await;
     let (id, urls) = create(&app, &path, 3).await;
     let data = chunks();
     let mut etags = Vec::new();
@@ -137,10 +142,15 @@ async fn missing_parts_and_wrong_etags_are_refused() {
         etags.push(put_part(&app, &urls[i], &data[i]).await);
     }
     etags.push("\"0000\"".into());
-    let complete = |etags: &[String]| json!({"upload_id": id, "parts": parts(etags, &urls)});
+    let complete =
+        |etags: &[String]| json!({"path": LOCAL, "upload_id": id, "parts": parts(etags, &urls)});
     // Part 3 was never uploaded.
     let (s, v) = post(&app, &format!("{MPU}/complete/{path}"), complete(&etags)).await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("not uploaded"),
+        "{v}"
+    );
     // Part 3 is not listed.
     let (s, v) = post(
         &app,
@@ -155,16 +165,24 @@ async fn missing_parts_and_wrong_etags_are_refused() {
     wrong[1] = etags[0].clone();
     let (s, v) = post(&app, &format!("{MPU}/complete/{path}"), complete(&wrong)).await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
-    // Another path than the one the upload was created for.
+    assert!(v["message"].as_str().unwrap_or("").contains("etag"), "{v}");
+    // Another directory, or another file name, than the upload was created for.
     let (s, v) = post(
         &app,
-        &format!("{MPU}/complete/{path}.other"),
+        &format!("{MPU}/complete/{path}/sub"),
         complete(&etags),
     )
     .await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
+    let mut renamed = complete(&etags);
+    renamed["path"] = json!("/home/me/other.bin");
+    let (s, v) = post(&app, &format!("{MPU}/complete/{path}"), renamed).await;
+    assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
+    assert!(v["message"].as_str().unwrap_or("").contains("another path"), "{v}");
     // Nothing became visible.
-    let (s, v) = app.call("GET", &format!("{PROXY}/{path}"), None).await;
+    let (s, v) = app
+        .call("GET", &format!("{PROXY}/{path}/file.bin"), None)
+        .await;
     assert_mlflow_error(s, &v, 404, "RESOURCE_DOES_NOT_EXIST");
     // A part number outside the upload.
     let bad = urls[0].replace("/1", "/4");
@@ -182,13 +200,13 @@ async fn missing_parts_and_wrong_etags_are_refused() {
 #[tokio::test]
 async fn abort_drops_the_parts_and_unknown_uploads_are_not_found() {
     let app = TestApp::new().await;
-    let path = format!("{}/f.bin", root(&app).await);
+    let path = root(&app).await;
     let (id, urls) = create(&app, &path, 2).await;
     let etag = put_part(&app, &urls[0], b"hello").await;
     let (s, v) = post(
         &app,
         &format!("{MPU}/abort/{path}"),
-        json!({"path": "/x", "upload_id": id}),
+        json!({"path": LOCAL, "upload_id": id}),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
@@ -203,7 +221,7 @@ async fn abort_drops_the_parts_and_unknown_uploads_are_not_found() {
     let (s, v) = post(
         &app,
         &format!("{MPU}/complete/{path}"),
-        json!({"upload_id": id, "parts": [{"part_number": 1, "etag": etag}]}),
+        json!({"path": LOCAL, "upload_id": id, "parts": [{"part_number": 1, "etag": etag}]}),
     )
     .await;
     assert_mlflow_error(s, &v, 404, "RESOURCE_DOES_NOT_EXIST");
@@ -211,21 +229,24 @@ async fn abort_drops_the_parts_and_unknown_uploads_are_not_found() {
         let (s, v) = post(
             &app,
             &format!("{MPU}/abort/{path}"),
-            json!({"upload_id": bogus}),
+            json!({"path": LOCAL, "upload_id": bogus}),
         )
         .await;
         assert_mlflow_error(s, &v, 404, "RESOURCE_DOES_NOT_EXIST");
     }
-    // Hostile create paths never reach the staging area.
-    for hostile in [
-        format!("{path}/../../../x"),
-        "default/1/../../etc/passwd".to_string(),
-        format!("{path}%00"),
+    // Hostile directories and file names never reach the staging area.
+    for (hostile, local) in [
+        (format!("{path}/../../../x"), LOCAL),
+        ("default/1/../../etc/passwd".to_string(), LOCAL),
+        (format!("{path}%00"), LOCAL),
+        (path.clone(), "/home/me/.."),
+        (path.clone(), "C:\\x\\.."),
+        (path.clone(), ""),
     ] {
         let (s, v) = post(
             &app,
             &format!("{MPU}/create/{hostile}"),
-            json!({"num_parts": 1}),
+            json!({"path": local, "num_parts": 1}),
         )
         .await;
         assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
@@ -233,7 +254,7 @@ async fn abort_drops_the_parts_and_unknown_uploads_are_not_found() {
     let (s, v) = post(
         &app,
         &format!("{MPU}/create/{path}"),
-        json!({"num_parts": 10_001}),
+        json!({"path": LOCAL, "num_parts": 10_001}),
     )
     .await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
