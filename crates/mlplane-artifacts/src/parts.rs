@@ -3,14 +3,16 @@
 //! [`crate::ArtifactStore`] (local or S3) by the caller.
 //!
 //! Layout: `<dir>/<upload_id>/meta` (the owner and target written at create),
-//! `<dir>/<upload_id>/part-<n>` (a complete, fsynced part) and `part-<n>.etag` (its sha256),
-//! `<dir>/<upload_id>/.part-<n>-<nonce>` while a part is being written.
+//! `<dir>/<upload_id>/part-<n>.<sha256>` (a complete, fsynced part, named by its etag) and
+//! `<dir>/<upload_id>/.part-<n>-<nonce>` while a part is being written. Naming a part by its
+//! hash means the bytes and the etag can never disagree, even when a client sends the same
+//! part twice concurrently: complete picks the copy whose etag it was given.
 //!
 //! Invariants:
 //! - an upload id is 32 lowercase hex characters from a random UUID; any other text is
 //!   refused before the filesystem is touched, so an id never escapes `<dir>`;
-//! - a part is visible only once complete: it is written to a temporary file, fsynced, its
-//!   etag written, then renamed into place; a failed or oversized part leaves nothing;
+//! - a part is visible only once complete: it is written to a temporary file, fsynced, then
+//!   renamed to its final name; a failed or oversized part leaves nothing;
 //! - parts are streamed in bounded blocks, never held whole in memory;
 //! - the metadata file is opaque text chosen by the caller; this module only stores it.
 
@@ -89,8 +91,8 @@ impl PartStaging {
         .await
     }
 
-    /// Streams one part to disk (replacing an earlier copy of the same number) and returns
-    /// it; more than `max_bytes` is `TooLarge` and leaves nothing.
+    /// Streams one part to disk and returns it; earlier copies of the same number with other
+    /// bytes are removed (best effort). More than `max_bytes` is `TooLarge` and leaves nothing.
     pub async fn put_part<S, E>(
         &self,
         id: &str,
@@ -123,20 +125,32 @@ impl PartStaging {
         }
         let (size, sha) = blocks.finish();
         let etag = sha.unwrap_or_default();
-        let tag = etag.clone();
+        let name = part_name(number, &etag);
         blocking(move || {
             file.sync_all()
                 .map_err(|e| ArtifactError::io("cannot sync part", &e))?;
-            write_synced(&dir.join(format!("part-{number}.etag")), tag.as_bytes())?;
-            fs::rename(&tmp, dir.join(format!("part-{number}")))
-                .map_err(|e| ArtifactError::io("cannot publish part", &e))
+            fs::rename(&tmp, dir.join(&name))
+                .map_err(|e| ArtifactError::io("cannot publish part", &e))?;
+            // Older copies of this part with other bytes are no longer wanted.
+            let prefix = format!("part-{number}.");
+            if let Ok(entries) = fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let other = e.file_name();
+                    let other = other.to_string_lossy();
+                    if other.starts_with(&prefix) && other != name {
+                        let _ = fs::remove_file(e.path());
+                    }
+                }
+            }
+            Ok(())
         })
         .await?;
         guard.disarm();
         Ok(StagedPart { number, size, etag })
     }
 
-    /// The complete parts of an upload, by number.
+    /// The complete parts of an upload, by number (a number may appear with several etags
+    /// while concurrent copies of it settle).
     pub async fn parts(&self, id: &str) -> Result<Vec<StagedPart>> {
         let dir = self.upload_dir(id)?;
         blocking(move || {
@@ -146,10 +160,11 @@ impl PartStaging {
             for entry in entries {
                 let entry = entry.map_err(|e| ArtifactError::io("cannot list upload", &e))?;
                 let name = entry.file_name();
-                let Some(number) = name
+                let Some((number, etag)) = name
                     .to_str()
                     .and_then(|n| n.strip_prefix("part-"))
-                    .and_then(|n| n.parse::<u32>().ok())
+                    .and_then(|n| n.split_once('.'))
+                    .and_then(|(n, e)| Some((n.parse::<u32>().ok()?, e.to_string())))
                 else {
                     continue;
                 };
@@ -157,27 +172,31 @@ impl PartStaging {
                     .metadata()
                     .map_err(|e| ArtifactError::io("cannot stat part", &e))?
                     .len();
-                let etag = fs::read_to_string(dir.join(format!("part-{number}.etag")))
-                    .map_err(|e| ArtifactError::io("cannot read part etag", &e))?;
                 parts.push(StagedPart { number, size, etag });
             }
-            parts.sort_by_key(|p| p.number);
+            parts.sort_by(|a, b| (a.number, &a.etag).cmp(&(b.number, &b.etag)));
             Ok(parts)
         })
         .await
     }
 
-    /// The bytes of parts `numbers`, in that order, read in bounded chunks.
-    pub fn concat(&self, id: &str, numbers: Vec<u32>) -> Result<BoxStream<'static, Result<Bytes>>> {
+    /// The bytes of the given parts (number and etag, as [`Self::parts`] lists them), in that
+    /// order, read in bounded chunks.
+    pub fn concat(
+        &self,
+        id: &str,
+        parts: Vec<(u32, String)>,
+    ) -> Result<BoxStream<'static, Result<Bytes>>> {
         let dir = self.upload_dir(id)?;
-        let state = (dir, numbers.into_iter(), None::<File>);
+        let names: Vec<String> = parts.iter().map(|(n, e)| part_name(*n, e)).collect();
+        let state = (dir, names.into_iter(), None::<File>);
         let stream = futures::stream::try_unfold(state, |(dir, mut numbers, file)| async move {
             let mut file = match file {
                 Some(f) => f,
                 None => match numbers.next() {
                     None => return Ok(None),
                     Some(n) => {
-                        let path = dir.join(format!("part-{n}"));
+                        let path = dir.join(n);
                         blocking(move || {
                             File::open(&path).map_err(|e| ArtifactError::io("cannot open part", &e))
                         })
@@ -200,7 +219,7 @@ impl PartStaging {
                 match numbers.next() {
                     None => return Ok(None),
                     Some(n) => {
-                        let path = dir.join(format!("part-{n}"));
+                        let path = dir.join(n);
                         file = blocking(move || {
                             File::open(&path).map_err(|e| ArtifactError::io("cannot open part", &e))
                         })
@@ -249,6 +268,11 @@ impl PartStaging {
         })
         .await
     }
+}
+
+/// The file name of a complete part.
+fn part_name(number: u32, etag: &str) -> String {
+    format!("part-{number}.{etag}")
 }
 
 /// Deletes a temporary part file on drop unless disarmed (failed or cancelled uploads).
@@ -332,9 +356,19 @@ mod tests {
         assert_eq!(pa.size, a.len() as u64);
         assert_eq!(pb.etag.len(), 64);
         let listed = staging.parts(&id).await.expect("parts");
-        assert_eq!(listed, vec![pa, pb]);
+        assert_eq!(listed, vec![pa.clone(), pb]);
+        // The same part again with other bytes replaces it.
+        let pa2 = staging
+            .put_part(&id, 1, body(&a[1..]), 1 << 30)
+            .await
+            .expect("a2");
+        let listed = staging.parts(&id).await.expect("parts");
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0], pa2);
+        let a = a[1..].to_vec();
         let mut all = Vec::new();
-        let mut s = staging.concat(&id, vec![1, 2]).expect("concat");
+        let order = listed.iter().map(|p| (p.number, p.etag.clone())).collect();
+        let mut s = staging.concat(&id, order).expect("concat");
         while let Some(chunk) = s.next().await {
             all.extend_from_slice(&chunk.expect("chunk"));
         }

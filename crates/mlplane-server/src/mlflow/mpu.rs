@@ -290,20 +290,23 @@ pub async fn complete(
         )));
     }
     for (n, etag) in &listed {
-        match staged.iter().find(|p| p.number == *n) {
-            None => {
-                return Err(MlflowError::invalid(format!("part {n} was not uploaded")));
-            }
-            Some(p) if p.etag != *etag => {
-                return Err(MlflowError::invalid(format!(
-                    "part {n} has etag '{}', not '{etag}'",
-                    p.etag
-                )));
-            }
-            Some(_) => {}
+        let copies: Vec<&str> = staged
+            .iter()
+            .filter(|p| p.number == *n)
+            .map(|p| p.etag.as_str())
+            .collect();
+        if copies.is_empty() {
+            return Err(MlflowError::invalid(format!("part {n} was not uploaded")));
+        }
+        if !copies.contains(etag) {
+            return Err(MlflowError::invalid(format!(
+                "part {n} was uploaded with etag '{}', not '{etag}'",
+                copies.join("', '")
+            )));
         }
     }
-    let bytes = s.parts.concat(&id, numbers)?;
+    let chosen = listed.iter().map(|(n, e)| (*n, e.to_string())).collect();
+    let bytes = s.parts.concat(&id, chosen)?;
     let stored = s
         .artifacts
         .put_stream(&t.key, bytes, s.limits.max_artifact_bytes)

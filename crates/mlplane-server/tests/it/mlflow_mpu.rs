@@ -178,7 +178,10 @@ async fn missing_parts_and_wrong_etags_are_refused() {
     renamed["path"] = json!("/home/me/other.bin");
     let (s, v) = post(&app, &format!("{MPU}/complete/{path}"), renamed).await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
-    assert!(v["message"].as_str().unwrap_or("").contains("another path"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap_or("").contains("another path"),
+        "{v}"
+    );
     // Nothing became visible.
     let (s, v) = app
         .call("GET", &format!("{PROXY}/{path}/file.bin"), None)
