@@ -65,6 +65,20 @@ impl<S: Send + Sync> FromRequestParts<S> for ModelPath {
     }
 }
 
+/// The `{model_id}/tags/{tag_key}` of a route, in MLflow's error shape.
+pub struct ModelTagPath(pub LoggedModelId, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ModelTagPath {
+    type Rejection = MlflowError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((raw, key)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|rej| MlflowError::invalid(rej.body_text()))?;
+        Ok(ModelTagPath(model_id(&raw)?, key))
+    }
+}
+
 /// Refuses a body whose `model_id` names another model than the path.
 fn same_model(path: &LoggedModelId, body: &ModelRef) -> MlflowResult<()> {
     match body.model_id.as_deref() {
@@ -180,9 +194,8 @@ pub async fn set_tags(
 pub async fn delete_tag(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
-    Path((raw, key)): Path<(String, String)>,
+    ModelTagPath(id, key): ModelTagPath,
 ) -> MlflowResult<Json<Empty>> {
-    let id = model_id(&raw)?;
     s.store.delete_logged_model_tag(&ws, &id, &key).await?;
     Ok(Json(Empty {}))
 }
