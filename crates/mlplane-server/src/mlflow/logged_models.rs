@@ -1,5 +1,5 @@
 //! MLflow 3 logged models: `logged-models` create, get, finalize, delete, search, params,
-//! tags and the artifact listing, plus `runs/outputs` and `runs/log-inputs`, which a 3.x
+//! tags, the artifact listing and the UI's file download, plus `runs/outputs` and `runs/log-inputs`, which a 3.x
 //! client calls around `mlflow.<flavor>.log_model`.
 //!
 //! A model's artifacts go through the artifact proxy under
@@ -18,15 +18,18 @@ use super::artifacts::file_infos;
 use super::error::{MlflowCode, MlflowError, MlflowResult};
 use super::model_views::{
     CreateLoggedModel, FinalizeLoggedModel, LogInputs, LogOutputs, LoggedModelView,
-    ModelArtifactsQuery, ModelKeyValues, ModelRef, ModelResponse, SearchLoggedModels,
-    SearchLoggedModelsResponse, parse_status, to_params,
+    ModelArtifactFileQuery, ModelArtifactsQuery, ModelKeyValues, ModelRef, ModelResponse,
+    SearchLoggedModels, SearchLoggedModelsResponse, parse_status, to_params,
 };
 use super::views::{Empty, RunArtifactsResponse, mlflow_uri, to_tags};
 use super::{MlflowJson, MlflowQuery, Workspace, experiment_id, run_id};
+use crate::routes::artifacts::file_response;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
+use axum::response::Response;
+use mlplane_artifacts::{ArtifactKey, ArtifactOwner};
 use mlplane_core::logged_model::{self as lm, ModelOrder, ModelOrderField};
 use mlplane_core::search::parse_logged_model_filter;
 use mlplane_core::{ArtifactPath, Invalid, LoggedModelId, NewLoggedModel, PageRequest, RunId};
@@ -284,6 +287,24 @@ pub async fn list_artifacts(
             }
         }),
     }))
+}
+
+/// `GET logged-models/{model_id}/artifacts/files?artifact_file_path=`: streams one file.
+pub async fn download_artifact(
+    State(s): State<AppState>,
+    Workspace(ws): Workspace,
+    ModelPath(id): ModelPath,
+    MlflowQuery(q): MlflowQuery<ModelArtifactFileQuery>,
+) -> MlflowResult<Response> {
+    let path = ArtifactPath::parse(q.artifact_file_path.as_deref().unwrap_or(""))?;
+    let m = s.store.get_logged_model(&ws, &id).await?;
+    let key = ArtifactKey {
+        workspace: ws.clone(),
+        experiment_id: m.experiment_id,
+        owner: ArtifactOwner::Model(id),
+        path,
+    };
+    Ok(file_response(&s, &ws, &key).await?)
 }
 
 /// Checks the run and every named model exist in the workspace.

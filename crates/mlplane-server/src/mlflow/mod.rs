@@ -126,6 +126,10 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
             "/logged-models/{model_id}/artifacts/directories",
             get(logged_models::list_artifacts),
         )
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(logged_models::download_artifact),
+        )
         .fallback(endpoint_not_found)
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
 }

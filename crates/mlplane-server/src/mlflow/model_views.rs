@@ -122,6 +122,13 @@ pub struct ModelArtifactsQuery {
     pub artifact_directory_path: Option<String>,
 }
 
+/// `GET logged-models/{model_id}/artifacts/files` (the UI's download).
+#[derive(Debug, Deserialize)]
+pub struct ModelArtifactFileQuery {
+    #[serde(default)]
+    pub artifact_file_path: Option<String>,
+}
+
 /// `{"model": ...}`.
 #[derive(Debug, Serialize)]
 pub struct ModelResponse {

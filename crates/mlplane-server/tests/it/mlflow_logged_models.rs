@@ -85,6 +85,25 @@ async fn logged_model_lifecycle() {
         )
         .await;
     assert_eq!(dirs["files"][0]["path"], "env/req.txt");
+    let (s, got) = app
+        .raw(
+            "GET",
+            &format!("/ajax-api/2.0/mlflow/logged-models/{id}/artifacts/files?artifact_file_path=env/req.txt"),
+            None,
+            vec![],
+        )
+        .await;
+    assert_eq!((s, got.as_slice()), (StatusCode::OK, &b"x"[..]));
+    let (s, v) = app
+        .call(
+            "GET",
+            &format!(
+                "{API}/logged-models/{id}/artifacts/files?artifact_file_path=../../etc/passwd"
+            ),
+            None,
+        )
+        .await;
+    assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
 
     let done = app
         .ok(
