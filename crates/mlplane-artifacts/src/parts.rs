@@ -391,4 +391,29 @@ mod tests {
             ));
         }
     }
+
+    #[tokio::test]
+    async fn sweeping_removes_only_uploads_older_than_the_age() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let staging = PartStaging::new(&dir.path().join("mpu"));
+        assert_eq!(
+            staging
+                .sweep_older_than(Duration::ZERO)
+                .await
+                .expect("empty"),
+            0
+        );
+        let id = staging.create("m").await.expect("create");
+        let day = Duration::from_secs(24 * 60 * 60);
+        assert_eq!(staging.sweep_older_than(day).await.expect("sweep"), 0);
+        assert!(staging.meta(&id).await.is_ok());
+        assert_eq!(
+            staging
+                .sweep_older_than(Duration::ZERO)
+                .await
+                .expect("sweep"),
+            1
+        );
+        assert!(staging.meta(&id).await.is_err());
+    }
 }

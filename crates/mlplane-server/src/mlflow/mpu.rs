@@ -30,6 +30,7 @@ use axum::body::Body;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use mlplane_artifacts::StagedPart;
 use mlplane_core::limits::{MAX_UPLOAD_PART_BYTES, MAX_UPLOAD_PARTS};
 use mlplane_core::{ArtifactEntry, ArtifactPath, WorkspaceName};
 use serde::{Deserialize, Serialize};
@@ -258,6 +259,47 @@ async fn same_upload(
     Ok((t, id.to_string(), meta))
 }
 
+/// The staged copy of each part the client lists: every part `1..=num_parts` exactly once,
+/// each with an etag a staged copy has (quotes around etags are ignored).
+fn choose_parts(
+    listed: &[PartIn],
+    staged: &[StagedPart],
+    num_parts: u32,
+) -> MlflowResult<Vec<(u32, String)>> {
+    let mut chosen = Vec::with_capacity(listed.len());
+    for p in listed {
+        let n = p
+            .part_number
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| MlflowError::invalid("every part needs a part_number"))?;
+        let etag = p.etag.as_deref().unwrap_or("").trim_matches('"');
+        chosen.push((n, etag.to_string()));
+    }
+    chosen.sort();
+    if !chosen.iter().map(|(n, _)| *n).eq(1..=num_parts) {
+        return Err(MlflowError::invalid(format!(
+            "parts must list each part 1 to {num_parts} exactly once"
+        )));
+    }
+    for (n, etag) in &chosen {
+        let copies: Vec<&str> = staged
+            .iter()
+            .filter(|p| p.number == *n)
+            .map(|p| p.etag.as_str())
+            .collect();
+        if copies.is_empty() {
+            return Err(MlflowError::invalid(format!("part {n} was not uploaded")));
+        }
+        if !copies.contains(&etag.as_str()) {
+            return Err(MlflowError::invalid(format!(
+                "part {n} was uploaded with etag '{}', not '{etag}'",
+                copies.join("', '")
+            )));
+        }
+    }
+    Ok(chosen)
+}
+
 /// `POST mpu/complete/{dir}`.
 pub async fn complete(
     State(s): State<AppState>,
@@ -273,39 +315,7 @@ pub async fn complete(
         )));
     }
     let staged = s.parts.parts(&id).await?;
-    let mut listed: Vec<(u32, &str)> = Vec::with_capacity(req.parts.len());
-    for p in &req.parts {
-        let n = p
-            .part_number
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| MlflowError::invalid("every part needs a part_number"))?;
-        listed.push((n, p.etag.as_deref().unwrap_or("").trim_matches('"')));
-    }
-    listed.sort_by_key(|(n, _)| *n);
-    let numbers: Vec<u32> = listed.iter().map(|(n, _)| *n).collect();
-    if numbers != (1..=meta.num_parts).collect::<Vec<_>>() {
-        return Err(MlflowError::invalid(format!(
-            "parts must list each part 1 to {} exactly once",
-            meta.num_parts
-        )));
-    }
-    for (n, etag) in &listed {
-        let copies: Vec<&str> = staged
-            .iter()
-            .filter(|p| p.number == *n)
-            .map(|p| p.etag.as_str())
-            .collect();
-        if copies.is_empty() {
-            return Err(MlflowError::invalid(format!("part {n} was not uploaded")));
-        }
-        if !copies.contains(etag) {
-            return Err(MlflowError::invalid(format!(
-                "part {n} was uploaded with etag '{}', not '{etag}'",
-                copies.join("', '")
-            )));
-        }
-    }
-    let chosen = listed.iter().map(|(n, e)| (*n, e.to_string())).collect();
+    let chosen = choose_parts(&req.parts, &staged, meta.num_parts)?;
     let bytes = s.parts.concat(&id, chosen)?;
     let stored = s
         .artifacts
