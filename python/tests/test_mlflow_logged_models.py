@@ -82,6 +82,11 @@ def test_sklearn_log_model_and_load_model():
     np.testing.assert_allclose(loaded.predict(x), reg.predict(x))
     pyfunc = mlflow.pyfunc.load_model(f"models:/{info.model_id}")
     np.testing.assert_allclose(pyfunc.predict(x), reg.predict(x))
+    # The 3.x client also finds the model below the run (`runs:/<run_id>/model`).
+    by_run = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    np.testing.assert_allclose(by_run.predict(x), reg.predict(x))
+    files = {f.path for f in MlflowClient().list_artifacts(run.info.run_id, "model")}
+    assert "model/MLmodel" in files
 
 
 def _part_puts(tracking_uri):
