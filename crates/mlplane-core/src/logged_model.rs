@@ -10,7 +10,7 @@
 
 use crate::error::{Invalid, Violation};
 use crate::ids::{ExperimentId, RunId};
-use crate::limits::{MAX_BATCH_PARAMS, MAX_BATCH_TAGS, MAX_LOGGED_MODEL_NAME_LEN};
+use crate::limits::{MAX_BATCH_PARAMS, MAX_BATCH_TOTAL, MAX_LOGGED_MODEL_NAME_LEN};
 use crate::model::{Param, Tag};
 use crate::search::{Attr, Clause, Comparator, Entity, Filter, Value};
 use crate::{TimestampMs, validate};
@@ -156,13 +156,14 @@ pub fn params(params: &[Param]) -> Result<(), Invalid> {
     Invalid::check(v)
 }
 
-/// Checks tags being set on a model.
+/// Checks tags being set on a model. The client sends all of a model's tags in one request,
+/// so the cap is the batch total rather than the per-batch tag limit of runs.
 pub fn tags(tags: &[Tag]) -> Result<(), Invalid> {
     let mut v = Vec::new();
-    if tags.len() > MAX_BATCH_TAGS {
+    if tags.len() > MAX_BATCH_TOTAL {
         v.push(Violation::new(
             "tags",
-            format!("more than {MAX_BATCH_TAGS} tags"),
+            format!("more than {MAX_BATCH_TOTAL} tags"),
         ));
     }
     for (i, t) in tags.iter().enumerate() {
