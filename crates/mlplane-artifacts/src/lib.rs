@@ -2,8 +2,10 @@
 //!
 //! [`ArtifactStore`] moves bytes only; sizes and hashes are recorded by the metadata store,
 //! from the [`StoredObject`] that [`ArtifactStore::put_stream`] returns.
-//! Objects live at `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` (see
-//! [`ArtifactKey::object_key`]) under the store's root directory or bucket prefix.
+//! Objects live at `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` for runs and at
+//! `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` for MLflow 3 logged models
+//! (see [`ArtifactKey::object_key`]) under the store's root directory or bucket prefix; a run
+//! id is 32 hex characters, so it never equals `models`.
 //!
 //! Invariants:
 //! - an object is visible at its key only once it is complete: a failed, oversized or
@@ -11,7 +13,7 @@
 //!   S3: single `PUT` or a multipart upload that is aborted on failure);
 //! - uploads and downloads stream with bounded buffers; no body is ever held whole in memory;
 //! - a local store never follows a symbolic link found below its root (`UnsafePath`);
-//! - keys are built only from checked core types, so no key escapes its run's `artifacts/`
+//! - keys are built only from checked core types, so no key escapes its owner's `artifacts/`
 //!   directory, and none can collide with the local `.staging` directory;
 //! - `describe()`, `Debug` and errors never contain credentials.
 
@@ -20,36 +22,69 @@ mod intake;
 mod local;
 #[cfg(test)]
 mod memory_tests;
+mod parts;
 mod s3;
 
 pub use error::{ArtifactError, Result};
+pub use parts::{PartStaging, StagedPart};
 pub use s3::S3Config;
 
 use bytes::Bytes;
 use futures::Stream;
 use futures::stream::BoxStream;
-use mlplane_core::{ArtifactPath, ExperimentId, RunId, WorkspaceName};
+use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, RunId, WorkspaceName};
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Where one artifact file of one run lives.
+/// What an artifact belongs to: a run or an MLflow 3 logged model.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ArtifactOwner {
+    Run(RunId),
+    Model(LoggedModelId),
+}
+
+impl ArtifactOwner {
+    /// The key components between the experiment id and `artifacts`.
+    fn components(&self) -> Vec<String> {
+        match self {
+            ArtifactOwner::Run(id) => vec![id.as_str().to_string()],
+            ArtifactOwner::Model(id) => vec!["models".to_string(), id.as_str().to_string()],
+        }
+    }
+}
+
+/// Where one artifact file of one run or logged model lives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ArtifactKey {
     pub workspace: WorkspaceName,
     pub experiment_id: ExperimentId,
-    pub run_id: RunId,
-    /// The file's path inside the run's artifact tree; must not be the root.
+    pub owner: ArtifactOwner,
+    /// The file's path inside the owner's artifact tree; must not be the root.
     pub path: ArtifactPath,
 }
 
 impl ArtifactKey {
+    /// The key of a run's file.
+    pub fn run(ws: WorkspaceName, exp: ExperimentId, run: RunId, path: ArtifactPath) -> Self {
+        Self {
+            workspace: ws,
+            experiment_id: exp,
+            owner: ArtifactOwner::Run(run),
+            path,
+        }
+    }
+
     /// The object key relative to the store root:
-    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}`.
+    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` or
+    /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}`.
     pub fn object_key(&self) -> String {
         format!(
             "{}/{}/{}/artifacts/{}",
-            self.workspace, self.experiment_id, self.run_id, self.path
+            self.workspace,
+            self.experiment_id,
+            self.owner.components().join("/"),
+            self.path
         )
     }
 
@@ -63,9 +98,9 @@ impl ArtifactKey {
         let mut parts = vec![
             self.workspace.as_str().to_string(),
             self.experiment_id.to_string(),
-            self.run_id.as_str().to_string(),
-            "artifacts".to_string(),
         ];
+        parts.extend(self.owner.components());
+        parts.push("artifacts".to_string());
         parts.extend(self.path.components().map(str::to_string));
         Ok(parts)
     }
@@ -234,6 +269,22 @@ mod tests {
             secret_access_key: "SECRET".into(),
             region: "us-east-1".into(),
         })
+    }
+
+    #[test]
+    fn model_keys_live_under_models() {
+        let id = LoggedModelId::parse("m-0123456789abcdef0123456789abcdef").expect("model id");
+        let key = ArtifactKey {
+            workspace: WorkspaceName::default_workspace(),
+            experiment_id: ExperimentId(3),
+            owner: ArtifactOwner::Model(id),
+            path: ArtifactPath::parse("MLmodel").expect("path"),
+        };
+        assert_eq!(
+            key.object_key(),
+            "default/3/models/m-0123456789abcdef0123456789abcdef/artifacts/MLmodel"
+        );
+        assert_eq!(key.components().expect("file").len(), 6);
     }
 
     #[test]

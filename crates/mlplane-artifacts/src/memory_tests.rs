@@ -7,7 +7,7 @@
 //! - a 100 MiB upload or download through the local store never has more than
 //!   `LIMIT` bytes more allocated than before it started.
 
-use crate::{ArtifactKey, ArtifactStore};
+use crate::{ArtifactKey, ArtifactOwner, ArtifactStore};
 use bytes::Bytes;
 use futures::StreamExt;
 use mlplane_core::{ArtifactPath, ExperimentId, RunId, WorkspaceName};
@@ -77,7 +77,7 @@ async fn a_100_mib_transfer_uses_bounded_memory() {
     let key = ArtifactKey {
         workspace: WorkspaceName::default_workspace(),
         experiment_id: ExperimentId(1),
-        run_id: RunId::generate(),
+        owner: ArtifactOwner::Run(RunId::generate()),
         path: ArtifactPath::parse("big.bin").expect("valid path"),
     };
     // One 64 KiB chunk, shared by reference count: the body itself allocates nothing.

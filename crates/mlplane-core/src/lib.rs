@@ -12,6 +12,7 @@ pub mod downsample;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod logged_model;
 pub mod model;
 pub mod page_token;
 pub mod registry;
@@ -21,6 +22,7 @@ pub mod validate;
 pub use artifact_path::ArtifactPath;
 pub use error::{Invalid, Violation};
 pub use ids::{ExperimentId, RunId, WorkspaceName};
+pub use logged_model::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
 pub use model::*;
 pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};
 

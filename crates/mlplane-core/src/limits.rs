@@ -59,3 +59,13 @@ pub const MAX_INPUT_TAG_KEY_LEN: usize = 255;
 pub const MAX_INPUT_TAG_VALUE_LEN: usize = 500;
 /// Most datasets in one `log-inputs` call.
 pub const MAX_INPUTS_PER_CALL: usize = 1000;
+/// Longest logged model name, in characters (MLflow's limit).
+pub const MAX_LOGGED_MODEL_NAME_LEN: usize = 500;
+/// Most logged models one search returns per page (MLflow's limit).
+pub const MAX_LOGGED_MODEL_PAGE: usize = 50;
+/// Most parts of one multipart artifact upload (S3's limit).
+pub const MAX_UPLOAD_PARTS: u32 = 10_000;
+/// Largest part of a multipart artifact upload, in bytes (S3's limit, 5 GiB).
+pub const MAX_UPLOAD_PART_BYTES: u64 = 5 << 30;
+/// Age after which an unfinished multipart upload is removed at server start, in seconds.
+pub const STALE_UPLOAD_SECS: u64 = 24 * 60 * 60;

@@ -29,6 +29,7 @@ pub enum ErrorCode {
     MetricNotFound,
     ArtifactNotFound,
     ModelNotFound,
+    LoggedModelNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
@@ -55,6 +56,7 @@ impl ErrorCode {
             ErrorCode::MetricNotFound => "metric_not_found",
             ErrorCode::ArtifactNotFound => "artifact_not_found",
             ErrorCode::ModelNotFound => "model_not_found",
+            ErrorCode::LoggedModelNotFound => "logged_model_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
@@ -81,6 +83,7 @@ impl ErrorCode {
             | ErrorCode::MetricNotFound
             | ErrorCode::ArtifactNotFound
             | ErrorCode::ModelNotFound
+            | ErrorCode::LoggedModelNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
@@ -163,6 +166,7 @@ impl From<StoreError> for ApiError {
                     Entity::RegisteredModel | Entity::ModelVersion | Entity::ModelAlias => {
                         ErrorCode::ModelNotFound
                     }
+                    Entity::LoggedModel => ErrorCode::LoggedModelNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -175,7 +179,8 @@ impl From<StoreError> for ApiError {
                     | Entity::Metric
                     | Entity::Artifact
                     | Entity::ModelVersion
-                    | Entity::ModelAlias => ErrorCode::InvalidState,
+                    | Entity::ModelAlias
+                    | Entity::LoggedModel => ErrorCode::InvalidState,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }

@@ -27,7 +27,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use error::{ApiError, ErrorCode};
-use mlplane_artifacts::ArtifactStore;
+use mlplane_artifacts::{ArtifactStore, PartStaging};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -133,7 +133,17 @@ pub async fn run(
         artifacts = %artifacts.describe(),
         "stores ready"
     );
-    let state = AppState::new(Arc::clone(&store), artifacts, config.limits);
+    let parts = PartStaging::new(&config.data_dir.join("mpu-staging"));
+    let stale = parts
+        .sweep_older_than(std::time::Duration::from_secs(
+            mlplane_core::limits::STALE_UPLOAD_SECS,
+        ))
+        .await?;
+    if stale > 0 {
+        tracing::info!(count = stale, "removed stale multipart uploads");
+    }
+    let state =
+        AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -1,7 +1,7 @@
 //! Shared state handed to every handler.
 
 use crate::http_metrics::HttpMetrics;
-use mlplane_artifacts::ArtifactStore;
+use mlplane_artifacts::{ArtifactStore, PartStaging};
 use mlplane_store::MetadataStore;
 use std::sync::Arc;
 
@@ -30,6 +30,8 @@ pub struct AppState {
     pub artifacts: ArtifactStore,
     pub metrics: Arc<HttpMetrics>,
     pub limits: Limits,
+    /// Where parts of multipart uploads wait for `mpu/complete`.
+    pub parts: PartStaging,
 }
 
 impl AppState {
@@ -39,6 +41,13 @@ impl AppState {
             artifacts,
             metrics: Arc::new(HttpMetrics::default()),
             limits,
+            parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
         }
+    }
+
+    /// Stages multipart uploads in `parts` (the server uses `<data_dir>/mpu-staging`).
+    pub fn with_part_staging(mut self, parts: PartStaging) -> Self {
+        self.parts = parts;
+        self
     }
 }

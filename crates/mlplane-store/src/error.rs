@@ -19,6 +19,7 @@ pub enum Entity {
     RegisteredModel,
     ModelVersion,
     ModelAlias,
+    LoggedModel,
 }
 
 impl fmt::Display for Entity {
@@ -32,6 +33,7 @@ impl fmt::Display for Entity {
             Entity::RegisteredModel => "registered model",
             Entity::ModelVersion => "model version",
             Entity::ModelAlias => "model alias",
+            Entity::LoggedModel => "logged model",
         })
     }
 }

@@ -210,7 +210,9 @@ fn run_attribute(d: Dialect, a: Attr) -> String {
             "r.start_time".into()
         }
         Attr::LastUpdatedTimestamp => "r.end_time".into(),
-        Attr::VersionNumber | Attr::SourcePath => "r.id".into(),
+        Attr::VersionNumber | Attr::SourcePath | Attr::ModelType | Attr::SourceRunId => {
+            "r.id".into()
+        }
     }
 }
 

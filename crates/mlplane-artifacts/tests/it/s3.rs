@@ -370,3 +370,52 @@ async fn wait_until(mut cond: impl FnMut() -> bool) {
     }
     panic!("condition not reached within 10s");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_staged_parts_concatenate_into_one_model_object() {
+    use mlplane_artifacts::{ArtifactKey, ArtifactOwner, PartStaging};
+    use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, WorkspaceName};
+
+    let server = s3_server!("s3_staged_parts_concatenate_into_one_model_object");
+    let store = server.store();
+    let staging_dir = tempfile::tempdir().expect("staging dir");
+    let staging = PartStaging::new(staging_dir.path());
+    let id = staging.create("meta").await.expect("upload");
+    let parts: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| {
+            (0..(3 * MIB as u32 + 17))
+                .map(|j| (j % 253) as u8 ^ i)
+                .collect()
+        })
+        .collect();
+    let mut order = Vec::new();
+    for (i, p) in parts.iter().enumerate().rev() {
+        let body = futures::stream::iter(
+            p.chunks(64 * 1024)
+                .map(|c| Ok::<_, String>(bytes::Bytes::copy_from_slice(c)))
+                .collect::<Vec<_>>(),
+        );
+        let staged = staging
+            .put_part(&id, i as u32 + 1, body, u64::MAX)
+            .await
+            .expect("part");
+        order.push((staged.number, staged.etag));
+    }
+    order.sort();
+    let k = ArtifactKey {
+        workspace: WorkspaceName::default_workspace(),
+        experiment_id: ExperimentId(7),
+        owner: ArtifactOwner::Model(LoggedModelId::generate()),
+        path: ArtifactPath::parse("model.pkl").expect("path"),
+    };
+    let stored = store
+        .put_stream(&k, staging.concat(&id, order).expect("concat"), u64::MAX)
+        .await
+        .expect("upload of the concatenation");
+    let all = parts.concat();
+    assert_eq!(stored.sha256, support::sha256_hex(&all));
+    assert_eq!(support::read_all(&store, &k).await.expect("read"), all);
+    assert!(k.object_key().contains("/models/m-"));
+    assert!(server.file_of(&k).is_file());
+    staging.remove(&id).await.expect("remove");
+}

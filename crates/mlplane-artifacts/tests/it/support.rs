@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
-use mlplane_artifacts::{ArtifactError, ArtifactKey, ArtifactStore, StoredObject};
+use mlplane_artifacts::{ArtifactError, ArtifactKey, ArtifactOwner, ArtifactStore, StoredObject};
 use mlplane_core::{ArtifactPath, ExperimentId, RunId, WorkspaceName};
 use sha2::{Digest, Sha256};
 
@@ -18,7 +18,9 @@ pub fn key(path: &str) -> ArtifactKey {
     ArtifactKey {
         workspace: WorkspaceName::default_workspace(),
         experiment_id: ExperimentId(7),
-        run_id: RunId::parse("0123456789abcdef0123456789abcdef").expect("valid run id"),
+        owner: ArtifactOwner::Run(
+            RunId::parse("0123456789abcdef0123456789abcdef").expect("valid run id"),
+        ),
         path: ArtifactPath::parse(path).expect("valid artifact path"),
     }
 }

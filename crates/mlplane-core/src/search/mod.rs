@@ -34,7 +34,10 @@ mod scan;
 mod tests;
 
 pub use like::like_match;
-pub use parse::{parse_experiment_filter, parse_order_by, parse_registry_filter, parse_run_filter};
+pub use parse::{
+    parse_experiment_filter, parse_logged_model_filter, parse_order_by, parse_registry_filter,
+    parse_run_filter,
+};
 
 /// Longest filter or order_by entry accepted, in bytes.
 pub const MAX_FILTER_LEN: usize = 10_000;
@@ -53,6 +56,9 @@ pub enum SearchKind {
     /// `model-versions/search`: `name`, `version_number`, `run_id`, `source_path`,
     /// `tags.<key>`; order by those attributes and timestamps.
     ModelVersions,
+    /// MLflow 3 logged models: `name`, `status`, `model_type`, `source_run_id`,
+    /// `creation_timestamp`, `last_updated_timestamp`, `params.<key>` and `tags.<key>`.
+    LoggedModels,
 }
 
 impl SearchKind {
@@ -63,6 +69,7 @@ impl SearchKind {
             SearchKind::Experiments => "experiments",
             SearchKind::RegisteredModels => "registered models",
             SearchKind::ModelVersions => "model versions",
+            SearchKind::LoggedModels => "logged models",
         }
     }
 }
@@ -121,6 +128,9 @@ pub enum Attr {
     LastUpdatedTimestamp,
     VersionNumber,
     SourcePath,
+    // Logged models (also `Name`, `Status`, `CreationTime`, `LastUpdateTime`).
+    ModelType,
+    SourceRunId,
 }
 
 impl Attr {
@@ -143,6 +153,8 @@ impl Attr {
             Attr::LastUpdatedTimestamp => "last_updated_timestamp",
             Attr::VersionNumber => "version_number",
             Attr::SourcePath => "source_path",
+            Attr::ModelType => "model_type",
+            Attr::SourceRunId => "source_run_id",
         }
     }
 

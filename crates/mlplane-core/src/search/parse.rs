@@ -31,6 +31,13 @@ pub fn parse_registry_filter(s: &str, kind: SearchKind) -> Result<Filter, Filter
     parse_filter(s, kind)
 }
 
+/// Parses the `filter` of `logged-models/search`: attributes `name`, `status`, `model_type`,
+/// `source_run_id`, `creation_timestamp`, `last_updated_timestamp`, plus `params.<key>` and
+/// `tags.<key>`; string entities only take `=` and `!=`.
+pub fn parse_logged_model_filter(s: &str) -> Result<Filter, FilterError> {
+    parse_filter(s, SearchKind::LoggedModels)
+}
+
 /// Parses the `order_by` entries of a search, each `<entity> [ASC|DESC]` (ascending by
 /// default). Error positions are byte offsets into the offending entry, whose index the
 /// message names.
@@ -111,6 +118,19 @@ fn clause(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Clause, FilterError>
     let op_pos = cur.pos();
     let op = comparator(cur)?;
     check_op(&entity, op, op_pos)?;
+    if kind == SearchKind::LoggedModels
+        && !is_numeric(&entity)
+        && !matches!(op, Comparator::Eq | Comparator::Ne)
+    {
+        return Err(FilterError::new(
+            op_pos,
+            format!(
+                "comparator '{}' is not supported for {} in logged model searches, use = or !=",
+                op.as_str(),
+                describe(&entity)
+            ),
+        ));
+    }
     cur.skip_ws();
     let value = value(cur, &entity, op)?;
     Ok(Clause { entity, op, value })
@@ -164,6 +184,14 @@ fn attribute(name: &str, kind: SearchKind) -> Option<Attr> {
         (SearchKind::ModelVersions, "run_id") => Attr::RunId,
         (SearchKind::ModelVersions, "version_number") => Attr::VersionNumber,
         (SearchKind::ModelVersions, "source_path") => Attr::SourcePath,
+        (SearchKind::LoggedModels, "name") => Attr::Name,
+        (SearchKind::LoggedModels, "status") => Attr::Status,
+        (SearchKind::LoggedModels, "model_type") => Attr::ModelType,
+        (SearchKind::LoggedModels, "source_run_id") => Attr::SourceRunId,
+        (SearchKind::LoggedModels, "creation_timestamp" | "creation_time") => Attr::CreationTime,
+        (SearchKind::LoggedModels, "last_updated_timestamp" | "last_update_time") => {
+            Attr::LastUpdateTime
+        }
         _ => return None,
     })
 }
@@ -178,6 +206,10 @@ fn attribute_names(kind: SearchKind) -> &'static str {
         SearchKind::RegisteredModels => "name, creation_timestamp or last_updated_timestamp",
         SearchKind::ModelVersions => {
             "name, version_number, run_id, source_path, creation_timestamp or \
+             last_updated_timestamp"
+        }
+        SearchKind::LoggedModels => {
+            "name, status, model_type, source_run_id, creation_timestamp or \
              last_updated_timestamp"
         }
     }
@@ -218,6 +250,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
         return attribute(word, kind).map(Entity::Attribute).ok_or_else(|| {
             let prefixes = match kind {
                 SearchKind::Runs => "metrics., params., tags., attributes., datasets.",
+                SearchKind::LoggedModels => "params., tags., attributes.",
                 _ => "tags., attributes.",
             };
             FilterError::new(
@@ -283,6 +316,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
             };
             Ok(Entity::Dataset(field))
         }
+        (Prefix::Param, SearchKind::LoggedModels) => Ok(Entity::Param(key)),
         (Prefix::Metric, _) => not_here("metrics"),
         (Prefix::Param, _) => not_here("params"),
         (Prefix::Dataset, _) => not_here("datasets"),
@@ -445,6 +479,15 @@ fn order_by_entry(s: &str, kind: SearchKind) -> Result<OrderBy, FilterError> {
     match (&entity, kind) {
         (Entity::Dataset(_), _) => {
             return Err(FilterError::new(start, "cannot order by a dataset field"));
+        }
+        (Entity::Tag(_) | Entity::Param(_), SearchKind::LoggedModels) => {
+            return Err(FilterError::new(
+                start,
+                format!(
+                    "logged models can only be ordered by {}",
+                    attribute_names(kind)
+                ),
+            ));
         }
         (Entity::Tag(_), kind) if kind != SearchKind::Runs => {
             return Err(FilterError::new(

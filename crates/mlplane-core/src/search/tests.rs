@@ -486,9 +486,10 @@ fn order_by_refused() {
     for (item, kind, position, fragment) in cases {
         let first = match kind {
             SearchKind::Runs => "start_time",
-            SearchKind::Experiments | SearchKind::RegisteredModels | SearchKind::ModelVersions => {
-                "name"
-            }
+            SearchKind::Experiments
+            | SearchKind::RegisteredModels
+            | SearchKind::ModelVersions
+            | SearchKind::LoggedModels => "name",
         };
         let items = strings(&[first, item]);
         match parse_order_by(&items, kind) {

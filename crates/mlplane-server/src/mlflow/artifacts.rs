@@ -2,14 +2,16 @@
 //! `artifacts/list`, over the same byte store and artifact records as the native routes.
 //!
 //! Runs hand out `artifact_uri = mlflow-artifacts:/{ws}/{experiment_id}/{run_id}/artifacts`,
-//! so the client addresses a file as `{ws}/{experiment_id}/{run_id}/artifacts/{file path}`.
+//! so the client addresses a file as `{ws}/{experiment_id}/{run_id}/artifacts/{file path}`;
+//! MLflow 3 logged models hand out
+//! `mlflow-artifacts:/{ws}/{experiment_id}/models/{model_id}/artifacts`, addressed the same way.
 //!
 //! Invariants:
 //! - every path is fully decoded by the router, then split and validated part by part (served
-//!   workspace, numeric experiment id, run id, literal `artifacts`, [`ArtifactPath`]) before
-//!   any store is touched; a bad part is INVALID_PARAMETER_VALUE;
-//! - the run must exist in the workspace and belong to the named experiment, else
-//!   RESOURCE_DOES_NOT_EXIST; uploads also need the run to be active;
+//!   workspace, numeric experiment id, run id or `models/{model_id}`, literal `artifacts`,
+//!   [`ArtifactPath`]) before any store is touched; a bad part is INVALID_PARAMETER_VALUE;
+//! - the run or model must exist in the workspace and belong to the named experiment, else
+//!   RESOURCE_DOES_NOT_EXIST; run uploads also need the run to be active;
 //! - uploads stream through `store_file` (no request-size layer; the artifact byte limit
 //!   applies), downloads and deletes go through the artifact records, as on the native API;
 //! - proxy listings name children relative to the listed directory, tracking listings
@@ -21,15 +23,18 @@ use super::views::{
     RunArtifactsResponse, mlflow_uri,
 };
 use super::{MlflowQuery, Workspace, experiment_id, run_id};
-use crate::routes::artifacts::{TransferError, file_response, remove_file, store_file};
+use crate::routes::artifacts::{TransferError, file_response, list_dir, remove_file, store_file};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::response::Response;
-use mlplane_artifacts::ArtifactKey;
-use mlplane_core::{ArtifactListing, ArtifactPath, LifecycleStage, RunId, WorkspaceName};
+use mlplane_artifacts::{ArtifactKey, ArtifactOwner};
+use mlplane_core::{
+    ArtifactListing, ArtifactPath, ExperimentId, LifecycleStage, LoggedModelId, RunId,
+    WorkspaceName,
+};
 use std::collections::HashMap;
 
 /// The literal segment between the run id and the file path.
@@ -63,54 +68,91 @@ impl<S: Send + Sync> FromRequestParts<S> for ProxyPath {
     }
 }
 
-/// A validated proxy address: a run and a path under its artifact root.
-struct Target {
-    ws: WorkspaceName,
-    run: RunId,
-    key: ArtifactKey,
-    stage: LifecycleStage,
+/// The literal segment that introduces a logged model in a proxy path.
+const MODELS_SEGMENT: &str = "models";
+
+/// A validated proxy address: a run or model and a path under its artifact root.
+pub(crate) struct Target {
+    pub ws: WorkspaceName,
+    pub key: ArtifactKey,
+    /// Whether files may be written (an active run, or any live model).
+    pub writable: bool,
 }
 
-/// Splits `{ws}/{experiment_id}/{run_id}/artifacts[/{rest}]`, validates every part, and
-/// resolves the run. `dir` allows an empty rest (the artifact root).
-async fn target(s: &AppState, served: WorkspaceName, raw: &str, dir: bool) -> MlflowResult<Target> {
+/// Splits `{ws}/{experiment_id}/{run_id}/artifacts[/{rest}]` or
+/// `{ws}/{experiment_id}/models/{model_id}/artifacts[/{rest}]`, validates every part, and
+/// resolves the owner. `dir` allows an empty rest (the artifact root).
+pub(crate) async fn target(
+    s: &AppState,
+    served: WorkspaceName,
+    raw: &str,
+    dir: bool,
+) -> MlflowResult<Target> {
     let bad = || MlflowError::invalid(format!("invalid artifact path '{raw}'"));
-    let mut parts = raw.splitn(5, '/');
-    let (Some(ws), Some(exp), Some(run), Some(seg)) =
+    let mut parts = raw.splitn(4, '/');
+    let (Some(ws), Some(exp), Some(owner), tail) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
-    if ws != served.as_str() || seg != ARTIFACTS_SEGMENT {
+    if ws != served.as_str() {
         return Err(bad());
     }
     let exp = experiment_id(exp)?;
-    let run = RunId::parse(run)?;
-    let rest = parts.next().unwrap_or("");
+    let tail = tail.unwrap_or("");
+    let (owner, tail) = if owner == MODELS_SEGMENT {
+        let (id, tail) = tail.split_once('/').unwrap_or((tail, ""));
+        (ArtifactOwner::Model(LoggedModelId::parse(id)?), tail)
+    } else {
+        (ArtifactOwner::Run(RunId::parse(owner)?), tail)
+    };
+    let (seg, rest) = tail.split_once('/').unwrap_or((tail, ""));
+    if seg != ARTIFACTS_SEGMENT {
+        return Err(bad());
+    }
     let path = if dir {
         ArtifactPath::parse_dir(rest)?
     } else {
         ArtifactPath::parse(rest)?
     };
-    let info = s.store.get_run(&served, &run).await?.info;
-    if info.experiment_id != exp {
+    let writable = owner_in_experiment(s, &served, &owner, exp).await?;
+    Ok(Target {
+        key: ArtifactKey {
+            workspace: served.clone(),
+            experiment_id: exp,
+            owner,
+            path,
+        },
+        ws: served,
+        writable,
+    })
+}
+
+/// Checks the owner exists in `ws` and belongs to `exp`; answers whether it takes writes.
+async fn owner_in_experiment(
+    s: &AppState,
+    ws: &WorkspaceName,
+    owner: &ArtifactOwner,
+    exp: ExperimentId,
+) -> MlflowResult<bool> {
+    let (actual, writable, what) = match owner {
+        ArtifactOwner::Run(id) => {
+            let info = s.store.get_run(ws, id).await?.info;
+            let live = info.lifecycle_stage == LifecycleStage::Active;
+            (info.experiment_id, live, format!("run '{id}'"))
+        }
+        ArtifactOwner::Model(id) => {
+            let m = s.store.get_logged_model(ws, id).await?;
+            (m.experiment_id, true, format!("logged model '{id}'"))
+        }
+    };
+    if actual != exp {
         return Err(MlflowError::new(
             MlflowCode::ResourceDoesNotExist,
-            format!("run '{run}' not found in experiment '{exp}'"),
+            format!("{what} not found in experiment '{exp}'"),
         ));
     }
-    let key = ArtifactKey {
-        workspace: served.clone(),
-        experiment_id: exp,
-        run_id: run.clone(),
-        path,
-    };
-    Ok(Target {
-        ws: served,
-        run,
-        key,
-        stage: info.lifecycle_stage,
-    })
+    Ok(writable)
 }
 
 /// `PUT mlflow-artifacts/artifacts/{path}`: the raw body becomes the file.
@@ -121,13 +163,12 @@ pub async fn upload(
     body: Body,
 ) -> MlflowResult<Json<Empty>> {
     let t = target(&s, ws, &raw, false).await?;
-    if t.stage != LifecycleStage::Active {
+    if !t.writable {
         return Err(MlflowError::invalid(format!(
-            "run '{}' is not active",
-            t.run
+            "'{raw}' belongs to a run that is not active"
         )));
     }
-    store_file(&s, &t.ws, &t.run, &t.key, body).await?;
+    store_file(&s, &t.ws, &t.key, body).await?;
     Ok(Json(Empty {}))
 }
 
@@ -138,7 +179,7 @@ pub async fn download(
     ProxyPath(raw): ProxyPath,
 ) -> MlflowResult<Response> {
     let t = target(&s, ws, &raw, false).await?;
-    Ok(file_response(&s, &t.ws, &t.run, &t.key).await?)
+    Ok(file_response(&s, &t.ws, &t.key).await?)
 }
 
 /// `DELETE mlflow-artifacts/artifacts/{path}`: a file, or every file under a directory.
@@ -150,14 +191,14 @@ pub async fn delete(
     let t = target(&s, ws, &raw, false).await?;
     let files = files_under(&s, &t).await?;
     if files.is_empty() {
-        remove_file(&s, &t.ws, &t.run, &t.key).await?;
+        remove_file(&s, &t.ws, &t.key).await?;
     }
     for path in files {
         let key = ArtifactKey {
             path,
             ..t.key.clone()
         };
-        remove_file(&s, &t.ws, &t.run, &key).await?;
+        remove_file(&s, &t.ws, &key).await?;
     }
     Ok(Json(Empty {}))
 }
@@ -167,7 +208,7 @@ async fn files_under(s: &AppState, t: &Target) -> MlflowResult<Vec<ArtifactPath>
     let mut found = Vec::new();
     let mut pending = vec![t.key.path.clone()];
     while let Some(dir) = pending.pop() {
-        let l = s.store.list_artifacts(&t.ws, &t.run, &dir).await?;
+        let l = list_dir(s, &t.ws, &t.key.owner, &dir).await?;
         found.extend(l.files.into_iter().map(|f| f.path));
         for name in l.dirs {
             pending.push(dir.join(&ArtifactPath::parse(&name)?));
@@ -184,7 +225,7 @@ pub async fn list(
 ) -> MlflowResult<Json<ProxyListResponse>> {
     let raw = q.path.unwrap_or_default();
     let t = target(&s, ws, raw.trim_end_matches('/'), true).await?;
-    let l = s.store.list_artifacts(&t.ws, &t.run, &t.key.path).await?;
+    let l = list_dir(&s, &t.ws, &t.key.owner, &t.key.path).await?;
     Ok(Json(ProxyListResponse {
         files: file_infos(l, |name| name.to_string()),
     }))
@@ -213,7 +254,7 @@ pub async fn list_run(
 }
 
 /// Directories then files, each shown under `shown(child name)`.
-fn file_infos(l: ArtifactListing, shown: impl Fn(&str) -> String) -> Vec<FileInfoView> {
+pub(crate) fn file_infos(l: ArtifactListing, shown: impl Fn(&str) -> String) -> Vec<FileInfoView> {
     let dirs = l.dirs.iter().map(|d| FileInfoView {
         path: shown(d),
         is_dir: true,

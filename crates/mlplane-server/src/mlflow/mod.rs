@@ -18,6 +18,8 @@ pub mod error;
 pub mod experiments;
 pub mod int64;
 pub mod logged_models;
+pub mod model_views;
+pub mod mpu;
 pub mod registry;
 pub mod registry_views;
 pub mod runs;
@@ -59,13 +61,14 @@ fn workspace_routes(state: &AppState) -> Router<AppState> {
         .nest("/ajax-api/2.0/mlflow", tracking)
         .nest("/api/3.0/mlflow", v3.clone())
         .nest("/ajax-api/3.0/mlflow", v3)
-        .nest("/api/2.0/mlflow-artifacts", proxy_routes())
-        .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes())
+        .nest("/api/2.0/mlflow-artifacts", proxy_routes(state))
+        .nest("/ajax-api/2.0/mlflow-artifacts", proxy_routes(state))
 }
 
 /// The artifact proxy: uploads stream, so no request-size layer (the artifact byte limit
-/// applies instead).
-fn proxy_routes() -> Router<AppState> {
+/// applies instead), except on the JSON bodies of the multipart routes.
+fn proxy_routes(state: &AppState) -> Router<AppState> {
+    let json_limit = DefaultBodyLimit::max(state.limits.max_request_bytes);
     Router::new()
         .route("/artifacts", get(artifacts::list))
         .route(
@@ -73,6 +76,16 @@ fn proxy_routes() -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        )
+        .route("/mpu/create/{*path}", post(mpu::create).layer(json_limit))
+        .route(
+            "/mpu/complete/{*path}",
+            post(mpu::complete).layer(json_limit),
+        )
+        .route("/mpu/abort/{*path}", post(mpu::abort).layer(json_limit))
+        .route(
+            "/mpu/part/{upload_id}/{part_number}",
+            axum::routing::put(mpu::put_part),
         )
         .route("/{*rest}", any(endpoint_not_found))
         .layer(DefaultBodyLimit::disable())
@@ -116,7 +129,35 @@ fn tracking_routes(state: &AppState) -> Router<AppState> {
         )
         .route("/metrics/get-history", get(runs::history))
         .route("/artifacts/list", get(artifacts::list_run))
+        .route("/runs/outputs", post(logged_models::log_outputs))
+        .route("/logged-models", post(logged_models::create))
         .route("/logged-models/search", post(logged_models::search))
+        .route(
+            "/logged-models/{model_id}",
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            axum::routing::patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            axum::routing::delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/files",
+            get(logged_models::download_artifact),
+        )
         .merge(registry_routes())
         .route("/{*rest}", any(endpoint_not_found))
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
@@ -173,7 +214,7 @@ async fn server_info() -> axum::Json<serde_json::Value> {
         "store_type": "SqlStore",
         "workspaces_enabled": false,
         "trace_archival_enabled": false,
-        "multipart_uploads_enabled": false,
+        "multipart_uploads_enabled": true,
         "multipart_downloads_enabled": false,
         "presigned_upload_run_id_supported": false,
         "presigned_upload_model_id_supported": false,
@@ -205,6 +246,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Workspace {
             None => Ok(Workspace(WorkspaceName::default_workspace())),
             Some((_, v)) => Ok(Workspace(WorkspaceName::parse(v)?)),
         }
+    }
+}
+
+/// The named captures of a route's path, decoded, in MLflow's error shape. Read by name:
+/// under `/w/{workspace}` every route has one capture more than its own.
+pub struct PathParams(pub std::collections::HashMap<String, String>);
+
+impl PathParams {
+    /// The capture `name`, or INVALID_PARAMETER_VALUE if the route has none by that name.
+    pub fn take(&mut self, name: &str) -> MlflowResult<String> {
+        self.0
+            .remove(name)
+            .ok_or_else(|| MlflowError::invalid(format!("missing path parameter '{name}'")))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = MlflowError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
+            parts, state,
+        )
+        .await
+        .map(|p| PathParams(p.0))
+        .map_err(|rej| MlflowError::invalid(rej.body_text()))
     }
 }
 

@@ -8,7 +8,8 @@
 //! - every name, alias, tag and version is validated by `mlplane_core::registry` before a
 //!   store call; a version's `source` must parse with `parse_model_source`, so a local path,
 //!   a foreign host or a traversal never reaches the store (INVALID_PARAMETER_VALUE);
-//! - `models:/<model_id>` sources are resolved through [`resolve_logged_model_location`];
+//! - `models:/<model_id>` sources are resolved through [`resolve_logged_model_location`]
+//!   to the logged model's artifact location, which must exist in the workspace;
 //! - handlers are thin: parse, validate, one store call, map to a view.
 
 use super::error::{MlflowError, MlflowResult};
@@ -28,7 +29,7 @@ use mlplane_core::registry::{
     self as reg, ModelSource, NewModelVersion, NewRegisteredModel, Stage,
 };
 use mlplane_core::search::{SearchKind, parse_order_by, parse_registry_filter};
-use mlplane_core::{PageRequest, RunId, Tag, WorkspaceName};
+use mlplane_core::{LoggedModelId, PageRequest, RunId, Tag, WorkspaceName};
 use mlplane_store::RegistryQuery;
 use serde::de::DeserializeOwned;
 
@@ -54,16 +55,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for BodyOrQuery<T> {
     }
 }
 
-/// Where the files of logged model `model_id` live. Logged models are not stored yet, so
-/// every id is unknown: INVALID_PARAMETER_VALUE "logged model not found".
+/// Where the files of logged model `model_id` live, as the client reads them: its
+/// `mlflow-artifacts:` artifact location. An unknown or deleted model is
+/// INVALID_PARAMETER_VALUE naming it (the request's `source` is at fault).
 pub async fn resolve_logged_model_location(
-    _s: &AppState,
-    _ws: &WorkspaceName,
+    s: &AppState,
+    ws: &WorkspaceName,
     model_id: &str,
 ) -> MlflowResult<String> {
-    Err(MlflowError::invalid(format!(
-        "logged model not found: '{model_id}'"
-    )))
+    let not_found = || MlflowError::invalid(format!("logged model not found: '{model_id}'"));
+    let id = LoggedModelId::parse(model_id).map_err(|_| not_found())?;
+    match s.store.get_logged_model(ws, &id).await {
+        Ok(m) => Ok(super::views::mlflow_uri(&m.artifact_location)),
+        Err(mlplane_store::StoreError::NotFound { .. }) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn name(n: &str) -> MlflowResult<&str> {

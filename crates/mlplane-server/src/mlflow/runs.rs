@@ -217,14 +217,15 @@ pub async fn delete_tag(
     Ok(Json(Empty {}))
 }
 
-/// `runs/log-inputs`: records the datasets a run read. Model inputs (MLflow 3) are
-/// accepted and not recorded.
+/// `runs/log-inputs`: records the datasets a run read. Model inputs (MLflow 3) must exist
+/// and are not recorded yet.
 pub async fn log_inputs(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
     MlflowJson(req): MlflowJson<views::LogInputs>,
 ) -> MlflowResult<Json<Empty>> {
     let id = run_id(&req.run)?;
+    super::logged_models::check_run_and_models(&s, &ws, &id, &req.models).await?;
     let inputs: Vec<mlplane_core::DatasetInput> =
         req.datasets.into_iter().map(Into::into).collect();
     validate::dataset_inputs(&inputs)?;

@@ -231,13 +231,16 @@ impl From<DatasetInputView> for DatasetInput {
     }
 }
 
-/// `runs/log-inputs`: datasets (and, from MLflow 3, models, which are not recorded yet).
+/// `runs/log-inputs`: datasets, and from MLflow 3 the logged models a run read (checked
+/// to exist, not recorded yet).
 #[derive(Debug, Deserialize)]
 pub struct LogInputs {
     #[serde(flatten)]
     pub run: RunRef,
     #[serde(default)]
     pub datasets: Vec<DatasetInputView>,
+    #[serde(default)]
+    pub models: Vec<super::model_views::ModelRef>,
 }
 
 impl From<Run> for RunView {
@@ -469,17 +472,4 @@ pub struct RunArtifactsQuery {
 pub struct RunArtifactsResponse {
     pub root_uri: String,
     pub files: Vec<FileInfoView>,
-}
-
-/// `logged-models/search`: only the experiment ids are read.
-#[derive(Debug, Deserialize)]
-pub struct SearchLoggedModels {
-    #[serde(default)]
-    pub experiment_ids: Vec<String>,
-}
-
-/// An empty page of logged models (mlplane stores none).
-#[derive(Debug, Serialize)]
-pub struct SearchLoggedModelsResponse {
-    pub models: Vec<serde_json::Value>,
 }

@@ -4,8 +4,9 @@
 //! An upload streams the body into `mlplane-artifacts` (hashing on the way), and only once the
 //! bytes are durable records `(path, size, sha256)` in the metadata store. Listings and
 //! downloads go through the metadata store, so a file is visible only once fully stored.
-//! The transfer helpers (`store_file`, `file_response`, `remove_file`) are shared with
-//! the MLflow artifact proxy, which maps `TransferError` into its own error shape.
+//! The transfer helpers (`store_file`, `file_response`, `remove_file`, `list_dir`) are shared
+//! with the MLflow artifact proxy, which maps `TransferError` into its own error shape; they
+//! serve runs and MLflow 3 logged models alike, picking the record store by the key's owner.
 
 use super::{run_id, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -18,8 +19,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use mlplane_api::{ArtifactListQuery, ArtifactListView, ArtifactView, ErrorBody};
-use mlplane_artifacts::{ArtifactError, ArtifactKey};
-use mlplane_core::{ArtifactEntry, ArtifactPath, LifecycleStage, RunId, WorkspaceName};
+use mlplane_artifacts::{ArtifactError, ArtifactKey, ArtifactOwner};
+use mlplane_core::{
+    ArtifactEntry, ArtifactListing, ArtifactPath, LifecycleStage, RunId, WorkspaceName,
+};
 use mlplane_store::StoreError;
 
 /// A failure of a shared transfer helper: the metadata store or the byte store.
@@ -57,7 +60,6 @@ impl From<TransferError> for ApiError {
 pub(crate) async fn store_file(
     s: &AppState,
     ws: &WorkspaceName,
-    id: &RunId,
     key: &ArtifactKey,
     body: Body,
 ) -> Result<ArtifactEntry, TransferError> {
@@ -71,8 +73,34 @@ pub(crate) async fn store_file(
         sha256: stored.sha256,
         created_at: super::now_ms(),
     };
-    s.store.record_artifact(ws, id, entry.clone()).await?;
+    record(s, ws, key, entry.clone()).await?;
     Ok(entry)
+}
+
+/// Records a file whose bytes are already durable at `key`.
+pub(crate) async fn record(
+    s: &AppState,
+    ws: &WorkspaceName,
+    key: &ArtifactKey,
+    entry: ArtifactEntry,
+) -> Result<(), StoreError> {
+    match &key.owner {
+        ArtifactOwner::Run(id) => s.store.record_artifact(ws, id, entry).await,
+        ArtifactOwner::Model(id) => s.store.record_model_artifact(ws, id, entry).await,
+    }
+}
+
+/// One directory level of an owner's recorded files.
+pub(crate) async fn list_dir(
+    s: &AppState,
+    ws: &WorkspaceName,
+    owner: &ArtifactOwner,
+    dir: &ArtifactPath,
+) -> Result<ArtifactListing, StoreError> {
+    match owner {
+        ArtifactOwner::Run(id) => s.store.list_artifacts(ws, id, dir).await,
+        ArtifactOwner::Model(id) => s.store.list_model_artifacts(ws, id, dir).await,
+    }
 }
 
 /// A streamed `application/octet-stream` response of a recorded file, with its length and
@@ -80,10 +108,12 @@ pub(crate) async fn store_file(
 pub(crate) async fn file_response(
     s: &AppState,
     ws: &WorkspaceName,
-    id: &RunId,
     key: &ArtifactKey,
 ) -> Result<Response, TransferError> {
-    let entry = s.store.get_artifact(ws, id, &key.path).await?;
+    let entry = match &key.owner {
+        ArtifactOwner::Run(id) => s.store.get_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Model(id) => s.store.get_model_artifact(ws, id, &key.path).await?,
+    };
     let (size, stream) = s.artifacts.get_stream(key).await?;
     let stream = stream.map(|r| r.map_err(std::io::Error::other));
     let mut resp = Body::from_stream(stream).into_response();
@@ -103,10 +133,12 @@ pub(crate) async fn file_response(
 pub(crate) async fn remove_file(
     s: &AppState,
     ws: &WorkspaceName,
-    id: &RunId,
     key: &ArtifactKey,
 ) -> Result<(), TransferError> {
-    s.store.delete_artifact(ws, id, &key.path).await?;
+    match &key.owner {
+        ArtifactOwner::Run(id) => s.store.delete_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Model(id) => s.store.delete_model_artifact(ws, id, &key.path).await?,
+    }
     s.artifacts.delete(key).await?;
     Ok(())
 }
@@ -122,12 +154,7 @@ async fn key(
     let (ws, id) = (workspace(ws)?, run_id(id)?);
     let path = ArtifactPath::parse(path)?;
     let run = s.store.get_run(&ws, &id).await?;
-    let key = ArtifactKey {
-        workspace: ws.clone(),
-        experiment_id: run.info.experiment_id,
-        run_id: id.clone(),
-        path,
-    };
+    let key = ArtifactKey::run(ws.clone(), run.info.experiment_id, id.clone(), path);
     Ok((ws, id, key, run.info.lifecycle_stage))
 }
 
@@ -147,7 +174,7 @@ pub async fn upload(
             format!("run '{id}' is deleted"),
         ));
     }
-    let entry = store_file(&s, &ws, &id, &key, body).await?;
+    let entry = store_file(&s, &ws, &key, body).await?;
     Ok((StatusCode::CREATED, Json(entry.into())))
 }
 
@@ -158,8 +185,8 @@ pub async fn download(
     State(s): State<AppState>,
     AppPath((ws, id, path)): ArtifactRoute,
 ) -> ApiResult<Response> {
-    let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
-    Ok(file_response(&s, &ws, &id, &key).await?)
+    let (ws, _, key, _) = key(&s, &ws, &id, &path).await?;
+    Ok(file_response(&s, &ws, &key).await?)
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}", tag = "artifacts",
@@ -169,8 +196,8 @@ pub async fn delete(
     State(s): State<AppState>,
     AppPath((ws, id, path)): ArtifactRoute,
 ) -> ApiResult<StatusCode> {
-    let (ws, id, key, _) = key(&s, &ws, &id, &path).await?;
-    remove_file(&s, &ws, &id, &key).await?;
+    let (ws, _, key, _) = key(&s, &ws, &id, &path).await?;
+    remove_file(&s, &ws, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

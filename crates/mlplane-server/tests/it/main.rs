@@ -5,6 +5,8 @@ mod api;
 mod hostile;
 mod mlflow;
 mod mlflow_artifacts;
+mod mlflow_logged_models;
+mod mlflow_mpu;
 mod mlflow_registry;
 mod mlflow_search;
 mod support;

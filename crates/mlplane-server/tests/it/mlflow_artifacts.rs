@@ -219,7 +219,7 @@ async fn upload_over_the_artifact_limit_is_refused() {
 }
 
 #[tokio::test]
-async fn logged_model_search_is_an_empty_page() {
+async fn logged_model_search_of_an_experiment_without_models_is_an_empty_page() {
     let app = TestApp::new().await;
     let v = app
         .ok(

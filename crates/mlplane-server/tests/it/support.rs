@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use mlplane_artifacts::ArtifactStore;
+use mlplane_artifacts::{ArtifactStore, PartStaging};
 use mlplane_server::{AppState, Limits, app};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -31,7 +31,8 @@ impl TestApp {
         let artifacts =
             ArtifactStore::from_uri(&dir.path().join("artifacts").display().to_string())
                 .expect("artifacts");
-        let router = app(AppState::new(store, artifacts, limits));
+        let parts = PartStaging::new(&dir.path().join("mpu-staging"));
+        let router = app(AppState::new(store, artifacts, limits).with_part_staging(parts));
         Self { router, dir }
     }
 
@@ -54,6 +55,16 @@ impl TestApp {
             .await
             .expect("body");
         (status, bytes.to_vec())
+    }
+
+    /// Sends a prepared request; returns status, headers and the body bytes.
+    pub async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, headers, bytes.to_vec())
     }
 
     pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {

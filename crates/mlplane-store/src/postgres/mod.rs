@@ -20,6 +20,7 @@
 
 mod artifacts;
 mod catalog;
+mod logged_models;
 mod logs;
 mod metrics;
 mod pool;

@@ -27,7 +27,7 @@ const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, in increasing version order; numbers may have gaps (each missing
 /// version is applied, whatever came before it).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -221,6 +221,45 @@ CREATE TABLE model_aliases (
     version BIGINT NOT NULL,
     PRIMARY KEY (model_id, alias),
     FOREIGN KEY (model_id, version) REFERENCES model_versions (model_id, version) ON DELETE CASCADE
+);
+"#;
+
+/// MLflow 3 logged models, their params, tags and artifact records.
+const V4: &str = r#"
+CREATE TABLE logged_models (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces(name),
+    experiment_id BIGINT NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    model_type TEXT,
+    source_run_id TEXT COLLATE "C" REFERENCES runs(id),
+    status TEXT NOT NULL,
+    status_message TEXT,
+    lifecycle_stage TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX logged_models_by_experiment ON logged_models (workspace, experiment_id, created_at);
+CREATE TABLE logged_model_params (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_tags (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    key TEXT COLLATE "C" NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+);
+CREATE TABLE logged_model_artifacts (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    path TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (model_id, path)
 );
 "#;
 

@@ -17,6 +17,7 @@
 //! - in-memory databases have no read pool: reads go through the writer, which sees all.
 
 mod files;
+mod logged_models;
 mod metrics;
 mod ops;
 mod registry;
@@ -126,7 +127,10 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .db()?;
-    for (version, sql) in schema::MIGRATIONS {
+    // In version order whatever the list's order; versions may have gaps.
+    let mut migrations = schema::MIGRATIONS.to_vec();
+    migrations.sort_by_key(|(v, _)| *v);
+    for (version, sql) in &migrations {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .db()?;

@@ -6,7 +6,7 @@
 
 /// `(version, sql)` in increasing version order; numbers may have gaps (a version is
 /// applied when its row is missing, whatever came before it).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -98,8 +98,7 @@ CREATE TABLE artifacts (
 ) WITHOUT ROWID;
 "#;
 
-/// The model registry. Versions, tags and aliases hang off the model's surrogate id, so a
-/// rename touches one row; `last_version` numbers versions without reusing any.
+/// Run inputs (datasets) and the key-first indexes searches read.
 const V2: &str = r#"
 -- Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 -- input tags as a JSON array of [key, value] pairs.
@@ -122,6 +121,8 @@ CREATE INDEX run_tags_by_key ON run_tags (key, value);
 CREATE INDEX metric_series_by_key ON metric_series (key, last_value, run_id);
 "#;
 
+/// The model registry. Versions, tags and aliases hang off the model's surrogate id, so a
+/// rename touches one row; `last_version` numbers versions without reusing any.
 const V3: &str = r#"
 CREATE TABLE registered_models (
     id INTEGER PRIMARY KEY,
@@ -172,6 +173,45 @@ CREATE TABLE model_aliases (
     version INTEGER NOT NULL,
     PRIMARY KEY (model_id, alias),
     FOREIGN KEY (model_id, version) REFERENCES model_versions(model_id, version) ON DELETE CASCADE
+) WITHOUT ROWID;
+"#;
+
+/// MLflow 3 logged models, their params, tags and artifact records.
+const V4: &str = r#"
+CREATE TABLE logged_models (
+    id TEXT PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    model_type TEXT,
+    source_run_id TEXT REFERENCES runs(id),
+    status TEXT NOT NULL,
+    status_message TEXT,
+    lifecycle_stage TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX logged_models_by_experiment ON logged_models (workspace, experiment_id, created_at);
+CREATE TABLE logged_model_params (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_tags (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE logged_model_artifacts (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (model_id, path)
 ) WITHOUT ROWID;
 "#;
 

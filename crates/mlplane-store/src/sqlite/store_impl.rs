@@ -1,14 +1,19 @@
 //! `MetadataStore` for [`SqliteStore`]: each method clones its arguments into a closure and
 //! runs it on the writer (writes) or a reader (reads).
 
-use super::{Db, OpTiming, Result, SqliteStore, files, metrics, ops, runs, search};
-use crate::{ExperimentSearch, MetadataStore, RunQuery, RunSearch, SampledHistory};
+use super::{Db, OpTiming, Result, SqliteStore, files, logged_models, metrics, ops, runs, search};
+use crate::logged_models::{check_query, search_page};
+use crate::{
+    ExperimentSearch, LoggedModelQuery, LoggedModelStore, MetadataStore, RunQuery, RunSearch,
+    SampledHistory,
+};
 use async_trait::async_trait;
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, DatasetInput, Experiment, ExperimentId,
     LifecycleStage, LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run,
     RunId, RunInfo, RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
 };
+use mlplane_core::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel, Param};
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
@@ -337,6 +342,159 @@ impl MetadataStore for SqliteStore {
         let (ws, id, path) = (ws.clone(), id.clone(), path.clone());
         self.write("delete_artifact", move |c| {
             files::delete_artifact(c, &ws, &id, &path)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl LoggedModelStore for SqliteStore {
+    async fn create_logged_model(
+        &self,
+        ws: &WorkspaceName,
+        m: NewLoggedModel,
+    ) -> Result<LoggedModel> {
+        let ws = ws.clone();
+        self.write("create_logged_model", move |c| {
+            logged_models::create(c, &ws, &m)
+        })
+        .await
+    }
+
+    async fn get_logged_model(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+    ) -> Result<LoggedModel> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.read("get_logged_model", move |c| logged_models::get(c, &ws, &id))
+            .await
+    }
+
+    async fn finalize_logged_model(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        status: LoggedModelStatus,
+        message: Option<String>,
+    ) -> Result<LoggedModel> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("finalize_logged_model", move |c| {
+            logged_models::finalize(c, &ws, &id, status, message.as_deref())
+        })
+        .await
+    }
+
+    async fn delete_logged_model(&self, ws: &WorkspaceName, id: &LoggedModelId) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("delete_logged_model", move |c| {
+            logged_models::delete(c, &ws, &id)
+        })
+        .await
+    }
+
+    async fn log_logged_model_params(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        params: Vec<Param>,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("log_logged_model_params", move |c| {
+            logged_models::log_params(c, &ws, &id, &params)
+        })
+        .await
+    }
+
+    async fn set_logged_model_tags(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        tags: Vec<Tag>,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("set_logged_model_tags", move |c| {
+            logged_models::set_tags(c, &ws, &id, &tags)
+        })
+        .await
+    }
+
+    async fn delete_logged_model_tag(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        key: &str,
+    ) -> Result<()> {
+        let (ws, id, key) = (ws.clone(), id.clone(), key.to_string());
+        self.write("delete_logged_model_tag", move |c| {
+            logged_models::delete_tag(c, &ws, &id, &key)
+        })
+        .await
+    }
+
+    async fn search_logged_models(
+        &self,
+        ws: &WorkspaceName,
+        q: &LoggedModelQuery,
+        page: &PageRequest,
+    ) -> Result<Page<LoggedModel>> {
+        let size = check_query(q, page)?;
+        let (ws, q, page, codec) = (ws.clone(), q.clone(), page.clone(), self.codec().clone());
+        self.read("search_logged_models", move |c| {
+            let models = logged_models::load(c, &ws, &q.experiment_ids)?;
+            search_page(&codec, &ws, &q, &page, size, models)
+        })
+        .await
+    }
+
+    async fn record_model_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        entry: ArtifactEntry,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("record_model_artifact", move |c| {
+            logged_models::record_artifact(c, &ws, &id, &entry)
+        })
+        .await
+    }
+
+    async fn get_model_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        path: &ArtifactPath,
+    ) -> Result<ArtifactEntry> {
+        let (ws, id, path) = (ws.clone(), id.clone(), path.clone());
+        self.read("get_model_artifact", move |c| {
+            logged_models::get_artifact(c, &ws, &id, &path)
+        })
+        .await
+    }
+
+    async fn list_model_artifacts(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        dir: &ArtifactPath,
+    ) -> Result<ArtifactListing> {
+        let (ws, id, dir) = (ws.clone(), id.clone(), dir.clone());
+        self.read("list_model_artifacts", move |c| {
+            logged_models::list_artifacts(c, &ws, &id, &dir)
+        })
+        .await
+    }
+
+    async fn delete_model_artifact(
+        &self,
+        ws: &WorkspaceName,
+        id: &LoggedModelId,
+        path: &ArtifactPath,
+    ) -> Result<()> {
+        let (ws, id, path) = (ws.clone(), id.clone(), path.clone());
+        self.write("delete_model_artifact", move |c| {
+            logged_models::delete_artifact(c, &ws, &id, &path)
         })
         .await
     }

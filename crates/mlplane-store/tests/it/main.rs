@@ -141,6 +141,12 @@ contract_tests! {
     registry::rename_keeps_versions_tags_and_aliases,
     registry::search_filters_orders_and_pages,
     registry::registry_is_scoped_by_workspace,
+    // logged models
+    logged_models::logged_models_are_created_finalized_and_deleted,
+    logged_models::logged_models_need_a_live_experiment_and_a_run_of_the_workspace,
+    logged_models::logged_model_params_are_immutable_and_tags_replaceable,
+    logged_models::logged_model_search_filters_orders_and_pages,
+    logged_models::logged_model_artifacts_are_recorded_listed_and_deleted,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

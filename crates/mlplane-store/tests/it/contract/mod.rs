@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod files;
+pub mod logged_models;
 pub mod metrics;
 pub mod ops;
 pub mod paging;

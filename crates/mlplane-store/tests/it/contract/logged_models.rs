@@ -1,0 +1,313 @@
+//! Contract checks for MLflow 3 logged models and their artifact records.
+//!
+//! Invariants:
+//! - each check starts from a fresh store and asserts on variants, not messages.
+
+use super::*;
+use mlplane_core::logged_model::{ModelOrder, ModelOrderField};
+use mlplane_core::search::parse_logged_model_filter;
+use mlplane_core::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
+use mlplane_store::LoggedModelQuery;
+
+fn new_model(exp: ExperimentId, name: &str) -> NewLoggedModel {
+    NewLoggedModel {
+        experiment_id: exp,
+        name: Some(name.into()),
+        model_type: Some("sklearn".into()),
+        source_run_id: None,
+        params: vec![param("alpha", "0.1")],
+        tags: vec![tag("team", "a")],
+    }
+}
+
+fn query(exps: &[ExperimentId], filter: &str, order: Vec<ModelOrder>) -> LoggedModelQuery {
+    LoggedModelQuery {
+        experiment_ids: exps.to_vec(),
+        filter: parse_logged_model_filter(filter).expect("test filters parse"),
+        filter_text: filter.into(),
+        order,
+    }
+}
+
+async fn names(store: &Store, q: &LoggedModelQuery) -> Vec<String> {
+    store
+        .search_logged_models(&default_ws(), q, &page(0, None))
+        .await
+        .expect("search")
+        .items
+        .into_iter()
+        .map(|m| m.name)
+        .collect()
+}
+
+pub async fn logged_models_are_created_finalized_and_deleted(store: Store) {
+    let run = fresh_run(&store).await;
+    let mut m = new_model(run.info.experiment_id, "clf");
+    m.source_run_id = Some(run.info.id.clone());
+    let created = store
+        .create_logged_model(&default_ws(), m)
+        .await
+        .expect("create");
+    assert!(created.id.as_str().starts_with("m-"));
+    assert_eq!(created.status, LoggedModelStatus::Pending);
+    assert_eq!(created.source_run_id.as_ref(), Some(&run.info.id));
+    assert_eq!(created.params, vec![param("alpha", "0.1")]);
+    assert!(created.artifact_location.ends_with(&format!(
+        "/{}/models/{}/artifacts",
+        run.info.experiment_id, created.id
+    )));
+    let got: LoggedModel = store
+        .get_logged_model(&default_ws(), &created.id)
+        .await
+        .expect("get");
+    assert_eq!(got, created);
+    let ready = store
+        .finalize_logged_model(&default_ws(), &created.id, LoggedModelStatus::Ready, None)
+        .await
+        .expect("finalize");
+    assert_eq!(ready.status, LoggedModelStatus::Ready);
+    assert!(ready.updated_ms >= created.updated_ms);
+    store
+        .delete_logged_model(&default_ws(), &created.id)
+        .await
+        .expect("delete");
+    expect_not_found(
+        store.get_logged_model(&default_ws(), &created.id).await,
+        Entity::LoggedModel,
+    );
+    expect_not_found(
+        store.delete_logged_model(&default_ws(), &created.id).await,
+        Entity::LoggedModel,
+    );
+    expect_not_found(
+        store
+            .get_logged_model(&default_ws(), &LoggedModelId::generate())
+            .await,
+        Entity::LoggedModel,
+    );
+}
+
+pub async fn logged_models_need_a_live_experiment_and_a_run_of_the_workspace(store: Store) {
+    let other = ws("other");
+    store.create_workspace(&other, "").await.expect("workspace");
+    let foreign = create_exp(&store, &other, "theirs").await;
+    expect_not_found(
+        store
+            .create_logged_model(&default_ws(), new_model(foreign.id, "x"))
+            .await,
+        Entity::Experiment,
+    );
+    let foreign_run = store
+        .create_run(&other, new_run(foreign.id, 1))
+        .await
+        .expect("run");
+    let exp = create_exp(&store, &default_ws(), "mine").await;
+    let mut m = new_model(exp.id, "x");
+    m.source_run_id = Some(foreign_run.info.id.clone());
+    expect_not_found(
+        store.create_logged_model(&default_ws(), m).await,
+        Entity::Run,
+    );
+    let theirs = store
+        .create_logged_model(&other, new_model(foreign.id, "t"))
+        .await
+        .expect("create in other");
+    expect_not_found(
+        store.get_logged_model(&default_ws(), &theirs.id).await,
+        Entity::LoggedModel,
+    );
+    store
+        .set_experiment_lifecycle(&default_ws(), exp.id, mlplane_core::LifecycleStage::Deleted)
+        .await
+        .expect("delete experiment");
+    expect_invalid_state(
+        store
+            .create_logged_model(&default_ws(), new_model(exp.id, "y"))
+            .await,
+    );
+}
+
+pub async fn logged_model_params_are_immutable_and_tags_replaceable(store: Store) {
+    let exp = create_exp(&store, &default_ws(), "e").await;
+    let m = store
+        .create_logged_model(&default_ws(), new_model(exp.id, "clf"))
+        .await
+        .expect("create");
+    let ws = default_ws();
+    store
+        .log_logged_model_params(&ws, &m.id, vec![param("alpha", "0.1"), param("beta", "2")])
+        .await
+        .expect("same value again is fine");
+    match store
+        .log_logged_model_params(&ws, &m.id, vec![param("alpha", "0.2")])
+        .await
+    {
+        Err(StoreError::ParamConflict { key, .. }) => assert_eq!(key, "alpha"),
+        other => panic!("expected ParamConflict, got {other:?}"),
+    }
+    store
+        .set_logged_model_tags(&ws, &m.id, vec![tag("team", "b"), tag("x", "1")])
+        .await
+        .expect("tags");
+    store
+        .delete_logged_model_tag(&ws, &m.id, "x")
+        .await
+        .expect("delete tag");
+    expect_not_found(
+        store.delete_logged_model_tag(&ws, &m.id, "x").await,
+        Entity::LoggedModel,
+    );
+    let got = store.get_logged_model(&ws, &m.id).await.expect("get");
+    assert_eq!(got.params, vec![param("alpha", "0.1"), param("beta", "2")]);
+    assert_eq!(got.tags, vec![tag("team", "b")]);
+}
+
+pub async fn logged_model_search_filters_orders_and_pages(store: Store) {
+    let ws = default_ws();
+    let exp = create_exp(&store, &ws, "e").await;
+    let other = create_exp(&store, &ws, "f").await;
+    for name in ["b", "a", "c"] {
+        let m = store
+            .create_logged_model(&ws, new_model(exp.id, name))
+            .await
+            .expect("create");
+        if name == "a" {
+            store
+                .finalize_logged_model(&ws, &m.id, LoggedModelStatus::Ready, None)
+                .await
+                .expect("finalize");
+            store
+                .set_logged_model_tags(&ws, &m.id, vec![tag("team", "z")])
+                .await
+                .expect("tag");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    store
+        .create_logged_model(&ws, new_model(other.id, "elsewhere"))
+        .await
+        .expect("create");
+    let by_name = |ascending| {
+        vec![ModelOrder {
+            field: ModelOrderField::Name,
+            ascending,
+        }]
+    };
+    assert_eq!(
+        names(&store, &query(&[exp.id], "", vec![])).await,
+        ["c", "a", "b"]
+    );
+    assert_eq!(
+        names(&store, &query(&[exp.id], "", by_name(true))).await,
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        names(&store, &query(&[exp.id, other.id], "", by_name(false))).await,
+        ["elsewhere", "c", "b", "a"]
+    );
+    assert_eq!(
+        names(
+            &store,
+            &query(&[exp.id], "status = 'LOGGED_MODEL_READY'", vec![])
+        )
+        .await,
+        ["a"]
+    );
+    assert_eq!(
+        names(
+            &store,
+            &query(&[exp.id], "tags.team = 'a' AND name != 'b'", vec![])
+        )
+        .await,
+        ["c"]
+    );
+    assert_eq!(
+        names(
+            &store,
+            &query(&[exp.id], "params.alpha = '0.1'", by_name(true))
+        )
+        .await,
+        ["a", "b", "c"]
+    );
+    let q = query(&[exp.id], "", by_name(true));
+    let first = store
+        .search_logged_models(&ws, &q, &page(2, None))
+        .await
+        .expect("page 1");
+    assert_eq!(first.items.len(), 2);
+    let token = first.next_page_token.expect("a second page");
+    let second = store
+        .search_logged_models(&ws, &q, &page(2, Some(token.clone())))
+        .await
+        .expect("page 2");
+    assert_eq!(second.items[0].name, "c");
+    assert!(second.next_page_token.is_none());
+    let other_q = query(&[exp.id], "name = 'a'", by_name(true));
+    assert!(matches!(
+        store
+            .search_logged_models(&ws, &other_q, &page(2, Some(token)))
+            .await,
+        Err(StoreError::PageToken(_))
+    ));
+    expect_invalid(
+        store.search_logged_models(&ws, &q, &page(51, None)).await,
+        "max_results",
+    );
+    expect_invalid(
+        store
+            .search_logged_models(&ws, &query(&[], "", vec![]), &page(0, None))
+            .await,
+        "experiment_ids",
+    );
+}
+
+pub async fn logged_model_artifacts_are_recorded_listed_and_deleted(store: Store) {
+    let ws = default_ws();
+    let exp = create_exp(&store, &ws, "e").await;
+    let m = store
+        .create_logged_model(&ws, new_model(exp.id, "clf"))
+        .await
+        .expect("create");
+    for (p, size) in [("MLmodel", 10), ("model.pkl", 20), ("env/conda.yaml", 5)] {
+        store
+            .record_model_artifact(&ws, &m.id, artifact(p, size))
+            .await
+            .expect("record");
+    }
+    let root = store
+        .list_model_artifacts(&ws, &m.id, &ArtifactPath::root())
+        .await
+        .expect("list");
+    assert_eq!(root.dirs, ["env"]);
+    let files: Vec<&str> = root.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(files, ["MLmodel", "model.pkl"]);
+    let env = ArtifactPath::parse("env").expect("path");
+    let sub = store
+        .list_model_artifacts(&ws, &m.id, &env)
+        .await
+        .expect("list env");
+    assert_eq!(sub.files[0].path.as_str(), "env/conda.yaml");
+    let pkl = ArtifactPath::parse("model.pkl").expect("path");
+    assert_eq!(
+        store
+            .get_model_artifact(&ws, &m.id, &pkl)
+            .await
+            .expect("get")
+            .size,
+        20
+    );
+    store
+        .delete_model_artifact(&ws, &m.id, &pkl)
+        .await
+        .expect("delete");
+    expect_not_found(
+        store.get_model_artifact(&ws, &m.id, &pkl).await,
+        Entity::Artifact,
+    );
+    expect_not_found(
+        store
+            .list_model_artifacts(&super::ws("nope"), &m.id, &ArtifactPath::root())
+            .await,
+        Entity::Workspace,
+    );
+}

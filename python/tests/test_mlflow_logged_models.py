@@ -1,0 +1,140 @@
+"""The unmodified MLflow 3 client using logged models against mlplane: the client API
+(create, finalize, search, tags, params) and `mlflow.sklearn.log_model` inside a run followed
+by `load_model` and a prediction."""
+
+import uuid
+
+import mlflow
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import LoggedModelStatus
+from mlflow.exceptions import MlflowException
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_client_logged_model_lifecycle():
+    exp_id = mlflow.set_experiment(unique("lm")).experiment_id
+    client = MlflowClient()
+    model = client.create_logged_model(
+        experiment_id=exp_id,
+        name="my-model",
+        params={"alpha": "0.5"},
+        tags={"team": "a"},
+        model_type="custom",
+    )
+    assert model.model_id.startswith("m-")
+    assert model.status == LoggedModelStatus.PENDING
+    assert model.params == {"alpha": "0.5"}
+    assert model.tags["team"] == "a"
+    assert model.artifact_location.endswith(f"/models/{model.model_id}/artifacts")
+
+    client.set_logged_model_tags(model.model_id, {"stage": "dev"})
+    client.log_model_params(model.model_id, {"beta": "2"})
+    ready = client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    assert ready.status == LoggedModelStatus.READY
+
+    got = client.get_logged_model(model.model_id)
+    assert got.params == {"alpha": "0.5", "beta": "2"}
+    assert got.tags["stage"] == "dev"
+
+    other = mlflow.initialize_logged_model(name="other-model", experiment_id=exp_id)
+    found = client.search_logged_models(experiment_ids=[exp_id])
+    assert {m.model_id for m in found} == {model.model_id, other.model_id}
+    found = client.search_logged_models(
+        experiment_ids=[exp_id], filter_string="name = 'my-model' AND tags.stage = 'dev'"
+    )
+    assert [m.model_id for m in found] == [model.model_id]
+    by_name = client.search_logged_models(
+        experiment_ids=[exp_id], order_by=[{"field_name": "name", "ascending": True}]
+    )
+    assert [m.name for m in by_name] == ["my-model", "other-model"]
+
+    client.delete_logged_model_tag(model.model_id, "stage")
+    assert "stage" not in client.get_logged_model(model.model_id).tags
+    client.delete_logged_model(model.model_id)
+    with pytest.raises(MlflowException):
+        client.get_logged_model(model.model_id)
+
+
+def test_sklearn_log_model_and_load_model():
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment(unique("sk"))
+    x = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0], [4.0, 3.0], [5.0, 7.0]])
+    y = x @ np.array([1.5, -0.5]) + 2.0
+    reg = LinearRegression().fit(x, y)
+    with mlflow.start_run() as run:
+        mlflow.log_param("fit_intercept", "true")
+        info = mlflow.sklearn.log_model(reg, name="model")
+    assert info.model_id.startswith("m-")
+    assert info.run_id == run.info.run_id
+
+    model = MlflowClient().get_logged_model(info.model_id)
+    assert model.status == LoggedModelStatus.READY
+    assert model.source_run_id == run.info.run_id
+    assert model.params.get("fit_intercept") == "true"
+
+    loaded = mlflow.sklearn.load_model(info.model_uri)
+    np.testing.assert_allclose(loaded.predict(x), reg.predict(x))
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{info.model_id}")
+    np.testing.assert_allclose(pyfunc.predict(x), reg.predict(x))
+    # The 3.x client also finds the model below the run (`runs:/<run_id>/model`).
+    by_run = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    np.testing.assert_allclose(by_run.predict(x), reg.predict(x))
+    files = {f.path for f in MlflowClient().list_artifacts(run.info.run_id, "model")}
+    assert "model/MLmodel" in files
+
+
+def _part_puts(tracking_uri):
+    """How many part uploads the server has answered with 200, from its /metrics."""
+    import requests
+
+    text = requests.get(f"{tracking_uri}/metrics", timeout=10).text
+    total = 0
+    for line in text.splitlines():
+        if (
+            line.startswith("mlplane_http_requests_total{")
+            and 'method="PUT"' in line
+            and "/mpu/part/" in line
+            and 'status="200"' in line
+        ):
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def test_multipart_upload_of_a_large_artifact(tmp_path, monkeypatch, tracking_uri):
+    import hashlib
+    import os
+
+    mib = 1024 * 1024
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(10 * mib))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(40 * mib))
+    big = tmp_path / "big.bin"
+    digest = hashlib.sha256()
+    with open(big, "wb") as f:
+        for _ in range(120):
+            block = os.urandom(mib)
+            digest.update(block)
+            f.write(block)
+    before = _part_puts(tracking_uri)
+
+    mlflow.set_experiment(unique("mpu"))
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(big), artifact_path="data")
+
+    assert _part_puts(tracking_uri) - before == 3
+    listed = MlflowClient().list_artifacts(run.info.run_id, "data")
+    assert [(f.path, f.file_size) for f in listed] == [("data/big.bin", 120 * mib)]
+    out = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="data/big.bin", dst_path=str(tmp_path / "dl")
+    )
+    got = hashlib.sha256()
+    with open(out, "rb") as f:
+        for block in iter(lambda: f.read(mib), b""):
+            got.update(block)
+    assert got.hexdigest() == digest.hexdigest()
