@@ -296,9 +296,20 @@ pub async fn create_version(
         Some(r) => Some(RunId::parse(r)?),
         None => None,
     };
+    let mut model_id = req.model_id.filter(|m| !m.is_empty());
     let logged_model_location = match &parsed {
-        ModelSource::LoggedModel { model_id } => {
-            Some(resolve_logged_model_location(&s, &ws, model_id).await?)
+        ModelSource::LoggedModel { model_id: source_model } => {
+            // The version belongs to the model its source names; a different `model_id`
+            // in the body is refused rather than silently recorded.
+            match &model_id {
+                Some(m) if m != source_model => {
+                    return Err(MlflowError::invalid(format!(
+                        "model_id '{m}' does not match the source's model '{source_model}'"
+                    )));
+                }
+                _ => model_id = Some(source_model.clone()),
+            }
+            Some(resolve_logged_model_location(&s, &ws, source_model).await?)
         }
         _ => None,
     };
@@ -311,7 +322,7 @@ pub async fn create_version(
         description: req.description.unwrap_or_default(),
         user_id: String::new(),
         tags: to_tags(req.tags),
-        model_id: req.model_id.filter(|m| !m.is_empty()),
+        model_id,
         logged_model_location,
     };
     reg::new_model_version(&v)?;
