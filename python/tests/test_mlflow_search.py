@@ -180,7 +180,12 @@ def exercise(uri, tmp_path, tag):
     assert [r.info.run_id for r in got] == [rid]
     out = client.download_artifacts(rid, f"{tag}.txt", str(tmp_path / f"dl-{tag}"))
     assert open(out).read() == f"hello from {tag}"
-    return exp_id, rid
+    client.create_registered_model("shared-model")
+    mv = client.create_model_version("shared-model", f"runs:/{rid}/{tag}.txt", run_id=rid)
+    assert mv.version == "1"
+    client.set_registered_model_alias("shared-model", "prod", "1")
+    logged = client.create_logged_model(experiment_id=exp_id, name=f"lm-{tag}")
+    return exp_id, rid, logged.model_id
 
 
 def test_workspaces_are_isolated(mlplane_url, tmp_path):
@@ -188,8 +193,8 @@ def test_workspaces_are_isolated(mlplane_url, tmp_path):
     r = requests.post(f"{mlplane_url}/api/v1/workspaces", json={"name": team}, timeout=10)
     assert r.status_code in (200, 201), r.text
     team_uri = f"{mlplane_url}/w/{team}"
-    root_exp, root_run = exercise(mlplane_url, tmp_path, "root")
-    team_exp, team_run = exercise(team_uri, tmp_path, "team")
+    root_exp, root_run, root_model = exercise(mlplane_url, tmp_path, "root")
+    team_exp, team_run, team_model = exercise(team_uri, tmp_path, "team")
 
     root, other = MlflowClient(tracking_uri=mlplane_url), MlflowClient(tracking_uri=team_uri)
     assert root.get_experiment_by_name("shared-name").experiment_id == root_exp
@@ -199,6 +204,16 @@ def test_workspaces_are_isolated(mlplane_url, tmp_path):
             client.get_run(foreign)
         assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
     assert [r.info.run_id for r in other.search_runs([team_exp])] == [team_run]
+    # The registry and logged models are per workspace too.
+    assert root.get_model_version_by_alias("shared-model", "prod").run_id == root_run
+    assert other.get_model_version_by_alias("shared-model", "prod").run_id == team_run
+    for client, foreign in [(root, team_model), (other, root_model)]:
+        with pytest.raises(RestException) as e:
+            client.get_logged_model(foreign)
+        assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(RestException) as e:
+        other.create_model_version("shared-model", f"runs:/{root_run}/root.txt", run_id=root_run)
+    assert e.value.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
     names_in_team = [e.name for e in other.search_experiments()]
     assert "shared-name" in names_in_team
     assert len(names_in_team) == 2  # its Default and shared-name only
