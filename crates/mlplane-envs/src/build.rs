@@ -307,11 +307,13 @@ impl EnvBuilder {
                     self.uv.display()
                 )))
             })?;
+        let started = Instant::now();
         let status = child
             .wait()
             .await
             .map_err(|e| Step::Env(EnvError::io("cannot wait for uv")(e)))?;
-        log_line(&mut w, &format!("# {status}"));
+        let secs = started.elapsed().as_secs_f64();
+        log_line(&mut w, &format!("# {status} after {secs:.1}s"));
         if status.success() {
             Ok(())
         } else {

@@ -113,11 +113,7 @@ async fn concurrent_ensures_of_one_spec_build_once() {
     assert_eq!(results.iter().filter(|r| !r.reused).count(), 1);
     assert!(results.iter().all(|r| r.dir == results[0].dir));
     let log = std::fs::read_to_string(&results[0].build_log).expect("log");
-    assert_eq!(
-        log.matches("\n$ ").count(),
-        2,
-        "venv + install once: {log}"
-    );
+    assert_eq!(log.matches("\n$ ").count(), 2, "venv + install once: {log}");
     assert!(python_ok(&results[0], "import six, attrs"));
 }
 
@@ -207,4 +203,45 @@ async fn missing_uv_binary_is_a_uv_error() {
         Err(EnvError::Uv(m)) => assert!(m.contains("MLPLANE_UV"), "{m}"),
         other => panic!("unexpected {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn dropped_ensure_releases_its_locks_and_the_next_one_builds() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(b) = builder(root.path()) else {
+        return;
+    };
+    let spec = env(&["six==1.16.0"]);
+    // Dropping the future mid-build kills uv and leaves an incomplete directory.
+    let cut = tokio::time::timeout(Duration::from_millis(30), b.ensure(&spec)).await;
+    let next = tokio::time::timeout(Duration::from_secs(120), b.ensure(&spec))
+        .await
+        .expect("the dropped build released its locks")
+        .expect("builds");
+    if cut.is_err() {
+        assert!(!next.reused, "an interrupted build is not reused");
+    }
+    assert!(python_ok(&next, "import six"));
+}
+
+#[tokio::test]
+async fn explicit_python_version_is_used() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(b) = builder(root.path()) else {
+        return;
+    };
+    // The version of the python3 on PATH, so uv needs no download.
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .expect("python3 runs");
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let spec = ResolvedEnv {
+        python: Some(version.clone()),
+        ..env(&[])
+    };
+    let built = b.ensure(&spec).await.expect("builds");
+    let code = format!("import sys; assert '%d.%d' % sys.version_info[:2] == '{version}'");
+    assert!(python_ok(&built, &code));
+    assert_ne!(built.hash, mlplane_envs::spec_hash(&env(&[])));
 }
