@@ -247,6 +247,13 @@ impl EnvBuilder {
             dir.into(),
         ];
         self.run(&venv, &self.cache_root, log).await?;
+        let python = dir.join("bin").join("python");
+        if tokio::fs::metadata(&python).await.is_err() {
+            return Err(Step::Failed(format!(
+                "uv venv finished but {} does not exist",
+                python.display()
+            )));
+        }
         if env.requirements.is_empty() {
             return Ok(());
         }
@@ -262,7 +269,7 @@ impl EnvBuilder {
             "--color".into(),
             "never".into(),
             "--python".into(),
-            dir.join("bin").join("python").into(),
+            python.into(),
             "-r".into(),
             reqs.into(),
         ];
@@ -449,4 +456,43 @@ pub fn find_uv() -> Result<PathBuf> {
         .map(|d| d.join("uv/bin/uv"))
         .find(|p| p.is_file())
         .ok_or_else(|| EnvError::Uv(format!("uv was not found; {INSTALL_HINT}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> ResolvedEnv {
+        ResolvedEnv {
+            python: None,
+            requirements: vec!["six".into()],
+            image: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn failing_uv_is_a_build_error_and_frees_the_slot() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let b = EnvBuilder::new(root.path().to_path_buf(), "/bin/false".into());
+        let err = b.ensure(&env()).await.expect_err("uv fails");
+        let EnvError::Build { hash, log, tail } = err else {
+            panic!("unexpected {err:?}");
+        };
+        assert!(tail.contains("exited with"), "{tail}");
+        assert!(log.is_file());
+        assert!(!root.path().join(&hash).exists());
+        assert!(b.slots.lock().expect("slots").is_empty());
+    }
+
+    #[tokio::test]
+    async fn uv_that_makes_no_interpreter_is_a_build_error() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let b = EnvBuilder::new(root.path().to_path_buf(), "/bin/true".into());
+        let err = b.ensure(&env()).await.expect_err("no bin/python");
+        let EnvError::Build { hash, tail, .. } = err else {
+            panic!("unexpected {err:?}");
+        };
+        assert!(tail.contains("does not exist"), "{tail}");
+        assert!(!root.path().join(&hash).join(MARKER).exists());
+    }
 }
