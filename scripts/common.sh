@@ -38,3 +38,14 @@ ensure_rust() {
     fi
     apt_install gcc libc6-dev pkg-config
 }
+
+UV_VERSION="0.13.9"
+# ensure_uv: installs uv (used to build job environments) into a venv under the tools dir.
+ensure_uv() {
+    local venv="$MLPLANE_TOOLS_DIR/uv"
+    if [ ! -x "$venv/bin/uv" ]; then
+        log "installing uv $UV_VERSION into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q "uv==$UV_VERSION"
+    fi
+}

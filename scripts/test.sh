@@ -15,6 +15,10 @@ export MLPLANE_S3S_FS_BIN="$MLPLANE_TOOLS_DIR/bin/s3s-fs"
 log "preparing the MLflow client venv (compatibility tests)"
 bash scripts/mlflow-tests.sh --install-only
 
+log "installing uv (job environment tests)"
+ensure_uv
+export MLPLANE_UV="$MLPLANE_TOOLS_DIR/uv/bin/uv" MLPLANE_REQUIRE_UV=1
+
 log "checking format"
 cargo fmt --all -- --check
 
