@@ -41,6 +41,9 @@ pub(crate) struct SqlParts {
     pub conditions: Vec<String>,
     pub order: Vec<String>,
     pub args: Vec<Arg>,
+    /// Whether a condition reads a key-first index (metrics, params, tags, datasets): then
+    /// the runs should be reached through that index rather than by experiment.
+    pub keyed: bool,
 }
 
 struct Builder {
@@ -216,11 +219,28 @@ fn run_attribute(d: Dialect, a: Attr) -> String {
     }
 }
 
+/// Lower is likely to match fewer runs: equalities on keyed values, then other keyed
+/// comparisons, then run attributes (checked on the run row itself).
+fn selectivity_rank(c: &Clause) -> u8 {
+    match (&c.entity, c.op) {
+        (Entity::Attribute(_), _) => 3,
+        (Entity::Metric(_), _) => 1,
+        (_, Comparator::Eq | Comparator::In) => 0,
+        _ => 2,
+    }
+}
+
 /// SQL for a runs search over `runs r`. `offset` is the number of placeholders the caller
 /// already uses before these.
 pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]) -> SqlParts {
     let mut b = Builder::new(d, offset);
-    for c in &filter.clauses {
+    // Most selective first: SQLite drives the scan from the first key subquery, and an
+    // equality on a param, tag or dataset usually narrows more than a metric range.
+    let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
+    clauses.sort_by_key(|c| selectivity_rank(c));
+    for c in clauses {
+        b.parts.keyed |= !matches!(c.entity, Entity::Attribute(_))
+            && !(matches!(&c.entity, Entity::Tag(k) if k == RUN_NAME_TAG));
         let cond = run_clause(&mut b, c);
         b.parts.conditions.push(cond);
     }

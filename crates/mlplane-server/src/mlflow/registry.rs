@@ -298,7 +298,9 @@ pub async fn create_version(
     };
     let mut model_id = req.model_id.filter(|m| !m.is_empty());
     let logged_model_location = match &parsed {
-        ModelSource::LoggedModel { model_id: source_model } => {
+        ModelSource::LoggedModel {
+            model_id: source_model,
+        } => {
             // The version belongs to the model its source names; a different `model_id`
             // in the body is refused rather than silently recorded.
             match &model_id {

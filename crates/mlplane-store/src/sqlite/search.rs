@@ -78,15 +78,21 @@ pub(crate) fn search_runs(
     let scope = search_scope("search-runs", ws, q);
     let offset = offset_of(codec, page, &scope)?;
     let parts = search_sql::runs(Dialect::Sqlite, 1, &q.filter, &q.order_by);
+    // With a keyed condition, `+` keeps SQLite from walking the experiment's runs through
+    // the experiment index and probing every one; it reaches runs from the key index.
+    let plus = if parts.keyed { "+" } else { "" };
     let mut sql = format!(
-        "SELECT {} FROM runs r {} WHERE r.workspace = ?1 AND r.lifecycle_stage IN {}",
+        "SELECT {} FROM runs r {} WHERE {plus}r.workspace = ?1 AND r.lifecycle_stage IN {}",
         search_sql::qualified("r", RUN_COLS),
         parts.joins.join(" "),
         view_sql(q.view)
     );
     if !q.experiment_ids.is_empty() {
         let ids: Vec<String> = q.experiment_ids.iter().map(|e| e.0.to_string()).collect();
-        sql.push_str(&format!(" AND r.experiment_id IN ({})", ids.join(",")));
+        sql.push_str(&format!(
+            " AND {plus}r.experiment_id IN ({})",
+            ids.join(",")
+        ));
     }
     for c in &parts.conditions {
         sql.push_str(" AND ");
