@@ -29,11 +29,15 @@ pub enum ErrorCode {
     MetricNotFound,
     ArtifactNotFound,
     ModelNotFound,
+    JobNotFound,
+    AssetNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
     ExperimentAlreadyExists,
     ModelAlreadyExists,
+    JobAlreadyExists,
+    AssetAlreadyExists,
     ParamConflict,
     InvalidState,
     PayloadTooLarge,
@@ -55,11 +59,15 @@ impl ErrorCode {
             ErrorCode::MetricNotFound => "metric_not_found",
             ErrorCode::ArtifactNotFound => "artifact_not_found",
             ErrorCode::ModelNotFound => "model_not_found",
+            ErrorCode::JobNotFound => "job_not_found",
+            ErrorCode::AssetNotFound => "asset_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
             ErrorCode::ExperimentAlreadyExists => "experiment_already_exists",
             ErrorCode::ModelAlreadyExists => "model_already_exists",
+            ErrorCode::JobAlreadyExists => "job_already_exists",
+            ErrorCode::AssetAlreadyExists => "asset_already_exists",
             ErrorCode::ParamConflict => "param_conflict",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -81,11 +89,15 @@ impl ErrorCode {
             | ErrorCode::MetricNotFound
             | ErrorCode::ArtifactNotFound
             | ErrorCode::ModelNotFound
+            | ErrorCode::JobNotFound
+            | ErrorCode::AssetNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
             | ErrorCode::ExperimentAlreadyExists
             | ErrorCode::ModelAlreadyExists
+            | ErrorCode::JobAlreadyExists
+            | ErrorCode::AssetAlreadyExists
             | ErrorCode::ParamConflict
             | ErrorCode::InvalidState => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -163,6 +175,8 @@ impl From<StoreError> for ApiError {
                     Entity::RegisteredModel | Entity::ModelVersion | Entity::ModelAlias => {
                         ErrorCode::ModelNotFound
                     }
+                    Entity::Job => ErrorCode::JobNotFound,
+                    Entity::Asset => ErrorCode::AssetNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -171,6 +185,8 @@ impl From<StoreError> for ApiError {
                     Entity::Workspace => ErrorCode::WorkspaceAlreadyExists,
                     Entity::Experiment => ErrorCode::ExperimentAlreadyExists,
                     Entity::RegisteredModel => ErrorCode::ModelAlreadyExists,
+                    Entity::Job => ErrorCode::JobAlreadyExists,
+                    Entity::Asset => ErrorCode::AssetAlreadyExists,
                     Entity::Run
                     | Entity::Metric
                     | Entity::Artifact

@@ -19,6 +19,8 @@ pub enum Entity {
     RegisteredModel,
     ModelVersion,
     ModelAlias,
+    Job,
+    Asset,
 }
 
 impl fmt::Display for Entity {
@@ -32,6 +34,8 @@ impl fmt::Display for Entity {
             Entity::RegisteredModel => "registered model",
             Entity::ModelVersion => "model version",
             Entity::ModelAlias => "model alias",
+            Entity::Job => "job",
+            Entity::Asset => "asset",
         })
     }
 }

@@ -14,6 +14,7 @@
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
 mod error;
+pub mod jobs;
 pub mod postgres;
 pub mod registry;
 mod rules;
@@ -22,6 +23,7 @@ pub mod sqlite;
 mod types;
 
 pub use error::{Entity, Result, StoreError};
+pub use jobs::{AssetLineage, JobStore};
 pub use registry::{ModelRegistry, RegistryQuery};
 pub use types::*;
 
@@ -35,7 +37,7 @@ use std::sync::Arc;
 
 /// Everything the server needs from metadata storage.
 #[async_trait]
-pub trait MetadataStore: ModelRegistry + Send + Sync + 'static {
+pub trait MetadataStore: ModelRegistry + JobStore + Send + Sync + 'static {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;
 

@@ -16,7 +16,10 @@
 //! - only the writer thread writes;
 //! - in-memory databases have no read pool: reads go through the writer, which sees all.
 
+mod assets;
 mod files;
+mod jobs;
+mod jobs_impl;
 mod metrics;
 mod ops;
 mod registry;

@@ -9,8 +9,10 @@
 //!   experiment exist) and uses nothing but the trait;
 //! - a check asserts on error variants and fields, never on message text.
 
+pub mod assets;
 pub mod catalog;
 pub mod files;
+pub mod jobs;
 pub mod metrics;
 pub mod ops;
 pub mod paging;
