@@ -1,6 +1,6 @@
 //! Contract checks for jobs: creation with the tracking run, listing, claiming (also by
-//! concurrent claimers), status transitions kept in step with the run, cancellation,
-//! restart reconciliation, inputs/outputs and workspace isolation.
+//! concurrent claimers), inputs/outputs and workspace isolation; status changes are in
+//! [`super::job_status`].
 //!
 //! Invariants:
 //! - each check starts from a fresh store and asserts on variants, not messages.
@@ -38,14 +38,14 @@ pub async fn submit(store: &Store, ws: &WorkspaceName, name: &str, compute: &str
         .expect("job is created")
 }
 
-async fn run_of(store: &Store, job: &Job) -> Run {
+pub async fn run_of(store: &Store, job: &Job) -> Run {
     store
         .get_run(&job.workspace, &job.run_id)
         .await
         .expect("the job's run exists")
 }
 
-async fn move_to(store: &Store, job: &Job, from: JobStatus, to: JobStatus) -> Job {
+pub async fn move_to(store: &Store, job: &Job, from: JobStatus, to: JobStatus) -> Job {
     store
         .transition_job(&job.workspace, &job.name, &[from], to, None)
         .await
@@ -156,7 +156,7 @@ pub async fn parent_job_must_exist_and_gives_the_run_its_parent(store: Store) {
     expect_not_found(store.create_job(&other, elsewhere).await, Entity::Job);
 }
 
-fn names(jobs: &[Job]) -> Vec<&str> {
+pub fn names(jobs: &[Job]) -> Vec<&str> {
     jobs.iter().map(|j| j.name.as_str()).collect()
 }
 
@@ -325,257 +325,6 @@ pub async fn concurrent_claimers_never_get_the_same_job(store: Store) {
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(unique.len(), all.len(), "no job was claimed twice: {all:?}");
     assert_eq!(all.len(), JOBS, "every job was claimed");
-}
-
-pub async fn transitions_check_the_current_status_and_sync_the_run(store: Store) {
-    let job = submit(&store, &default_ws(), "t1", "cpu").await;
-    expect_invalid_state(
-        store
-            .transition_job(
-                &default_ws(),
-                &job.name,
-                &[JobStatus::Preparing],
-                JobStatus::Running,
-                None,
-            )
-            .await,
-    );
-    let job = store
-        .claim_next_job("cpu", "w")
-        .await
-        .expect("claim")
-        .expect("job");
-    let running = move_to(&store, &job, JobStatus::Preparing, JobStatus::Running).await;
-    let started = running.started_at.expect("started_at is set on Running");
-    assert_eq!(running.ended_at, None);
-    let run = run_of(&store, &running).await;
-    assert_eq!(
-        (run.info.status, run.info.end_time),
-        (RunStatus::Running, None)
-    );
-    let finalizing = store
-        .transition_job(
-            &default_ws(),
-            &job.name,
-            &[JobStatus::Running],
-            JobStatus::Finalizing,
-            Some("uploading outputs".into()),
-        )
-        .await
-        .expect("finalizing");
-    assert_eq!(
-        finalizing.status_message.as_deref(),
-        Some("uploading outputs")
-    );
-    assert_eq!(finalizing.started_at, Some(started));
-    let done = move_to(&store, &job, JobStatus::Finalizing, JobStatus::Completed).await;
-    let ended = done.ended_at.expect("ended_at is set on a terminal status");
-    assert!(ended >= started);
-    let run = run_of(&store, &done).await;
-    assert_eq!(
-        (run.info.status, run.info.end_time),
-        (RunStatus::Finished, Some(ended))
-    );
-    // Terminal statuses never change again, whatever the caller expects.
-    for to in [JobStatus::Running, JobStatus::Failed, JobStatus::Queued] {
-        expect_invalid_state(
-            store
-                .transition_job(&default_ws(), &job.name, &[JobStatus::Completed], to, None)
-                .await,
-        );
-    }
-    expect_invalid_state(store.request_cancel(&default_ws(), &job.name).await);
-    let again = store.get_job(&default_ws(), &job.name).await.expect("get");
-    assert_eq!(again, done);
-}
-
-pub async fn failed_job_fails_its_run_with_the_message(store: Store) {
-    submit(&store, &default_ws(), "f1", "cpu").await;
-    let job = store
-        .claim_next_job("cpu", "w")
-        .await
-        .expect("claim")
-        .expect("job");
-    let failed = store
-        .transition_job(
-            &default_ws(),
-            &job.name,
-            &[JobStatus::Preparing, JobStatus::Running],
-            JobStatus::Failed,
-            Some("image pull failed".into()),
-        )
-        .await
-        .expect("failed");
-    assert_eq!(failed.status, JobStatus::Failed);
-    assert_eq!(failed.started_at, None, "it never ran");
-    assert!(failed.ended_at.is_some());
-    assert_eq!(failed.status_message.as_deref(), Some("image pull failed"));
-    let run = run_of(&store, &failed).await;
-    assert_eq!(run.info.status, RunStatus::Failed);
-    assert_eq!(run.info.end_time, failed.ended_at);
-}
-
-pub async fn preparing_job_can_be_given_back_to_the_queue(store: Store) {
-    submit(&store, &default_ws(), "r1", "cpu").await;
-    let job = store
-        .claim_next_job("cpu", "w1")
-        .await
-        .expect("claim")
-        .expect("job");
-    let queued = move_to(&store, &job, JobStatus::Preparing, JobStatus::Queued).await;
-    assert_eq!(queued.status, JobStatus::Queued);
-    let again = store
-        .claim_next_job("cpu", "w2")
-        .await
-        .expect("claim")
-        .expect("job again");
-    assert_eq!((again.attempt, again.worker.as_deref()), (2, Some("w2")));
-    let running = move_to(&store, &again, JobStatus::Preparing, JobStatus::Running).await;
-    expect_invalid_state(
-        store
-            .transition_job(
-                &default_ws(),
-                &running.name,
-                &[JobStatus::Running],
-                JobStatus::Queued,
-                None,
-            )
-            .await,
-    );
-}
-
-pub async fn cancel_is_immediate_when_queued_and_requested_when_held(store: Store) {
-    let queued = submit(&store, &default_ws(), "q", "cpu").await;
-    let canceled = store
-        .request_cancel(&default_ws(), &queued.name)
-        .await
-        .expect("cancel");
-    assert_eq!(canceled.status, JobStatus::Canceled);
-    assert!(canceled.ended_at.is_some());
-    assert_eq!(
-        run_of(&store, &canceled).await.info.status,
-        RunStatus::Killed
-    );
-    assert_eq!(store.claim_next_job("cpu", "w").await.expect("claim"), None);
-    expect_invalid_state(store.request_cancel(&default_ws(), &queued.name).await);
-
-    submit(&store, &default_ws(), "held", "cpu").await;
-    let job = store
-        .claim_next_job("cpu", "w")
-        .await
-        .expect("claim")
-        .expect("job");
-    move_to(&store, &job, JobStatus::Preparing, JobStatus::Running).await;
-    let requested = store
-        .request_cancel(&default_ws(), &job.name)
-        .await
-        .expect("cancel");
-    assert_eq!(requested.status, JobStatus::CancelRequested);
-    assert_eq!(requested.ended_at, None);
-    assert_eq!(
-        run_of(&store, &requested).await.info.status,
-        RunStatus::Running
-    );
-    let twice = store
-        .request_cancel(&default_ws(), &job.name)
-        .await
-        .expect("cancel again");
-    assert_eq!(twice, requested);
-    // The worker's own move from Running loses against the cancel request.
-    expect_invalid_state(
-        store
-            .transition_job(
-                &default_ws(),
-                &job.name,
-                &[JobStatus::Running],
-                JobStatus::Completed,
-                None,
-            )
-            .await,
-    );
-    let done = move_to(
-        &store,
-        &job,
-        JobStatus::CancelRequested,
-        JobStatus::Canceled,
-    )
-    .await;
-    assert_eq!(run_of(&store, &done).await.info.status, RunStatus::Killed);
-}
-
-pub async fn unfinished_jobs_lists_what_workers_held(store: Store) {
-    for n in ["u0", "u1", "u2", "u3", "u4", "u5"] {
-        submit(&store, &default_ws(), n, "cpu").await;
-    }
-    submit(&store, &default_ws(), "gpu-job", "gpu").await;
-    let mut claimed = Vec::new();
-    for _ in 0..5 {
-        claimed.push(
-            store
-                .claim_next_job("cpu", "w")
-                .await
-                .expect("claim")
-                .expect("job"),
-        );
-    }
-    store
-        .claim_next_job("gpu", "w")
-        .await
-        .expect("claim")
-        .expect("gpu job");
-    // u0 Preparing, u1 Running, u2 Finalizing, u3 CancelRequested, u4 Completed, u5 Queued.
-    move_to(
-        &store,
-        &claimed[1],
-        JobStatus::Preparing,
-        JobStatus::Running,
-    )
-    .await;
-    move_to(
-        &store,
-        &claimed[2],
-        JobStatus::Preparing,
-        JobStatus::Running,
-    )
-    .await;
-    move_to(
-        &store,
-        &claimed[2],
-        JobStatus::Running,
-        JobStatus::Finalizing,
-    )
-    .await;
-    store
-        .request_cancel(&default_ws(), &claimed[3].name)
-        .await
-        .expect("cancel");
-    move_to(
-        &store,
-        &claimed[4],
-        JobStatus::Preparing,
-        JobStatus::Running,
-    )
-    .await;
-    move_to(
-        &store,
-        &claimed[4],
-        JobStatus::Running,
-        JobStatus::Completed,
-    )
-    .await;
-    let unfinished = store.unfinished_jobs("cpu").await.expect("unfinished");
-    assert_eq!(names(&unfinished), vec!["u0", "u1", "u2", "u3"]);
-    assert_eq!(
-        unfinished.iter().map(|j| j.status).collect::<Vec<_>>(),
-        vec![
-            JobStatus::Preparing,
-            JobStatus::Running,
-            JobStatus::Finalizing,
-            JobStatus::CancelRequested
-        ]
-    );
-    let gpu = store.unfinished_jobs("gpu").await.expect("gpu");
-    assert_eq!(names(&gpu), vec!["gpu-job"]);
 }
 
 fn io(job: &JobName, dir: IoDirection, name: &str, asset: Option<(&str, &str)>) -> JobIo {

@@ -12,6 +12,7 @@
 pub mod assets;
 pub mod catalog;
 pub mod files;
+pub mod job_status;
 pub mod jobs;
 pub mod metrics;
 pub mod ops;
