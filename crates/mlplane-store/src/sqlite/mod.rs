@@ -125,11 +125,16 @@ fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_with(conn, schema::MIGRATIONS)
+}
+
+/// Applies every migration of `list` whose version has no row yet, in list order.
+fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .db()?;
-    for (version, sql) in schema::MIGRATIONS {
+    for (version, sql) in list {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .db()?;
@@ -382,4 +387,40 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     // Channel closed: the store is shutting down. Fold the WAL back into the database.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
     let _ = conn.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn migration_gaps_are_filled_when_the_missing_version_arrives_later() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database from before version 5 ...
+        migrate_with(&mut conn, &schema::MIGRATIONS[..3]).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3]);
+        // ... gets 5 without 4 ...
+        migrate(&mut conn).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 5]);
+        // ... and 4, once another branch adds it, even though 5 is already there.
+        let mut with_four = schema::MIGRATIONS.to_vec();
+        with_four.insert(3, (4, "CREATE TABLE v4_marker (x INTEGER);"));
+        migrate_with(&mut conn, &with_four).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+        conn.execute("INSERT INTO v4_marker (x) VALUES (1)", [])
+            .unwrap();
+        // Running again applies nothing twice.
+        migrate_with(&mut conn, &with_four).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+    }
 }
