@@ -110,7 +110,7 @@ pub trait JobStore: Send + Sync {
         include_archived: bool,
         page: &PageRequest,
     ) -> Result<Page<Asset>>;
-    /// Versions of one asset, newest first.
+    /// Versions of one asset, newest first (empty when the name has none).
     async fn list_asset_versions(
         &self,
         ws: &WorkspaceName,

@@ -7,7 +7,9 @@
 //! across replicas that share a database.
 //!
 //! Invariants:
-//! - every method is scoped by workspace: an entity of another workspace is `NotFound`;
+//! - every method is scoped by workspace: an entity of another workspace is `NotFound` (except
+//!   the scheduler's `claim_next_job` and `unfinished_jobs`, which serve a compute target
+//!   across workspaces);
 //! - a method that returns `Ok` for a write has made it durable (committed);
 //! - inputs are validated by `mlplane_core::validate` before they reach a method; engines
 //!   re-check only what needs the database (uniqueness, immutability, existence);

@@ -153,6 +153,7 @@ contract_tests! {
     job_status::preparing_job_can_be_given_back_to_the_queue,
     job_status::cancel_is_immediate_when_queued_and_requested_when_held,
     job_status::unfinished_jobs_lists_what_workers_held,
+    job_status::cancels_racing_claims_leave_every_job_in_one_consistent_state,
     jobs::job_io_is_recorded_replaced_and_feeds_lineage,
     jobs::jobs_are_scoped_by_workspace,
     // versioned assets

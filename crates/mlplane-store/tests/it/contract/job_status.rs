@@ -259,3 +259,56 @@ pub async fn unfinished_jobs_lists_what_workers_held(store: Store) {
     let gpu = store.unfinished_jobs("gpu").await.expect("gpu");
     assert_eq!(names(&gpu), vec!["gpu-job"]);
 }
+
+pub async fn cancels_racing_claims_leave_every_job_in_one_consistent_state(store: Store) {
+    const JOBS: usize = 16;
+    let mut jobs = Vec::new();
+    for i in 0..JOBS {
+        jobs.push(submit(&store, &default_ws(), &format!("race{i}"), "cpu").await);
+    }
+    let claimers: Vec<_> = (0..4)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(j) = store
+                    .claim_next_job("cpu", &format!("w{w}"))
+                    .await
+                    .expect("claim")
+                {
+                    got.push(j.name.to_string());
+                }
+                got
+            })
+        })
+        .collect();
+    let cancels: Vec<_> = jobs
+        .iter()
+        .map(|j| {
+            let (store, name) = (store.clone(), j.name.clone());
+            tokio::spawn(async move { store.request_cancel(&default_ws(), &name).await })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for t in claimers {
+        claimed.extend(t.await.expect("claimer"));
+    }
+    for t in cancels {
+        t.await
+            .expect("canceler")
+            .expect("a job is never terminal before its cancel");
+    }
+    for j in &jobs {
+        let now = store.get_job(&default_ws(), &j.name).await.expect("get");
+        let was_claimed = claimed.iter().filter(|c| *c == j.name.as_str()).count();
+        match now.status {
+            // Canceled while queued: nobody got it.
+            JobStatus::Canceled => assert_eq!((was_claimed, now.attempt), (0, 0)),
+            // Claimed first: exactly one worker holds it and must stop it.
+            JobStatus::CancelRequested => assert_eq!((was_claimed, now.attempt), (1, 1)),
+            other => panic!("job {} ended up {other}", j.name),
+        }
+        let run = run_of(&store, &now).await;
+        assert_eq!(run.info.status, now.status.run_status());
+    }
+}
