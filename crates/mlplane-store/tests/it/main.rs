@@ -144,6 +144,7 @@ contract_tests! {
     // jobs
     jobs::job_is_created_queued_with_its_run,
     jobs::duplicate_job_name_is_already_exists_and_creates_no_run,
+    jobs::concurrent_creates_of_one_name_make_one_job_and_one_run,
     jobs::parent_job_must_exist_and_gives_the_run_its_parent,
     jobs::list_jobs_is_newest_first_filtered_and_paged,
     jobs::claim_takes_the_oldest_queued_job_of_the_compute_in_any_workspace,

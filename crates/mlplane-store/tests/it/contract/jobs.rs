@@ -509,3 +509,41 @@ pub async fn jobs_are_scoped_by_workspace(store: Store) {
         Entity::Workspace,
     );
 }
+
+pub async fn concurrent_creates_of_one_name_make_one_job_and_one_run(store: Store) {
+    let exp = create_exp(&store, &default_ws(), "racing-names").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .create_job(&default_ws(), new_job(Some("once"), exp.id, "cpu"))
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(StoreError::AlreadyExists {
+                entity: Entity::Job,
+                ..
+            }) => {}
+            Err(other) => panic!("expected AlreadyExists, got {other:?}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let runs = store
+        .list_runs(
+            &default_ws(),
+            &mlplane_store::RunQuery {
+                experiment_ids: vec![exp.id],
+                ..Default::default()
+            },
+            &page(0, None),
+        )
+        .await
+        .expect("runs");
+    assert_eq!(runs.items.len(), 1, "refused creates left no run behind");
+}
