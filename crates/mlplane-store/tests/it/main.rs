@@ -12,6 +12,7 @@
 
 mod contract;
 mod harness;
+mod migrations;
 mod perf;
 mod pg_open;
 
