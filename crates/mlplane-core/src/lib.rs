@@ -1,5 +1,6 @@
 //! Domain types and rules of mlplane: workspaces, experiments, runs, params, metrics, tags,
-//! logs and artifact paths, with the validation rules and limits that every interface shares.
+//! logs and artifact paths, jobs and versioned assets, with the validation rules and limits
+//! that every interface shares.
 //!
 //! Invariants:
 //! - this crate does no IO: no files, no sockets, no SQL, no HTTP, no async runtime;
@@ -8,9 +9,11 @@
 //! - types here are plain data; wire shapes live in `mlplane-api`.
 
 pub mod artifact_path;
+pub mod assets;
 pub mod downsample;
 pub mod error;
 pub mod ids;
+pub mod jobs;
 pub mod limits;
 pub mod logged_model;
 pub mod model;
@@ -20,8 +23,10 @@ pub mod search;
 pub mod validate;
 
 pub use artifact_path::ArtifactPath;
+pub use assets::{Asset, AssetKind, AssetVersionRef, NewAsset};
 pub use error::{Invalid, Violation};
 pub use ids::{ExperimentId, RunId, WorkspaceName};
+pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};
 pub use logged_model::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
 pub use model::*;
 pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};

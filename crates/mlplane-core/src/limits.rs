@@ -69,3 +69,27 @@ pub const MAX_UPLOAD_PARTS: u32 = 10_000;
 pub const MAX_UPLOAD_PART_BYTES: u64 = 5 << 30;
 /// Age after which an unfinished multipart upload is removed at server start, in seconds.
 pub const STALE_UPLOAD_SECS: u64 = 24 * 60 * 60;
+/// Longest job name, in characters (`^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$`).
+pub const MAX_JOB_NAME_LEN: usize = 100;
+/// Longest job display name, in characters.
+pub const MAX_JOB_DISPLAY_NAME_LEN: usize = 250;
+/// Longest job or asset description, in characters.
+pub const MAX_JOB_DESCRIPTION_LEN: usize = 5000;
+/// Longest compute target name, in characters (same alphabet as job names).
+pub const MAX_COMPUTE_NAME_LEN: usize = 100;
+/// Longest worker id recorded on a claimed job, in characters.
+pub const MAX_WORKER_LEN: usize = 255;
+/// Longest job status message, in characters.
+pub const MAX_STATUS_MESSAGE_LEN: usize = 5000;
+/// Largest job or asset spec (canonical JSON text), in bytes.
+pub const MAX_SPEC_BYTES: usize = 1 << 20;
+/// Most tags on a job or an asset version.
+pub const MAX_JOB_TAGS: usize = 100;
+/// Longest asset name, in characters (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$`).
+pub const MAX_ASSET_NAME_LEN: usize = 255;
+/// Longest asset version, in characters (`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`).
+pub const MAX_ASSET_VERSION_LEN: usize = 64;
+/// Longest asset storage URI or job input/output URI, in bytes.
+pub const MAX_URI_BYTES: usize = 4096;
+/// Most inputs and outputs recorded for one job in one call.
+pub const MAX_JOB_IO_PER_CALL: usize = 1000;

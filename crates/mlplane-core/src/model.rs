@@ -311,11 +311,11 @@ pub struct PageRequest {
     pub page_token: Option<String>,
 }
 
-const ADJECTIVES: [&str; 16] = [
+pub(crate) const ADJECTIVES: [&str; 16] = [
     "amber", "bold", "brave", "calm", "clever", "crisp", "eager", "gentle", "golden", "keen",
     "lucky", "merry", "quiet", "rapid", "silver", "vivid",
 ];
-const NOUNS: [&str; 16] = [
+pub(crate) const NOUNS: [&str; 16] = [
     "badger", "crane", "falcon", "fox", "heron", "lynx", "otter", "owl", "panda", "raven", "robin",
     "seal", "swan", "tiger", "whale", "wolf",
 ];

@@ -55,7 +55,8 @@ fn value_len_into(v: &mut Vec<Violation>, field: &str, value: &str, max: usize) 
     }
 }
 
-fn tags_into(v: &mut Vec<Violation>, field: &str, tags: &[Tag]) {
+/// Checks tags as run tags are checked: valid keys, values within [`MAX_TAG_VALUE_LEN`].
+pub fn tags_into(v: &mut Vec<Violation>, field: &str, tags: &[Tag]) {
     for (i, t) in tags.iter().enumerate() {
         key_into(v, &format!("{field}[{i}].key"), &t.key);
         value_len_into(

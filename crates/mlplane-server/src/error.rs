@@ -30,11 +30,15 @@ pub enum ErrorCode {
     ArtifactNotFound,
     ModelNotFound,
     LoggedModelNotFound,
+    JobNotFound,
+    AssetNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
     ExperimentAlreadyExists,
     ModelAlreadyExists,
+    JobAlreadyExists,
+    AssetAlreadyExists,
     ParamConflict,
     InvalidState,
     PayloadTooLarge,
@@ -57,11 +61,15 @@ impl ErrorCode {
             ErrorCode::ArtifactNotFound => "artifact_not_found",
             ErrorCode::ModelNotFound => "model_not_found",
             ErrorCode::LoggedModelNotFound => "logged_model_not_found",
+            ErrorCode::JobNotFound => "job_not_found",
+            ErrorCode::AssetNotFound => "asset_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
             ErrorCode::ExperimentAlreadyExists => "experiment_already_exists",
             ErrorCode::ModelAlreadyExists => "model_already_exists",
+            ErrorCode::JobAlreadyExists => "job_already_exists",
+            ErrorCode::AssetAlreadyExists => "asset_already_exists",
             ErrorCode::ParamConflict => "param_conflict",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::PayloadTooLarge => "payload_too_large",
@@ -84,11 +92,15 @@ impl ErrorCode {
             | ErrorCode::ArtifactNotFound
             | ErrorCode::ModelNotFound
             | ErrorCode::LoggedModelNotFound
+            | ErrorCode::JobNotFound
+            | ErrorCode::AssetNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
             | ErrorCode::ExperimentAlreadyExists
             | ErrorCode::ModelAlreadyExists
+            | ErrorCode::JobAlreadyExists
+            | ErrorCode::AssetAlreadyExists
             | ErrorCode::ParamConflict
             | ErrorCode::InvalidState => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -167,6 +179,8 @@ impl From<StoreError> for ApiError {
                         ErrorCode::ModelNotFound
                     }
                     Entity::LoggedModel => ErrorCode::LoggedModelNotFound,
+                    Entity::Job => ErrorCode::JobNotFound,
+                    Entity::Asset => ErrorCode::AssetNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -175,6 +189,8 @@ impl From<StoreError> for ApiError {
                     Entity::Workspace => ErrorCode::WorkspaceAlreadyExists,
                     Entity::Experiment => ErrorCode::ExperimentAlreadyExists,
                     Entity::RegisteredModel => ErrorCode::ModelAlreadyExists,
+                    Entity::Job => ErrorCode::JobAlreadyExists,
+                    Entity::Asset => ErrorCode::AssetAlreadyExists,
                     Entity::Run
                     | Entity::Metric
                     | Entity::Artifact

@@ -20,6 +20,8 @@ pub enum Entity {
     ModelVersion,
     ModelAlias,
     LoggedModel,
+    Job,
+    Asset,
 }
 
 impl fmt::Display for Entity {
@@ -34,6 +36,8 @@ impl fmt::Display for Entity {
             Entity::ModelVersion => "model version",
             Entity::ModelAlias => "model alias",
             Entity::LoggedModel => "logged model",
+            Entity::Job => "job",
+            Entity::Asset => "asset",
         })
     }
 }

@@ -7,13 +7,16 @@
 //! across replicas that share a database.
 //!
 //! Invariants:
-//! - every method is scoped by workspace: an entity of another workspace is `NotFound`;
+//! - every method is scoped by workspace: an entity of another workspace is `NotFound` (except
+//!   the scheduler's `claim_next_job` and `unfinished_jobs`, which serve a compute target
+//!   across workspaces);
 //! - a method that returns `Ok` for a write has made it durable (committed);
 //! - inputs are validated by `mlplane_core::validate` before they reach a method; engines
 //!   re-check only what needs the database (uniqueness, immutability, existence);
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
 mod error;
+pub mod jobs;
 mod logged_models;
 pub mod postgres;
 pub mod registry;
@@ -23,6 +26,7 @@ pub mod sqlite;
 mod types;
 
 pub use error::{Entity, Result, StoreError};
+pub use jobs::{AssetLineage, JobStore};
 pub use logged_models::{LoggedModelQuery, LoggedModelStore};
 pub use registry::{ModelRegistry, RegistryQuery};
 pub use types::*;
@@ -37,7 +41,9 @@ use std::sync::Arc;
 
 /// Everything the server needs from metadata storage.
 #[async_trait]
-pub trait MetadataStore: ModelRegistry + LoggedModelStore + Send + Sync + 'static {
+pub trait MetadataStore:
+    ModelRegistry + LoggedModelStore + JobStore + Send + Sync + 'static
+{
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;
 

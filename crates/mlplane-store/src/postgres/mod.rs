@@ -5,7 +5,8 @@
 //! ([`pool`]), applies the embedded migrations ([`schema`]) and reads the page-token
 //! secret. Each area of the trait lives in its own module: [`catalog`] (workspaces and
 //! experiments), [`runs`], [`metrics`] (batches and history), [`logs`], [`artifacts`] and
-//! [`registry`] (the model registry, which implements its trait itself);
+//! [`registry`] (the model registry, which implements its trait itself), [`jobs`] (jobs,
+//! implementing `JobStore` itself) and [`assets`];
 //! this module only wires them to [`MetadataStore`] and times every call.
 //!
 //! Requires PostgreSQL 13 or newer (`gen_random_uuid` is built in from 13 on).
@@ -19,7 +20,9 @@
 //! - after [`MetadataStore::close`] every call fails with `Unavailable`.
 
 mod artifacts;
+mod assets;
 mod catalog;
+mod jobs;
 mod logged_models;
 mod logs;
 mod metrics;

@@ -93,81 +93,11 @@ fn runs_scope(ws: &WorkspaceName, q: &RunQuery) -> String {
 
 impl PgStore {
     pub(super) async fn run_create(&self, ws: &WorkspaceName, r: NewRun) -> Result<Run> {
-        let id = RunId::generate();
         let conn = self.pool.get().await?;
         let tx = conn.begin().await?;
-        let db = tx.db();
-        let exp = db
-            .query_opt(
-                "SELECT lifecycle_stage FROM experiments WHERE id = $1 AND workspace = $2 FOR SHARE",
-                &[&r.experiment_id.0, &ws.as_str()],
-            )
-            .await?;
-        let Some(exp) = exp else {
-            return Err(not_found(db, ws, Entity::Experiment, r.experiment_id).await);
-        };
-        if parse_stage(col(&exp, 0)?)? == LifecycleStage::Deleted {
-            return Err(StoreError::InvalidState(format!(
-                "experiment {} is deleted; restore it before creating runs in it",
-                r.experiment_id
-            )));
-        }
-        if let Some(parent) = &r.parent_run_id {
-            let found = db
-                .query_opt(
-                    "SELECT 1 FROM runs WHERE id = $1 AND workspace = $2",
-                    &[&parent.as_str(), &ws.as_str()],
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StoreError::not_found(Entity::Run, parent));
-            }
-        }
-        let name = r.name.clone().unwrap_or_else(|| default_run_name(&id));
-        let artifact_uri = format!("mlplane-artifacts:/{ws}/{}/{id}/artifacts", r.experiment_id);
-        let end_time = r.status.is_terminal().then_some(r.start_time);
-        let row = db
-            .query_one(
-                concat!(
-                    "INSERT INTO runs (id, experiment_id, workspace, name, user_name, status,
-                                       start_time, end_time, lifecycle_stage, parent_run_id,
-                                       artifact_uri)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10) RETURNING ",
-                    run_cols!()
-                ),
-                &[
-                    &id.as_str(),
-                    &r.experiment_id.0,
-                    &ws.as_str(),
-                    &name,
-                    &r.user,
-                    &r.status.as_str(),
-                    &r.start_time,
-                    &end_time,
-                    &r.parent_run_id.as_ref().map(RunId::as_str),
-                    &artifact_uri,
-                ],
-            )
-            .await?;
-        let info = run_row(&row)?;
-        upsert_run_tags(db, &id, &r.tags).await?;
+        let run = insert_run(tx.db(), ws, &r).await?;
         tx.commit().await?;
-        let (keys, values) = dedup_tags(&r.tags);
-        let tags = keys
-            .into_iter()
-            .zip(values)
-            .map(|(k, v)| Tag {
-                key: k.to_string(),
-                value: v.to_string(),
-            })
-            .collect();
-        Ok(Run {
-            info,
-            params: Vec::new(),
-            tags,
-            metrics: Vec::new(),
-            inputs: Vec::new(),
-        })
+        Ok(run)
     }
 
     pub(super) async fn run_get(&self, ws: &WorkspaceName, id: &RunId) -> Result<Run> {
@@ -360,4 +290,80 @@ impl PgStore {
         }
         tx.commit().await
     }
+}
+
+/// Creates a run inside the caller's transaction (the experiment row stays locked
+/// `FOR SHARE` until it commits); used by `create_run` and by job creation.
+pub(super) async fn insert_run(db: Db<'_>, ws: &WorkspaceName, r: &NewRun) -> Result<Run> {
+    let id = RunId::generate();
+    let exp = db
+        .query_opt(
+            "SELECT lifecycle_stage FROM experiments WHERE id = $1 AND workspace = $2 FOR SHARE",
+            &[&r.experiment_id.0, &ws.as_str()],
+        )
+        .await?;
+    let Some(exp) = exp else {
+        return Err(not_found(db, ws, Entity::Experiment, r.experiment_id).await);
+    };
+    if parse_stage(col(&exp, 0)?)? == LifecycleStage::Deleted {
+        return Err(StoreError::InvalidState(format!(
+            "experiment {} is deleted; restore it before creating runs in it",
+            r.experiment_id
+        )));
+    }
+    if let Some(parent) = &r.parent_run_id {
+        let found = db
+            .query_opt(
+                "SELECT 1 FROM runs WHERE id = $1 AND workspace = $2",
+                &[&parent.as_str(), &ws.as_str()],
+            )
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::not_found(Entity::Run, parent));
+        }
+    }
+    let name = r.name.clone().unwrap_or_else(|| default_run_name(&id));
+    let artifact_uri = format!("mlplane-artifacts:/{ws}/{}/{id}/artifacts", r.experiment_id);
+    let end_time = r.status.is_terminal().then_some(r.start_time);
+    let row = db
+        .query_one(
+            concat!(
+                "INSERT INTO runs (id, experiment_id, workspace, name, user_name, status,
+                                   start_time, end_time, lifecycle_stage, parent_run_id,
+                                   artifact_uri)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10) RETURNING ",
+                run_cols!()
+            ),
+            &[
+                &id.as_str(),
+                &r.experiment_id.0,
+                &ws.as_str(),
+                &name,
+                &r.user,
+                &r.status.as_str(),
+                &r.start_time,
+                &end_time,
+                &r.parent_run_id.as_ref().map(RunId::as_str),
+                &artifact_uri,
+            ],
+        )
+        .await?;
+    let info = run_row(&row)?;
+    upsert_run_tags(db, &id, &r.tags).await?;
+    let (keys, values) = dedup_tags(&r.tags);
+    let tags = keys
+        .into_iter()
+        .zip(values)
+        .map(|(k, v)| Tag {
+            key: k.to_string(),
+            value: v.to_string(),
+        })
+        .collect();
+    Ok(Run {
+        info,
+        params: Vec::new(),
+        tags,
+        metrics: Vec::new(),
+        inputs: Vec::new(),
+    })
 }

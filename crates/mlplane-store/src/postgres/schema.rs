@@ -27,7 +27,7 @@ const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, in increasing version order; numbers may have gaps (each missing
 /// version is applied, whatever came before it).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -261,6 +261,70 @@ CREATE TABLE logged_model_artifacts (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (model_id, path)
 );
+"#;
+
+/// Jobs, their inputs and outputs, and versioned assets. Tags are JSON arrays of
+/// `[key, value]` pairs (they never change after creation). `assets.version_num` is the
+/// numeric value of an all-digit version, for numbering the next one. Claims read
+/// `jobs_to_claim` and lock with `FOR UPDATE SKIP LOCKED`.
+const V5: &str = r#"
+CREATE TABLE jobs (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    name TEXT COLLATE "C" NOT NULL,
+    experiment_id BIGINT NOT NULL REFERENCES experiments (id),
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    kind TEXT NOT NULL,
+    parent TEXT COLLATE "C",
+    display_name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    compute TEXT COLLATE "C" NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('Queued', 'Preparing', 'Running', 'Finalizing',
+        'CancelRequested', 'Completed', 'Failed', 'Canceled')),
+    status_message TEXT,
+    worker TEXT,
+    attempt BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    ended_at BIGINT,
+    UNIQUE (workspace, name)
+);
+CREATE INDEX jobs_to_claim ON jobs (status, compute, created_at, id);
+CREATE INDEX jobs_by_workspace ON jobs (workspace, created_at DESC, id DESC);
+CREATE INDEX jobs_by_parent ON jobs (workspace, parent) WHERE parent IS NOT NULL;
+
+CREATE TABLE job_io (
+    job_id BIGINT NOT NULL REFERENCES jobs (id),
+    direction TEXT NOT NULL CHECK (direction IN ('input', 'output')),
+    name TEXT COLLATE "C" NOT NULL,
+    asset_kind TEXT,
+    asset_name TEXT COLLATE "C",
+    asset_version TEXT COLLATE "C",
+    uri TEXT,
+    PRIMARY KEY (job_id, direction, name)
+);
+CREATE INDEX job_io_by_asset ON job_io (asset_kind, asset_name, asset_version)
+    WHERE asset_name IS NOT NULL;
+
+CREATE TABLE assets (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    kind TEXT NOT NULL CHECK (kind IN ('data', 'model', 'environment', 'component')),
+    name TEXT COLLATE "C" NOT NULL,
+    version TEXT COLLATE "C" NOT NULL,
+    version_num BIGINT,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    storage_uri TEXT,
+    source_job TEXT COLLATE "C",
+    archived BOOLEAN NOT NULL DEFAULT false,
+    created_at BIGINT NOT NULL,
+    UNIQUE (workspace, kind, name, version)
+);
+CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
 "#;
 
 /// Applies missing migrations, ensures the starting rows and returns the page-token secret.

@@ -16,7 +16,10 @@
 //! - only the writer thread writes;
 //! - in-memory databases have no read pool: reads go through the writer, which sees all.
 
+mod assets;
 mod files;
+mod jobs;
+mod jobs_impl;
 mod logged_models;
 mod metrics;
 mod ops;
@@ -123,12 +126,17 @@ fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
+    migrate_with(conn, schema::MIGRATIONS)
+}
+
+/// Applies every migration of `list` whose version has no row yet, in version order.
+fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .db()?;
     // In version order whatever the list's order; versions may have gaps.
-    let mut migrations = schema::MIGRATIONS.to_vec();
+    let mut migrations = list.to_vec();
     migrations.sort_by_key(|(v, _)| *v);
     for (version, sql) in &migrations {
         let tx = conn
@@ -383,4 +391,45 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     // Channel closed: the store is shutting down. Fold the WAL back into the database.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
     let _ = conn.close();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(conn: &Connection) -> Vec<i64> {
+        let mut stmt = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<i64>>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn migration_gaps_are_filled_when_the_missing_version_arrives_later() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database that got version 5 before version 4 existed ...
+        let without_four: Vec<(i64, &str)> = schema::MIGRATIONS
+            .iter()
+            .copied()
+            .filter(|(v, _)| *v != 4)
+            .collect();
+        migrate_with(&mut conn, &without_four).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 5]);
+        // ... gets 4 when it arrives, even though 5 is already there.
+        migrate(&mut conn).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+        conn.execute("SELECT count(*) FROM logged_models", [])
+            .map(|_| ())
+            .or_else(|e| match e {
+                rusqlite::Error::ExecuteReturnedResults => Ok(()),
+                e => Err(e),
+            })
+            .unwrap();
+        // Running again applies nothing twice.
+        migrate(&mut conn).unwrap();
+        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+    }
 }

@@ -6,7 +6,7 @@
 
 /// `(version, sql)` in increasing version order; numbers may have gaps (a version is
 /// applied when its row is missing, whatever came before it).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -213,6 +213,66 @@ CREATE TABLE logged_model_artifacts (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (model_id, path)
 ) WITHOUT ROWID;
+"#;
+
+/// Jobs, their inputs and outputs, and versioned assets. Tags are JSON arrays of
+/// `[key, value]` pairs (they never change after creation). `assets.version_num` is the
+/// numeric value of an all-digit version, for numbering the next one.
+const V5: &str = r#"
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    name TEXT NOT NULL,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL,
+    parent TEXT,
+    display_name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    compute TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT,
+    worker TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    UNIQUE (workspace, name)
+);
+CREATE INDEX jobs_to_claim ON jobs (status, compute, created_at, id);
+CREATE INDEX jobs_by_workspace ON jobs (workspace, created_at DESC, id DESC);
+CREATE INDEX jobs_by_parent ON jobs (workspace, parent) WHERE parent IS NOT NULL;
+CREATE TABLE job_io (
+    job_id INTEGER NOT NULL REFERENCES jobs(id),
+    direction TEXT NOT NULL,
+    name TEXT NOT NULL,
+    asset_kind TEXT,
+    asset_name TEXT,
+    asset_version TEXT,
+    uri TEXT,
+    PRIMARY KEY (job_id, direction, name)
+) WITHOUT ROWID;
+CREATE INDEX job_io_by_asset ON job_io (asset_kind, asset_name, asset_version)
+    WHERE asset_name IS NOT NULL;
+CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    version_num INTEGER,
+    description TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    storage_uri TEXT,
+    source_job TEXT,
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    UNIQUE (workspace, kind, name, version)
+);
+CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
 "#;
 
 #[cfg(test)]

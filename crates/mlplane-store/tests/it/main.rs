@@ -12,6 +12,7 @@
 
 mod contract;
 mod harness;
+mod migrations;
 mod perf;
 mod pg_open;
 
@@ -147,6 +148,30 @@ contract_tests! {
     logged_models::logged_model_params_are_immutable_and_tags_replaceable,
     logged_models::logged_model_search_filters_orders_and_pages,
     logged_models::logged_model_artifacts_are_recorded_listed_and_deleted,
+    // jobs
+    jobs::job_is_created_queued_with_its_run,
+    jobs::duplicate_job_name_is_already_exists_and_creates_no_run,
+    jobs::concurrent_creates_of_one_name_make_one_job_and_one_run,
+    jobs::parent_job_must_exist_and_gives_the_run_its_parent,
+    jobs::list_jobs_is_newest_first_filtered_and_paged,
+    jobs::claim_takes_the_oldest_queued_job_of_the_compute_in_any_workspace,
+    jobs::concurrent_claimers_never_get_the_same_job,
+    job_status::transitions_check_the_current_status_and_sync_the_run,
+    job_status::failed_job_fails_its_run_with_the_message,
+    job_status::preparing_job_can_be_given_back_to_the_queue,
+    job_status::cancel_is_immediate_when_queued_and_requested_when_held,
+    job_status::unfinished_jobs_lists_what_workers_held,
+    job_status::cancels_racing_claims_leave_every_job_in_one_consistent_state,
+    jobs::job_io_is_recorded_replaced_and_feeds_lineage,
+    jobs::jobs_are_scoped_by_workspace,
+    // versioned assets
+    assets::asset_versions_are_immutable_and_numbered_automatically,
+    assets::invalid_assets_are_refused,
+    assets::latest_is_the_newest_version_not_archived,
+    assets::list_assets_shows_the_latest_version_of_each_name,
+    assets::asset_versions_list_newest_first_and_page,
+    assets::concurrent_automatic_versions_are_distinct,
+    assets::assets_are_scoped_by_workspace,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

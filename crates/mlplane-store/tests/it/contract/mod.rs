@@ -9,8 +9,11 @@
 //!   experiment exist) and uses nothing but the trait;
 //! - a check asserts on error variants and fields, never on message text.
 
+pub mod assets;
 pub mod catalog;
 pub mod files;
+pub mod job_status;
+pub mod jobs;
 pub mod logged_models;
 pub mod metrics;
 pub mod ops;

@@ -1,0 +1,83 @@
+//! Upgrades: a database made before migration 5 (jobs and assets) gets it at the next open,
+//! on both engines, and keeps its data. (Gaps in the numbering are covered by the unit test
+//! in `sqlite/mod.rs`.)
+//!
+//! Invariants:
+//! - the "old" database is made by opening a current one and removing what version 5 added,
+//!   which is exactly the state a pre-5 release leaves behind.
+
+use crate::contract::jobs::new_job;
+use crate::contract::{default_ws, new_run, now_ms};
+use mlplane_core::ExperimentId;
+
+const UNDO_V5: &str = "DROP TABLE job_io; DROP TABLE jobs; DROP TABLE assets; \
+                       DELETE FROM schema_migrations WHERE version = 5;";
+
+async fn check_upgraded(store: &crate::harness::Store, run_id: &mlplane_core::RunId) {
+    store
+        .get_run(&default_ws(), run_id)
+        .await
+        .expect("data from before the upgrade is kept");
+    let job = store
+        .create_job(
+            &default_ws(),
+            new_job(Some("after-upgrade"), ExperimentId(0), "cpu"),
+        )
+        .await
+        .expect("jobs work after the upgrade");
+    assert_eq!(job.name.as_str(), "after-upgrade");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_from_before_jobs_gets_migration_5() {
+    let db = crate::harness::sqlite_db().await;
+    let run = db
+        .store
+        .create_run(&default_ws(), new_run(ExperimentId(0), now_ms()))
+        .await
+        .expect("run");
+    db.store.close().await;
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let conn = rusqlite::Connection::open(&path).expect("open the file");
+    conn.execute_batch(UNDO_V5).expect("undo version 5");
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_migrations ORDER BY version")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("versions");
+    assert_eq!(versions, vec![1, 2, 3, 4]);
+    drop(conn);
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_upgraded(&store, &run.info.id).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_database_from_before_jobs_gets_migration_5() {
+    let Some(db) = crate::harness::pg_db().await else {
+        return;
+    };
+    let run = db
+        .store
+        .create_run(&default_ws(), new_run(ExperimentId(0), now_ms()))
+        .await
+        .expect("run");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client.batch_execute(UNDO_V5).await.expect("undo version 5");
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_upgraded(&store, &run.info.id).await;
+    let rows = client
+        .query(
+            "SELECT version FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .expect("versions");
+    let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    store.close().await;
+    drop(client);
+    db.drop_db().await;
+}
