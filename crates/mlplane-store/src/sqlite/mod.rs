@@ -195,6 +195,13 @@ impl SqliteStore {
                 )
                 .db()?;
                 c.busy_timeout(std::time::Duration::from_secs(10)).db()?;
+                // Searches sort and build IN-lists in temporary b-trees: keep them in
+                // memory; map the file so warm pages cost no read() call.
+                c.execute_batch(
+                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384; \
+                     PRAGMA mmap_size=268435456;",
+                )
+                .db()?;
                 readers.push(c);
             }
             let pool = ReadPool {
