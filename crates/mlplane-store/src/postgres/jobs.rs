@@ -290,7 +290,7 @@ impl PgStore {
         let tx = conn.begin().await?;
         let db = tx.db();
         let (id, job) = find_job(db, ws, name, true).await?;
-        let t = plan_transition(
+        let planned = plan_transition(
             name,
             job.status,
             job.started_at,
@@ -298,7 +298,15 @@ impl PgStore {
             to,
             message,
             now_ms(),
-        )?;
+        );
+        let t = match planned {
+            Ok(t) => t,
+            Err(e) => {
+                // Release the row lock now: a claimer right after us must see the job.
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
         let out = apply(db, id, &job, &t).await?;
         tx.commit().await?;
         Ok(out)
@@ -309,7 +317,14 @@ impl PgStore {
         let tx = conn.begin().await?;
         let db = tx.db();
         let (id, job) = find_job(db, ws, name, true).await?;
-        let out = match plan_cancel(name, job.status, job.started_at, now_ms())? {
+        let planned = match plan_cancel(name, job.status, job.started_at, now_ms()) {
+            Ok(p) => p,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let out = match planned {
             Some(t) => apply(db, id, &job, &t).await?,
             None => job,
         };
