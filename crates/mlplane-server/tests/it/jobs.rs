@@ -379,3 +379,53 @@ async fn hostile_job_submissions_are_refused_cleanly() {
         .await;
     assert_error(s, &b, 400, "invalid_spec");
 }
+
+#[tokio::test]
+async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
+    let t = seeded().await;
+    t.ok(
+        "POST",
+        &format!("{WS}/models"),
+        Some(json!({"name": "clf", "type": "mlflow_model", "path": "m"})),
+    )
+    .await;
+    let body = json!({
+        "name": "score",
+        "command": "python score.py ${{inputs.model}} ${{inputs.k}}",
+        "environment": "sk-env:1",
+        "inputs": {"model": {"type": "mlflow_model", "path": "clf@latest", "mode": "download"}, "k": 1},
+        "set": ["inputs.k=5", "compute=cpu"],
+    });
+    let j = t.ok("POST", &format!("{WS}/jobs"), Some(body)).await;
+    assert_eq!(j["spec"]["inputs"]["model"]["asset"], "clf:1");
+    assert_eq!(j["spec"]["inputs"]["model"]["mode"], "download");
+    assert_eq!(j["spec"]["inputs"]["k"]["value"], 5);
+    assert_eq!(j["compute"], "cpu");
+    let l = t
+        .ok(
+            "GET",
+            &format!("{WS}/models/clf/versions/latest/lineage"),
+            None,
+        )
+        .await;
+    assert_eq!(l["consumers"], json!(["score"]));
+    // `iris` is data, not a model: a model input cannot name it.
+    let (s, b) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            Some(json!({
+                "command": "echo ${{inputs.m}}",
+                "environment": "sk-env:1",
+                "inputs": {"m": {"type": "custom_model", "path": "iris:1"}},
+            })),
+        )
+        .await;
+    assert_error(s, &b, 400, "invalid_spec");
+    assert!(
+        error_at(&b, "inputs.m.path")["message"]
+            .as_str()
+            .unwrap()
+            .contains("model 'iris:1'")
+    );
+}
