@@ -10,9 +10,11 @@
 //! - conversions from domain types are total; conversions into domain types go through
 //!   `mlplane_core::validate` in the server.
 
+mod jobs;
 pub mod metric_value;
 mod views;
 
+pub use jobs::*;
 pub use views::*;
 
 /// The error body of every non-2xx answer.

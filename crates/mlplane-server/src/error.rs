@@ -23,6 +23,8 @@ pub enum ErrorCode {
     InvalidParameter,
     InvalidPageToken,
     UnsafePath,
+    /// A job or asset spec failed validation; `details.errors` lists `{line, column, field, message}`.
+    InvalidSpec,
     WorkspaceNotFound,
     ExperimentNotFound,
     RunNotFound,
@@ -41,6 +43,8 @@ pub enum ErrorCode {
     AssetAlreadyExists,
     ParamConflict,
     InvalidState,
+    /// The job already reached a terminal status (Completed, Failed or Canceled).
+    JobTerminal,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
@@ -54,6 +58,7 @@ impl ErrorCode {
             ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::InvalidPageToken => "invalid_page_token",
             ErrorCode::UnsafePath => "unsafe_path",
+            ErrorCode::InvalidSpec => "invalid_spec",
             ErrorCode::WorkspaceNotFound => "workspace_not_found",
             ErrorCode::ExperimentNotFound => "experiment_not_found",
             ErrorCode::RunNotFound => "run_not_found",
@@ -72,6 +77,7 @@ impl ErrorCode {
             ErrorCode::AssetAlreadyExists => "asset_already_exists",
             ErrorCode::ParamConflict => "param_conflict",
             ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::JobTerminal => "job_terminal",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Unavailable => "unavailable",
@@ -84,7 +90,8 @@ impl ErrorCode {
             ErrorCode::BadRequest
             | ErrorCode::InvalidParameter
             | ErrorCode::InvalidPageToken
-            | ErrorCode::UnsafePath => StatusCode::BAD_REQUEST,
+            | ErrorCode::UnsafePath
+            | ErrorCode::InvalidSpec => StatusCode::BAD_REQUEST,
             ErrorCode::WorkspaceNotFound
             | ErrorCode::ExperimentNotFound
             | ErrorCode::RunNotFound
@@ -102,7 +109,8 @@ impl ErrorCode {
             | ErrorCode::JobAlreadyExists
             | ErrorCode::AssetAlreadyExists
             | ErrorCode::ParamConflict
-            | ErrorCode::InvalidState => StatusCode::CONFLICT,
+            | ErrorCode::InvalidState
+            | ErrorCode::JobTerminal => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -18,6 +18,7 @@ pub mod http_metrics;
 pub mod mlflow;
 pub mod openapi;
 pub mod routes;
+pub mod specs;
 pub mod state;
 
 pub use state::{AppState, Limits};

@@ -3,12 +3,12 @@
 //! Invariants:
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
-use crate::routes::{artifacts, experiments, health, runs, workspaces};
+use crate::routes::{artifacts, assets, experiments, health, jobs, runs, workspaces};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "mlplane", description = "mlplane REST API: workspaces, experiments, runs, metrics, logs and artifacts."),
+    info(title = "mlplane", description = "mlplane REST API: workspaces, experiments, runs, metrics, logs, artifacts, jobs and versioned assets."),
     paths(
         workspaces::list, workspaces::create, workspaces::get,
         experiments::list, experiments::create, experiments::get, experiments::get_by_name,
@@ -17,9 +17,11 @@ use utoipa::OpenApi;
         runs::log_batch, runs::log_metric, runs::log_param, runs::set_tag, runs::delete_tag,
         runs::history, runs::sampled, runs::append_log, runs::read_log,
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
+        jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
+        assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
         health::healthz, health::readyz, health::metrics,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "health"))
 )]
 struct ApiDoc;
 

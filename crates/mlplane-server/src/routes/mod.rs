@@ -5,8 +5,10 @@
 //! function, map the result to a `*View`. One file per resource.
 
 pub mod artifacts;
+pub mod assets;
 pub mod experiments;
 pub mod health;
+pub mod jobs;
 pub mod runs;
 pub mod workspaces;
 
@@ -89,6 +91,35 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
         .route(
             &format!("{ws}/runs/{{run_id}}/artifact-list"),
             get(artifacts::list),
+        )
+        .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
+        .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
+        .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))
+        .route(&format!("{ws}/jobs/{{name}}/io"), get(jobs::io))
+        // `{kind}` is data, models or environments; static segments (runs, jobs...) win.
+        .route(
+            &format!("{ws}/{{kind}}"),
+            get(assets::list).post(assets::create),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions"),
+            get(assets::versions),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}"),
+            get(assets::get),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/archive"),
+            post(assets::archive),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/restore"),
+            post(assets::restore),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/lineage"),
+            get(assets::lineage),
         )
         .layer(json_limit);
     let artifact_routes = Router::new()

@@ -2,7 +2,9 @@
 //! local artifact folder in a temp dir, and called through `tower::ServiceExt::oneshot`.
 
 mod api;
+mod assets;
 mod hostile;
+mod jobs;
 mod mlflow;
 mod mlflow_artifacts;
 mod mlflow_logged_models;

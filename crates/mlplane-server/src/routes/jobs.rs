@@ -1,0 +1,276 @@
+//! `/api/v1/workspaces/{ws}/jobs`: submitting command jobs, reading and listing them,
+//! cancelling them and reading their inputs and outputs.
+//!
+//! Invariants:
+//! - a job is stored only after its spec validated and every asset it references resolved
+//!   to an existing version; the stored spec names exact versions (`env@latest` becomes
+//!   `env:<n>` at submission), so a later version never changes what a job runs;
+//! - nothing here runs a job: it stays `Queued` until an executor claims it.
+
+use super::{experiment_id, now_ms, page, workspace};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::extract::{AppJson, AppPath, AppQuery};
+use crate::specs::{self, DEFAULT_COMPUTE, asset_ref, position, spec_error};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use mlplane_api::{CreateJobRequest, ErrorBody, JobIoList, JobList, JobListQuery, JobView};
+use mlplane_core::{
+    AssetKind, AssetVersionRef, ExperimentId, IoDirection, JobIo, JobKind, JobName, JobQuery,
+    JobStatus, NewExperiment, NewJob, NewRun, RunStatus, Tag, WorkspaceName, validate,
+};
+use mlplane_spec::{AssetRef, CommandJob, DataPath, EnvSource, JobInput};
+use mlplane_store::StoreError;
+
+/// The experiment of a job that names none.
+const DEFAULT_EXPERIMENT: &str = "Default";
+
+type JobPath = AppPath<(String, String)>;
+
+fn job_name(s: &str) -> ApiResult<JobName> {
+    Ok(JobName::parse(s)?)
+}
+
+/// Resolves `r` to an existing version of `kind`, or an `invalid_spec` error at `field`.
+async fn resolve(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    kind: AssetKind,
+    r: &AssetRef,
+    field: &[&str],
+) -> ApiResult<(String, String)> {
+    let (name, version) = match r {
+        AssetRef::Exact { name, version } => (name, AssetVersionRef::Exact(version.clone())),
+        AssetRef::Latest { name } => (name, AssetVersionRef::Latest),
+    };
+    match s.store.get_asset(ws, kind, name, &version).await {
+        Ok(a) => Ok((a.name, a.version)),
+        Err(StoreError::NotFound { .. }) => Err(spec_error(
+            position(src, field),
+            &field.join("."),
+            format!(
+                "{kind} '{}' does not exist in workspace '{ws}'{}",
+                asset_ref(r),
+                if matches!(r, AssetRef::Latest { .. }) {
+                    " (or every version is archived)"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pins every asset the job references to an exact version; returns the inputs to record.
+async fn pin_assets(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    job: &mut CommandJob,
+) -> ApiResult<Vec<(String, AssetKind, String, String)>> {
+    if let EnvSource::Asset(r) = &job.environment {
+        let (name, version) =
+            resolve(s, ws, src, AssetKind::Environment, r, &["environment"]).await?;
+        job.environment = EnvSource::Asset(AssetRef::Exact { name, version });
+    }
+    let mut used = Vec::new();
+    for (input, value) in job.inputs.iter_mut() {
+        if let JobInput::Data {
+            kind,
+            path: path @ DataPath::Asset(_),
+            ..
+        } = value
+            && let DataPath::Asset(r) = &*path
+        {
+            let asset_kind = if kind.is_model() {
+                AssetKind::Model
+            } else {
+                AssetKind::Data
+            };
+            let field = ["inputs", input.as_str(), "path"];
+            let (name, version) = resolve(s, ws, src, asset_kind, r, &field).await?;
+            *path = DataPath::Asset(AssetRef::Exact {
+                name: name.clone(),
+                version: version.clone(),
+            });
+            used.push((input.clone(), asset_kind, name, version));
+        }
+    }
+    Ok(used)
+}
+
+/// The id of the experiment called `name`, created when missing.
+async fn experiment(s: &AppState, ws: &WorkspaceName, name: &str) -> ApiResult<ExperimentId> {
+    match s.store.get_experiment_by_name(ws, name).await {
+        Ok(e) => return Ok(e.id),
+        Err(StoreError::NotFound { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let new = NewExperiment {
+        name: name.to_string(),
+        artifact_location: None,
+        tags: vec![],
+    };
+    validate::new_experiment(&new)?;
+    match s.store.create_experiment(ws, new).await {
+        Ok(e) => Ok(e.id),
+        // Another submission created it first.
+        Err(StoreError::AlreadyExists { .. }) => {
+            Ok(s.store.get_experiment_by_name(ws, name).await?.id)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/jobs", tag = "jobs",
+    params(("ws" = String, Path)), request_body = CreateJobRequest,
+    responses((status = 201, body = JobView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn create(
+    State(s): State<AppState>,
+    AppPath(ws): AppPath<String>,
+    AppJson(req): AppJson<CreateJobRequest>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    let ws = workspace(&ws)?;
+    let (src, sets) = specs::spec_text(req)?;
+    let mut job = mlplane_spec::parse_command_job(&src, &sets)?;
+    let used = pin_assets(&s, &ws, &src, &mut job).await?;
+    let name = match job.name.as_deref() {
+        Some(n) => JobName::parse(n)
+            .map_err(|e| spec_error(position(&src, &["name"]), "name", e.to_string()))?,
+        None => JobName::generate(),
+    };
+    let experiment_name = job.experiment_name.as_deref().unwrap_or(DEFAULT_EXPERIMENT);
+    let experiment_id = experiment(&s, &ws, experiment_name).await?;
+    let display_name = job.display_name.clone().unwrap_or_default();
+    let run_name = if display_name.is_empty() {
+        name.to_string()
+    } else {
+        display_name.clone()
+    };
+    let spec = specs::job_json(&job);
+    let new = NewJob {
+        name: Some(name.clone()),
+        run: NewRun {
+            experiment_id,
+            name: Some(run_name),
+            user: "anonymous".into(),
+            start_time: now_ms(),
+            status: RunStatus::Queued,
+            parent_run_id: None,
+            tags: vec![],
+        },
+        kind: JobKind::Command,
+        parent: None,
+        display_name,
+        description: job.description.clone().unwrap_or_default(),
+        tags: job
+            .tags
+            .iter()
+            .map(|(k, v)| Tag {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect(),
+        compute: job
+            .compute
+            .clone()
+            .unwrap_or_else(|| DEFAULT_COMPUTE.into()),
+        spec: spec.to_string(),
+    };
+    let created = s.store.create_job(&ws, new).await?;
+    if !used.is_empty() {
+        let io = used
+            .into_iter()
+            .map(|(input, kind, asset, version)| JobIo {
+                job: name.clone(),
+                direction: IoDirection::Input,
+                name: input,
+                asset: Some((kind, asset, version)),
+                uri: None,
+            })
+            .collect();
+        s.store.record_job_io(&ws, &name, io).await?;
+    }
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/jobs", tag = "jobs",
+    params(("ws" = String, Path), JobListQuery),
+    responses((status = 200, body = JobList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(s): State<AppState>,
+    AppPath(ws): AppPath<String>,
+    AppQuery(q): AppQuery<JobListQuery>,
+) -> ApiResult<Json<JobList>> {
+    let ws = workspace(&ws)?;
+    let statuses = q
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(|x| JobStatus::parse(x).map_err(ApiError::from))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let query = JobQuery {
+        statuses,
+        compute: q.compute.filter(|c| !c.is_empty()),
+        parent: None,
+        experiment_id: q.experiment_id.as_deref().map(experiment_id).transpose()?,
+    };
+    let p = s
+        .store
+        .list_jobs(&ws, &query, &page(q.max_results, q.page_token))
+        .await?;
+    Ok(Json(JobList {
+        items: p.items.into_iter().map(Into::into).collect(),
+        next_page_token: p.next_page_token,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/jobs/{name}", tag = "jobs",
+    params(("ws" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = JobView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(s): State<AppState>,
+    AppPath((ws, name)): JobPath,
+) -> ApiResult<Json<JobView>> {
+    let job = s.store.get_job(&workspace(&ws)?, &job_name(&name)?).await?;
+    Ok(Json(job.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/jobs/{name}/cancel", tag = "jobs",
+    params(("ws" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "A queued job is Canceled at once; a running one becomes CancelRequested", body = JobView),
+              (status = 404, body = ErrorBody), (status = 409, description = "job_terminal: the job already ended", body = ErrorBody)))]
+pub async fn cancel(
+    State(s): State<AppState>,
+    AppPath((ws, name)): JobPath,
+) -> ApiResult<Json<JobView>> {
+    match s
+        .store
+        .request_cancel(&workspace(&ws)?, &job_name(&name)?)
+        .await
+    {
+        Ok(job) => Ok(Json(job.into())),
+        Err(StoreError::InvalidState(m)) => Err(ApiError::new(ErrorCode::JobTerminal, m)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/jobs/{name}/io", tag = "jobs",
+    params(("ws" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = JobIoList), (status = 404, body = ErrorBody)))]
+pub async fn io(
+    State(s): State<AppState>,
+    AppPath((ws, name)): JobPath,
+) -> ApiResult<Json<JobIoList>> {
+    let items = s.store.job_io(&workspace(&ws)?, &job_name(&name)?).await?;
+    Ok(Json(JobIoList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
