@@ -1,0 +1,508 @@
+//! One job, from claimed to terminal: `Preparing` (spec, environment, working folder,
+//! command) → `Running` (the process) → `Finalizing` → `Completed`, or `Failed` /
+//! `Canceled` with a message.
+//!
+//! Invariants:
+//! - [`run_job`] always tries to leave the job terminal: every path returns an [`Outcome`]
+//!   and one place ([`finish`]) writes it, accepting `CancelRequested` as a current status;
+//! - the command runs as `/bin/sh -c <command>` in its own process group, with a cleared
+//!   environment plus what is listed in [`process_env`], stdin null, cwd the job's folder;
+//! - a stop (cancel, timeout, shutdown) sends SIGTERM to the group, then SIGKILL after
+//!   [`KILL_GRACE`]; after the shell exits the group is SIGKILLed too, so no leftover
+//!   process outlives its job.
+
+use crate::process::{LogPump, signal_group};
+use crate::{Shared, spec};
+use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, WorkspaceName};
+use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
+use mlplane_spec::{AssetRef, CommandJob, EnvSource, EnvironmentSpec, JobInput};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Time between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long output readers may run on after the process group is gone.
+const READ_GRACE: Duration = Duration::from_secs(2);
+/// Longest status message written (the store allows more; the log has the rest).
+const MAX_MESSAGE: usize = 2000;
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed(String),
+    /// Canceled by request.
+    Canceled,
+}
+
+/// Why waiting on something stopped early.
+enum Interrupt {
+    Cancel,
+    Shutdown,
+}
+
+const SHUTDOWN: &str = "server shutting down";
+
+/// Runs a claimed (`Preparing`) job to a terminal status.
+pub(crate) async fn run_job(sh: Arc<Shared>, job: Job, stop: watch::Receiver<bool>) {
+    let log = LogPump::start(
+        sh.cfg.store.clone(),
+        job.workspace.clone(),
+        job.run_id.clone(),
+    );
+    let outcome = execute(&sh, &job, stop, log).await;
+    finish(&sh, &job, outcome).await;
+}
+
+/// Writes the outcome; a job canceled meanwhile becomes `Canceled`.
+async fn finish(sh: &Shared, job: &Job, outcome: Outcome) {
+    let store = &sh.cfg.store;
+    let (ws, name) = (&job.workspace, &job.name);
+    let result = match outcome {
+        Outcome::Completed => {
+            let fin = store
+                .transition_job(ws, name, &[JobStatus::Running], JobStatus::Finalizing, None)
+                .await;
+            match fin {
+                Ok(_) => {
+                    store
+                        .transition_job(
+                            ws,
+                            name,
+                            &[JobStatus::Finalizing, JobStatus::CancelRequested],
+                            JobStatus::Completed,
+                            None,
+                        )
+                        .await
+                }
+                Err(_) => {
+                    store
+                        .transition_job(
+                            ws,
+                            name,
+                            &[JobStatus::CancelRequested],
+                            JobStatus::Canceled,
+                            Some("canceled by request".into()),
+                        )
+                        .await
+                }
+            }
+        }
+        Outcome::Failed(msg) => {
+            let _ = store
+                .append_log(ws, &job.run_id, &format!("[mlplane] failed: {msg}\n"))
+                .await;
+            store
+                .transition_job(
+                    ws,
+                    name,
+                    &JobStatus::UNFINISHED,
+                    JobStatus::Failed,
+                    Some(truncate(&msg)),
+                )
+                .await
+        }
+        Outcome::Canceled => {
+            store
+                .transition_job(
+                    ws,
+                    name,
+                    &JobStatus::UNFINISHED,
+                    JobStatus::Canceled,
+                    Some("canceled by request".into()),
+                )
+                .await
+        }
+    };
+    match result {
+        Ok(j) => tracing::info!(job = %name, status = %j.status, "job ended"),
+        Err(e) => tracing::warn!(job = %name, "recording the end of the job: {e}"),
+    }
+}
+
+fn truncate(msg: &str) -> String {
+    if msg.chars().count() <= MAX_MESSAGE {
+        return msg.to_string();
+    }
+    let mut s: String = msg.chars().take(MAX_MESSAGE).collect();
+    s.push('…');
+    s
+}
+
+/// Awaits `fut` unless the job is canceled (checked every `every`) or the executor stops.
+async fn guarded<T>(
+    sh: &Shared,
+    job: &Job,
+    stop: &mut watch::Receiver<bool>,
+    fut: impl Future<Output = T>,
+) -> Result<T, Interrupt> {
+    let mut fut = std::pin::pin!(fut);
+    let mut tick = tokio::time::interval(check_every(sh));
+    loop {
+        tokio::select! {
+            v = &mut fut => return Ok(v),
+            _ = stopped(stop) => return Err(Interrupt::Shutdown),
+            _ = tick.tick() => {
+                if cancel_requested(sh, job).await {
+                    return Err(Interrupt::Cancel);
+                }
+            }
+        }
+    }
+}
+
+/// Completes when the executor is told to stop (never, if the sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    loop {
+        let now = *stop.borrow_and_update();
+        if now {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn check_every(sh: &Shared) -> Duration {
+    sh.cfg
+        .poll
+        .min(Duration::from_secs(1))
+        .max(Duration::from_millis(10))
+}
+
+async fn cancel_requested(sh: &Shared, job: &Job) -> bool {
+    matches!(
+        sh.cfg.store.get_job(&job.workspace, &job.name).await,
+        Ok(j) if j.status == JobStatus::CancelRequested
+    )
+}
+
+fn interrupted(i: Interrupt) -> Outcome {
+    match i {
+        Interrupt::Cancel => Outcome::Canceled,
+        Interrupt::Shutdown => Outcome::Failed(SHUTDOWN.into()),
+    }
+}
+
+async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: LogPump) -> Outcome {
+    let prepared = guarded(sh, job, &mut stop, prepare(sh, job, &log)).await;
+    let (spec, env, dir, command) = match prepared {
+        Ok(Ok(p)) => p,
+        Ok(Err(msg)) => {
+            log.finish(READ_GRACE).await;
+            return Outcome::Failed(msg);
+        }
+        Err(i) => {
+            log.finish(READ_GRACE).await;
+            return interrupted(i);
+        }
+    };
+    if let Err(e) = sh
+        .cfg
+        .store
+        .transition_job(
+            &job.workspace,
+            &job.name,
+            &[JobStatus::Preparing],
+            JobStatus::Running,
+            None,
+        )
+        .await
+    {
+        log.finish(READ_GRACE).await;
+        return if cancel_requested(sh, job).await {
+            Outcome::Canceled
+        } else {
+            Outcome::Failed(format!("cannot start the job: {e}"))
+        };
+    }
+    run_process(sh, job, &spec, &env, &dir, &command, stop, log).await
+}
+
+type Prepared = (CommandJob, BuiltEnv, PathBuf, String);
+
+/// Everything before the process starts; an error is the job's failure message.
+async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, String> {
+    let spec =
+        spec::parse_job_spec(&job.spec).map_err(|e| format!("the job spec is not valid: {e}"))?;
+    let env_spec = environment(sh, &job.workspace, &spec.environment).await?;
+    let env = build_env(sh, &env_spec, log).await?;
+    let dir = sh
+        .cfg
+        .work_root
+        .join(job.workspace.as_str())
+        .join(job.name.as_str());
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let mut outputs = BTreeMap::new();
+    for name in spec.outputs.keys() {
+        let p = dir.join("outputs").join(name);
+        tokio::fs::create_dir_all(&p)
+            .await
+            .map_err(|e| format!("cannot create the output folder {}: {e}", p.display()))?;
+        outputs.insert(name.clone(), p.display().to_string());
+    }
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| format!("cannot create the job folder {}: {e}", dir.display()))?;
+    let mut inputs = BTreeMap::new();
+    for (name, input) in &spec.inputs {
+        match input {
+            JobInput::Literal(l) => {
+                inputs.insert(name.clone(), l.render());
+            }
+            JobInput::Data { .. } => {
+                return Err(format!(
+                    "input '{name}': data inputs are not supported by the local executor yet"
+                ));
+            }
+        }
+    }
+    let command = spec
+        .command
+        .render(&inputs, &outputs)
+        .map_err(|e| format!("cannot render the command: {e}"))?;
+    Ok((spec, env, dir, command))
+}
+
+/// The job's environment spec: inline, or a registered asset.
+async fn environment(
+    sh: &Shared,
+    ws: &WorkspaceName,
+    src: &EnvSource,
+) -> Result<EnvironmentSpec, String> {
+    let (name, version) = match src {
+        EnvSource::Inline(e) => return Ok(e.clone()),
+        EnvSource::Asset(AssetRef::Exact { name, version }) => {
+            (name, AssetVersionRef::Exact(version.clone()))
+        }
+        EnvSource::Asset(AssetRef::Latest { name }) => (name, AssetVersionRef::Latest),
+    };
+    let asset = sh
+        .cfg
+        .store
+        .get_asset(ws, AssetKind::Environment, name, &version)
+        .await
+        .map_err(|e| format!("environment '{name}': {e}"))?;
+    spec::parse_environment_asset(&asset.spec)
+        .map_err(|e| format!("environment '{name}:{}' is not valid: {e}", asset.version))
+}
+
+/// Resolves and builds (or reuses) the environment, telling the job log.
+async fn build_env(sh: &Shared, env: &EnvironmentSpec, log: &LogPump) -> Result<BuiltEnv, String> {
+    if env.image.is_some() {
+        return Err(
+            "container images need container-capable compute; the local executor \
+                    runs jobs as plain processes"
+                .into(),
+        );
+    }
+    // The server keeps no spec folder, so files an environment names cannot be read here.
+    let resolved = ResolvedEnv::resolve(env, Path::new("."), |p| {
+        Err(std::io::Error::other(format!(
+            "{} is not available: the local executor cannot read files next to a spec",
+            p.display()
+        )))
+    })
+    .map_err(|e| format!("environment: {e}"))?;
+    let builder = sh.envs.as_ref().map_err(|e| format!("environment: {e}"))?;
+    let hash = spec_hash(&resolved);
+    let fresh = !builder.env_dir(&hash).exists();
+    if fresh {
+        log.note(&format!("building environment {hash}…")).await;
+    }
+    let started = Instant::now();
+    match builder.ensure(&resolved).await {
+        Ok(b) => {
+            if b.reused {
+                log.note(&format!("reusing environment {hash}")).await;
+            } else {
+                log.note(&format!(
+                    "building environment {hash}… done in {} s",
+                    started.elapsed().as_secs()
+                ))
+                .await;
+            }
+            Ok(b)
+        }
+        Err(EnvError::Build {
+            hash,
+            log: path,
+            tail,
+        }) => {
+            log.raw(format!("{tail}\n")).await;
+            Err(format!(
+                "building environment {hash} failed (log: {})",
+                path.display()
+            ))
+        }
+        Err(e) => Err(format!("environment: {e}")),
+    }
+}
+
+/// The process environment: the job's variables, then ours (which win).
+pub fn process_env(
+    sh_tracking: Option<&str>,
+    job: &Job,
+    spec: &CommandJob,
+    env: &BuiltEnv,
+    dir: &Path,
+) -> Vec<(String, String)> {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for k in ["HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER"] {
+        if let Ok(v) = std::env::var(k) {
+            vars.insert(k.into(), v);
+        }
+    }
+    for (k, v) in &spec.environment_variables {
+        vars.insert(k.clone(), v.clone());
+    }
+    let bin = env.dir.join("bin");
+    let path = match std::env::var("PATH") {
+        Ok(p) if !p.is_empty() => format!("{}:{p}", bin.display()),
+        _ => format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+    };
+    vars.insert("PATH".into(), path);
+    vars.insert("VIRTUAL_ENV".into(), env.dir.display().to_string());
+    if let Some(uri) = sh_tracking {
+        let uri = uri.trim_end_matches('/');
+        let uri = if job.workspace.as_str() == WorkspaceName::DEFAULT {
+            uri.to_string()
+        } else {
+            format!("{uri}/w/{}", job.workspace)
+        };
+        vars.insert("MLFLOW_TRACKING_URI".into(), uri);
+    }
+    vars.insert("MLFLOW_RUN_ID".into(), job.run_id.to_string());
+    vars.insert(
+        "MLFLOW_EXPERIMENT_ID".into(),
+        job.experiment_id.0.to_string(),
+    );
+    vars.insert("MLPLANE_JOB_NAME".into(), job.name.to_string());
+    for name in spec.outputs.keys() {
+        let p = dir.join("outputs").join(name);
+        vars.insert(
+            format!("MLPLANE_OUTPUTS_{}", name.to_ascii_uppercase()),
+            p.display().to_string(),
+        );
+    }
+    vars.into_iter().collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_process(
+    sh: &Shared,
+    job: &Job,
+    spec: &CommandJob,
+    env: &BuiltEnv,
+    dir: &Path,
+    command: &str,
+    mut stop: watch::Receiver<bool>,
+    mut log: LogPump,
+) -> Outcome {
+    let mut cmd = tokio::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .env_clear()
+        .envs(process_env(
+            sh.cfg.tracking_uri.as_deref(),
+            job,
+            spec,
+            env,
+            dir,
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            log.finish(READ_GRACE).await;
+            return Outcome::Failed(format!("cannot start /bin/sh: {e}"));
+        }
+    };
+    let Some(pgid) = child.id() else {
+        log.finish(READ_GRACE).await;
+        return Outcome::Failed("the process ended before it could be watched".into());
+    };
+    if let Some(out) = child.stdout.take() {
+        log.read_from(out);
+    }
+    if let Some(err) = child.stderr.take() {
+        log.read_from(err);
+    }
+    let timeout = spec.timeout_secs.map(Duration::from_secs);
+    let deadline = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let waited = {
+        let wait = async {
+            tokio::select! {
+                s = child.wait() => Ok(s),
+                _ = deadline => Err(()),
+            }
+        };
+        guarded(sh, job, &mut stop, wait).await
+    };
+    let outcome = match waited {
+        Ok(Ok(Ok(status))) => {
+            signal_group(pgid, libc::SIGKILL);
+            if status.success() {
+                Outcome::Completed
+            } else if let Some(code) = status.code() {
+                Outcome::Failed(format!("exited with code {code}"))
+            } else {
+                Outcome::Failed(format!(
+                    "killed by signal {}",
+                    status.signal().unwrap_or_default()
+                ))
+            }
+        }
+        Ok(Ok(Err(e))) => {
+            signal_group(pgid, libc::SIGKILL);
+            Outcome::Failed(format!("waiting for the process failed: {e}"))
+        }
+        Ok(Err(())) => {
+            stop_group(pgid, &mut child).await;
+            Outcome::Failed(format!(
+                "timed out after {} s",
+                timeout.map_or(0, |t| t.as_secs())
+            ))
+        }
+        Err(i) => {
+            stop_group(pgid, &mut child).await;
+            interrupted(i)
+        }
+    };
+    if outcome == Outcome::Canceled {
+        log.note("canceled by request").await;
+    }
+    log.finish(READ_GRACE).await;
+    outcome
+}
+
+/// SIGTERM to the group, SIGKILL after [`KILL_GRACE`] if the shell has not exited, and a
+/// final SIGKILL for anything left in the group.
+async fn stop_group(pgid: u32, child: &mut tokio::process::Child) {
+    signal_group(pgid, libc::SIGTERM);
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        signal_group(pgid, libc::SIGKILL);
+        let _ = child.wait().await;
+    }
+    signal_group(pgid, libc::SIGKILL);
+}
