@@ -346,6 +346,17 @@ async fn build_env(sh: &Shared, env: &EnvironmentSpec, log: &LogPump) -> Result<
     }
 }
 
+/// The tracking URI a job of `ws` logs to: the server's, under `/w/<ws>` outside the
+/// default workspace.
+pub fn tracking_uri_for(base: &str, ws: &WorkspaceName) -> String {
+    let base = base.trim_end_matches('/');
+    if ws.as_str() == WorkspaceName::DEFAULT {
+        base.to_string()
+    } else {
+        format!("{base}/w/{ws}")
+    }
+}
+
 /// The process environment: the job's variables, then ours (which win).
 pub fn process_env(
     sh_tracking: Option<&str>,
@@ -371,13 +382,10 @@ pub fn process_env(
     vars.insert("PATH".into(), path);
     vars.insert("VIRTUAL_ENV".into(), env.dir.display().to_string());
     if let Some(uri) = sh_tracking {
-        let uri = uri.trim_end_matches('/');
-        let uri = if job.workspace.as_str() == WorkspaceName::DEFAULT {
-            uri.to_string()
-        } else {
-            format!("{uri}/w/{}", job.workspace)
-        };
-        vars.insert("MLFLOW_TRACKING_URI".into(), uri);
+        vars.insert(
+            "MLFLOW_TRACKING_URI".into(),
+            tracking_uri_for(uri, &job.workspace),
+        );
     }
     vars.insert("MLFLOW_RUN_ID".into(), job.run_id.to_string());
     vars.insert(
@@ -505,4 +513,29 @@ async fn stop_group(pgid: u32, child: &mut tokio::process::Child) {
         let _ = child.wait().await;
     }
     signal_group(pgid, libc::SIGKILL);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_uri_names_non_default_workspaces() {
+        let ws = |s: &str| WorkspaceName::parse(s).expect("valid workspace");
+        assert_eq!(
+            tracking_uri_for("http://127.0.0.1:5050/", &ws("default")),
+            "http://127.0.0.1:5050"
+        );
+        assert_eq!(
+            tracking_uri_for("http://127.0.0.1:5050", &ws("team-a")),
+            "http://127.0.0.1:5050/w/team-a"
+        );
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let m = truncate(&"x".repeat(MAX_MESSAGE + 10));
+        assert_eq!(m.chars().count(), MAX_MESSAGE + 1);
+        assert_eq!(truncate("short"), "short");
+    }
 }

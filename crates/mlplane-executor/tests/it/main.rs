@@ -4,7 +4,7 @@
 mod harness;
 
 use harness::{bench, done, is, spec, uv_available};
-use mlplane_core::{JobStatus, RunStatus};
+use mlplane_core::{AssetKind, JobStatus, NewAsset, RunStatus};
 use serde_json::json;
 use std::time::Duration;
 
@@ -289,4 +289,59 @@ async fn shutdown_kills_running_jobs_and_fails_them() {
     let j = b.job(&job).await;
     assert_eq!(j.status, JobStatus::Failed);
     assert_eq!(j.status_message.as_deref(), Some("server shutting down"));
+}
+
+#[tokio::test]
+async fn a_registered_environment_is_read_from_its_asset() {
+    if !uv_available() {
+        return;
+    }
+    let b = bench().await;
+    b.store
+        .create_asset(
+            &b.ws,
+            NewAsset {
+                kind: AssetKind::Environment,
+                name: "plain".into(),
+                version: Some("1".into()),
+                description: String::new(),
+                tags: vec![],
+                spec: json!({"image": null, "deps": {"inline": {"python": null, "pip": []}}})
+                    .to_string(),
+                storage_uri: None,
+                source_job: None,
+            },
+        )
+        .await
+        .expect("the environment is registered");
+    let mut s = spec("python -c 'import sys; print(sys.prefix)'");
+    s["environment"] = json!({"asset": "plain:1"});
+    let job = b.submit("asset1", s).await;
+    let mut missing = spec("true");
+    missing["environment"] = json!({"asset": "nope:1"});
+    let missing = b.submit("asset2", missing).await;
+    let exec = b.start(1);
+    let j = b.wait_terminal(&job).await;
+    let log = b.log(&job).await;
+    assert_eq!(
+        j.status,
+        JobStatus::Completed,
+        "{:?}\n{log}",
+        j.status_message
+    );
+    assert!(
+        log.contains("executor-envs/"),
+        "python runs from the built venv: {log}"
+    );
+    let j = b.wait_terminal(&missing).await;
+    assert_eq!(j.status, JobStatus::Failed);
+    assert!(
+        j.status_message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("environment 'nope'"),
+        "{:?}",
+        j.status_message
+    );
+    exec.shutdown().await;
 }
