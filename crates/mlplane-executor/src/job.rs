@@ -337,8 +337,14 @@ async fn build_env(sh: &Shared, env: &EnvironmentSpec, log: &LogPump) -> Result<
             tail,
         }) => {
             log.raw(format!("{tail}\n")).await;
+            let why = tail
+                .lines()
+                .rev()
+                .find(|l| l.trim_start().starts_with("error"))
+                .map(|l| format!(": {}", l.trim()))
+                .unwrap_or_default();
             Err(format!(
-                "building environment {hash} failed (log: {})",
+                "building environment {hash} failed{why} (log: {})",
                 path.display()
             ))
         }

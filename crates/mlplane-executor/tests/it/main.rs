@@ -345,3 +345,31 @@ async fn a_registered_environment_is_read_from_its_asset() {
     );
     exec.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_environment_that_cannot_be_built_fails_the_job_with_its_log_tail() {
+    if !uv_available() {
+        return;
+    }
+    let b = bench().await;
+    let mut s = spec("true");
+    s["environment"] =
+        json!({"inline": {"image": null, "deps": {"inline": {"python": "2.1", "pip": []}}}});
+    let job = b.submit("badenv1", s).await;
+    let exec = b.start(1);
+    let j = b.wait_for(&job, Duration::from_secs(120), done).await;
+    let log = b.log(&job).await;
+    assert_eq!(j.status, JobStatus::Failed, "{log}");
+    let msg = j.status_message.unwrap_or_default();
+    assert!(msg.starts_with("building environment "), "{msg}");
+    assert!(
+        msg.contains("error: "),
+        "the message says what uv said: {msg}"
+    );
+    assert!(log.contains("building environment "), "{log}");
+    assert!(
+        log.contains("2.1"),
+        "the build log's tail is in the job log: {log}"
+    );
+    exec.shutdown().await;
+}
