@@ -373,3 +373,44 @@ async fn an_environment_that_cannot_be_built_fails_the_job_with_its_log_tail() {
     );
     exec.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_process_killed_by_a_signal_says_which() {
+    if !uv_available() {
+        return;
+    }
+    let b = bench().await;
+    let job = b.submit("sig1", spec("kill -9 $$")).await;
+    let exec = b.start(1);
+    let j = b.wait_terminal(&job).await;
+    assert_eq!(j.status, JobStatus::Failed);
+    assert_eq!(j.status_message.as_deref(), Some("killed by signal 9"));
+    exec.shutdown().await;
+}
+
+#[tokio::test]
+async fn output_reaches_the_log_while_the_job_runs() {
+    if !uv_available() {
+        return;
+    }
+    let b = bench().await;
+    let job = b.submit("live1", spec("echo early; sleep 60")).await;
+    let exec = b.start(1);
+    b.wait_for(&job, Duration::from_secs(60), is(JobStatus::Running))
+        .await;
+    let start = std::time::Instant::now();
+    while !b.log(&job).await.contains("early\n") {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the first line is in the log within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.job(&job).await.status, JobStatus::Running);
+    b.store
+        .request_cancel(&b.ws, &job.name)
+        .await
+        .expect("cancel is accepted");
+    assert_eq!(b.wait_terminal(&job).await.status, JobStatus::Canceled);
+    exec.shutdown().await;
+}
