@@ -81,17 +81,34 @@ async fn finish(sh: &Shared, job: &Job, outcome: Outcome) {
                         )
                         .await
                 }
-                Err(_) => {
-                    store
-                        .transition_job(
-                            ws,
-                            name,
-                            &[JobStatus::CancelRequested],
-                            JobStatus::Canceled,
-                            Some("canceled by request".into()),
-                        )
-                        .await
-                }
+                // Canceled after the process ended, or the store failed: the job must still
+                // end, as Canceled if it was asked to, else as Failed.
+                Err(e) => match store
+                    .transition_job(
+                        ws,
+                        name,
+                        &[JobStatus::CancelRequested],
+                        JobStatus::Canceled,
+                        Some("canceled by request".into()),
+                    )
+                    .await
+                {
+                    Ok(j) => Ok(j),
+                    Err(_) => {
+                        store
+                            .transition_job(
+                                ws,
+                                name,
+                                &JobStatus::UNFINISHED,
+                                JobStatus::Failed,
+                                Some(truncate(&format!(
+                                    "the process exited with code 0 but the job could not be \
+                                     finalized: {e}"
+                                ))),
+                            )
+                            .await
+                    }
+                },
             }
         }
         Outcome::Failed(msg) => {

@@ -135,7 +135,13 @@ impl Executor {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             if tasks.len() < cfg.slots {
-                match cfg.store.claim_next_job(&cfg.compute, &cfg.worker).await {
+                // A shutdown that is already due wins over claiming one more job.
+                let claimed = tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break,
+                    c = cfg.store.claim_next_job(&cfg.compute, &cfg.worker) => c,
+                };
+                match claimed {
                     Ok(Some(j)) => {
                         tracing::info!(job = %j.name, workspace = %j.workspace, "claimed job");
                         tasks.spawn(job::run_job(self.shared.clone(), j, stop_rx.clone()));

@@ -414,3 +414,14 @@ async fn output_reaches_the_log_while_the_job_runs() {
     assert_eq!(b.wait_terminal(&job).await.status, JobStatus::Canceled);
     exec.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_shutdown_that_is_already_due_claims_nothing() {
+    let b = bench().await;
+    let job = b.submit("wait1", spec("true")).await;
+    let exec = mlplane_executor::Executor::new(b.config(1));
+    exec.run(std::future::ready(()))
+        .await
+        .expect("the executor returns Ok");
+    assert_eq!(b.job(&job).await.status, JobStatus::Queued);
+}
