@@ -152,7 +152,8 @@ fn truncate(msg: &str) -> String {
     s
 }
 
-/// Awaits `fut` unless the job is canceled (checked every `every`) or the executor stops.
+/// Awaits `fut` unless the job is canceled (checked every `poll`, at most every second) or
+/// the executor stops.
 async fn guarded<T>(
     sh: &Shared,
     job: &Job,
