@@ -84,6 +84,9 @@ pub struct ServerConfig {
     /// A folder, `file://…` or `s3://bucket/prefix`; default `<data_dir>/artifacts`.
     pub artifacts_uri: Option<String>,
     pub limits: Limits,
+    /// Jobs of compute `local` run at once by the built-in executor; 0 runs none (jobs
+    /// then wait for another server of the same database to run them).
+    pub job_slots: usize,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -154,12 +157,57 @@ pub async fn run(
         })?;
     let local = listener.local_addr().map_err(ServerError::Serve)?;
     on_ready(local);
+    // One shutdown signal for the HTTP server and the executor.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let executor = (config.job_slots > 0).then(|| {
+        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, local));
+        tokio::spawn(exec.run(stopped(stop_rx.clone())))
+    });
     let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
         .await;
+    if let Some(task) = executor {
+        tracing::info!("stopping the job executor");
+        match task.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "job executor failed"),
+            Err(e) => tracing::error!(error = %e, "job executor panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     tracing::info!("draining done, closing the store");
     store.close().await;
     served.map_err(ServerError::Serve)
+}
+
+/// The built-in executor: jobs of compute `local`, run under `<data_dir>/jobs`, with
+/// environments cached under `<data_dir>/envs`, logging back to this server.
+fn executor_config(
+    config: &ServerConfig,
+    store: &Arc<dyn mlplane_store::MetadataStore>,
+    local: SocketAddr,
+) -> mlplane_executor::ExecutorConfig {
+    // A server bound to every interface is still reached locally through loopback.
+    let host = if local.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), local.port())
+    } else {
+        local
+    };
+    mlplane_executor::ExecutorConfig {
+        store: Arc::clone(store),
+        compute: "local".into(),
+        worker: format!("local-{}", std::process::id()),
+        work_root: config.data_dir.join("jobs"),
+        env_cache: config.data_dir.join("envs"),
+        slots: config.job_slots,
+        tracking_uri: Some(format!("http://{host}")),
+        poll: std::time::Duration::from_millis(200),
+    }
 }
 
 async fn shutdown_signal() {

@@ -36,6 +36,9 @@ pub struct ServerArgs {
     /// Largest single artifact upload: bytes, or with a unit (`10GiB`).
     #[arg(long, env = "MLPLANE_MAX_ARTIFACT_BYTES", default_value = "64GiB", value_parser = parse_size)]
     max_artifact_bytes: u64,
+    /// Jobs of compute `local` this server runs at once; 0 runs none.
+    #[arg(long, env = "MLPLANE_JOB_SLOTS", default_value_t = 2)]
+    job_slots: usize,
 }
 
 /// Runs the server until a shutdown signal.
@@ -59,6 +62,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             max_request_bytes,
             max_artifact_bytes: args.max_artifact_bytes,
         },
+        job_slots: args.job_slots,
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();

@@ -1,0 +1,102 @@
+//! Jobs end to end through the real binary: a command job submitted over the REST API is
+//! claimed by the server's built-in executor, runs as a process in a uv-built environment,
+//! streams its output into the run's log and completes; a long job is cancelled.
+//!
+//! Needs uv (`MLPLANE_UV`, installed by `make test`); without it the test prints a notice
+//! and returns, unless `MLPLANE_REQUIRE_UV` is set.
+
+use mlplane_systest::{Server, client, get_json, post_json};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn uv_available() -> bool {
+    let found = std::env::var_os("MLPLANE_UV").is_some();
+    if !found && std::env::var_os("MLPLANE_REQUIRE_UV").is_some() {
+        panic!("MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary");
+    }
+    if !found {
+        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
+    }
+    found
+}
+
+async fn wait_for(c: &reqwest::Client, url: &str, done: &[&str]) -> Value {
+    let start = Instant::now();
+    loop {
+        let job = get_json(c, url).await;
+        let status = job["status"].as_str().unwrap_or("").to_string();
+        if done.contains(&status.as_str()) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "job still {status} after 300 s: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn log_of(c: &reqwest::Client, api: &str, run_id: &str) -> String {
+    let v = get_json(c, &format!("{api}/runs/{run_id}/logs?offset=0")).await;
+    v["data"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submitted_job_runs_logs_and_completes_and_a_long_one_cancels() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "2"]);
+    let api = server.api();
+    let c = client();
+
+    let job = post_json(
+        &c,
+        &format!("{api}/jobs"),
+        &json!({
+            "command": "echo hello ${{inputs.who}} && python -c 'import os, sys; print(\"run\", os.environ[\"MLFLOW_RUN_ID\"], sys.prefix)'",
+            "environment": {"pip": []},
+            "inputs": {"who": "from a job; not a shell command"},
+            "experiment_name": "systest-jobs",
+        }),
+    )
+    .await;
+    let name = job["name"].as_str().expect("job name").to_string();
+    let run_id = job["run_id"].as_str().expect("run id").to_string();
+    assert_eq!(job["status"], "Queued", "{job}");
+    let done = wait_for(
+        &c,
+        &format!("{api}/jobs/{name}"),
+        &["Completed", "Failed", "Canceled"],
+    )
+    .await;
+    let log = log_of(&c, &api, &run_id).await;
+    assert_eq!(done["status"], "Completed", "{done}\nlog:\n{log}");
+    assert!(
+        log.contains("hello from a job; not a shell command"),
+        "{log}"
+    );
+    assert!(log.contains(&format!("run {run_id}")), "{log}");
+    let run = get_json(&c, &format!("{api}/runs/{run_id}")).await;
+    assert_eq!(run["info"]["status"], "FINISHED", "{run}");
+
+    let long = post_json(
+        &c,
+        &format!("{api}/jobs"),
+        &json!({"command": "echo started; sleep 120", "environment": {"pip": []}}),
+    )
+    .await;
+    let long_name = long["name"].as_str().expect("job name").to_string();
+    let url = format!("{api}/jobs/{long_name}");
+    wait_for(&c, &url, &["Running"]).await;
+    let resp = c
+        .post(format!("{url}/cancel"))
+        .send()
+        .await
+        .expect("cancel sent");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let ended = wait_for(&c, &url, &["Canceled", "Failed", "Completed"]).await;
+    assert_eq!(ended["status"], "Canceled", "{ended}");
+    drop(server);
+}
