@@ -65,6 +65,9 @@ enum Command {
     /// Upload, download and list run artifacts.
     #[command(subcommand)]
     Artifacts(commands::artifacts::ArtifactsCmd),
+    /// Submit command jobs from spec files, follow, list and cancel them.
+    #[command(subcommand)]
+    Job(commands::jobs::JobCmd),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +104,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Experiments(cmd) => commands::experiments::run(&client()?, output, cmd).await,
         Command::Runs(cmd) => commands::runs::run(&client()?, output, cmd).await,
         Command::Artifacts(cmd) => commands::artifacts::run(&client()?, output, cmd).await,
+        Command::Job(cmd) => commands::jobs::run(&client()?, output, cmd).await,
     }
 }
 

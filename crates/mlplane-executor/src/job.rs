@@ -252,6 +252,13 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         spec::parse_job_spec(&job.spec).map_err(|e| format!("the job spec is not valid: {e}"))?;
     let env_spec = environment(sh, &job.workspace, &spec.environment).await?;
     let env = build_env(sh, &env_spec, log).await?;
+    if let Some(code) = &spec.code {
+        // The server keeps no snapshot of the submitter's folder yet; running without it
+        // would fail later with a confusing "file not found".
+        return Err(format!(
+            "code '{code}': code snapshots are not supported by the local executor yet"
+        ));
+    }
     let dir = sh
         .cfg
         .work_root

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod experiments;
+pub mod jobs;
 mod logs;
 pub mod runs;
 pub mod server;

@@ -471,3 +471,76 @@ fn a_bad_database_url_makes_the_server_exit_2() {
         "stderr: {stderr}"
     );
 }
+
+#[test]
+fn job_create_reports_spec_errors_with_file_line_and_field() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "comand: echo hi\nenvironment: {pip: []}\n").expect("write spec");
+    let bad = bad.display().to_string();
+    let out = server.cli(&["job", "create", "-f", &bad]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{bad}:1:1: comand: unknown field 'comand'; did you mean 'command'?"
+        )),
+        "{}",
+        out.stderr
+    );
+    let out = server.cli(&["job", "create", "-f", "/nonexistent/job.yml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/job.yml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn job_create_stream_runs_the_job_and_prints_its_output() {
+    if std::env::var_os("MLPLANE_UV").is_none() {
+        assert!(
+            std::env::var_os("MLPLANE_REQUIRE_UV").is_none(),
+            "MLPLANE_REQUIRE_UV is set but MLPLANE_UV is not"
+        );
+        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("job.yml");
+    std::fs::write(
+        &spec,
+        "type: command\nexperiment_name: cli-jobs\ncommand: echo lr=${{inputs.lr}}\n\
+         environment:\n  pip: []\ninputs:\n  lr: 0.05\n",
+    )
+    .expect("write spec");
+    let spec = spec.display().to_string();
+    let out = server.cli(&[
+        "job",
+        "create",
+        "-f",
+        &spec,
+        "--set",
+        "inputs.lr=0.5",
+        "--stream",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("lr=0.5"), "{}", out.stdout);
+    let listed = server.ok(&["job", "list", "--output", "json"]);
+    let v: Value = serde_json::from_str(&listed).expect("json");
+    assert_eq!(v["items"][0]["status"], "Completed", "{v}");
+
+    let failing = dir.path().join("fail.yml");
+    std::fs::write(&failing, "command: exit 3\nenvironment: {pip: []}\n").expect("write spec");
+    let out = server.cli(&[
+        "job",
+        "create",
+        "-f",
+        &failing.display().to_string(),
+        "--stream",
+    ]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("exited with code 3"), "{}", out.stderr);
+}
