@@ -3,7 +3,7 @@
 //! Invariants:
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
-use crate::routes::{artifacts, assets, experiments, health, jobs, runs, workspaces};
+use crate::routes::{artifacts, assets, experiments, health, jobs, log_stream, runs, workspaces};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -15,7 +15,7 @@ use utoipa::OpenApi;
         experiments::update, experiments::delete, experiments::restore, experiments::set_tag, experiments::delete_tag,
         runs::create, runs::list, runs::get, runs::update, runs::delete, runs::restore,
         runs::log_batch, runs::log_metric, runs::log_param, runs::set_tag, runs::delete_tag,
-        runs::history, runs::sampled, runs::append_log, runs::read_log,
+        runs::history, runs::sampled, runs::append_log, runs::read_log, log_stream::stream,
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,

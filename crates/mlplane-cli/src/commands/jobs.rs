@@ -5,7 +5,8 @@
 //! - the spec file is read here and sent as text with the `--set` overrides; the server
 //!   validates it, and its `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>:
 //!   <message>` before the command fails with exit code 1;
-//! - `--stream` prints the job's log until its run ends, then exits 0 only for `Completed`.
+//! - `--stream` prints the job's log from the server's event stream (resuming from the last
+//!   offset if the connection drops) until its run ends, then exits 0 only for `Completed`.
 
 use super::{Paging, fetch_pages, print_page};
 use crate::client::{ApiFailure, Client, typed};
@@ -152,9 +153,10 @@ fn show(out: Output, job: &JobView) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the job's log until its run ends, then fails unless the job completed.
+/// Prints the job's log (server-sent events) until its run ends, then fails unless the
+/// job completed.
 async fn follow(c: &Client, name: &str, run_id: &str) -> anyhow::Result<()> {
-    super::logs::logs(c, run_id, true).await?;
+    super::logs::stream(c, run_id).await?;
     let job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
     match job.status.as_str() {
         "Completed" => {

@@ -152,9 +152,123 @@ pub async fn logs(c: &Client, run_id: &str, follow: bool) -> anyhow::Result<()> 
     }
 }
 
+/// How many times `stream` reconnects after losing the event stream.
+const RECONNECTS: u32 = 20;
+
+/// One server-sent event: its type, id and data (data lines joined with '\n').
+#[derive(Debug, PartialEq)]
+struct SseEvent {
+    event: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// Takes every complete event (ended by a blank line) off the front of `buf`.
+fn take_events(buf: &mut String) -> Vec<SseEvent> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.find("\n\n") {
+        let block: String = buf.drain(..end + 2).collect();
+        let (mut event, mut id, mut data) = ("message".to_string(), None, Vec::new());
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim_start().to_string();
+            } else if let Some(v) = line.strip_prefix("id:") {
+                id = Some(v.trim_start().to_string());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        if !data.is_empty() {
+            out.push(SseEvent {
+                event,
+                id,
+                data: data.join("\n"),
+            });
+        }
+    }
+    out
+}
+
+/// Prints the run's log from the server's event stream until the run ends, reconnecting
+/// from the last offset seen (`Last-Event-ID`) when the connection drops. Returns the
+/// run's final status.
+pub async fn stream(c: &Client, run_id: &str) -> anyhow::Result<String> {
+    use futures::StreamExt;
+    let url = c.url(["runs", run_id, "logs", "stream"]);
+    let mut last_id: Option<String> = None;
+    let mut failures = 0u32;
+    loop {
+        let mut req = c.request(reqwest::Method::GET, url.clone());
+        if let Some(id) = &last_id {
+            req = req.header("last-event-id", id.as_str());
+        }
+        let resp = c.send(req).await?;
+        let mut body = resp.bytes_stream();
+        let mut buf = String::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut dropped = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(b) => b,
+                Err(e) => {
+                    dropped = Some(e);
+                    break;
+                }
+            };
+            pending.extend_from_slice(&chunk);
+            // Keep an incomplete UTF-8 character for the next chunk.
+            let valid = match std::str::from_utf8(&pending) {
+                Ok(_) => pending.len(),
+                Err(e) => e.valid_up_to(),
+            };
+            buf.push_str(&String::from_utf8_lossy(&pending[..valid]));
+            pending.drain(..valid);
+            for ev in take_events(&mut buf) {
+                match ev.event.as_str() {
+                    "log" => {
+                        output::raw(&ev.data)?;
+                        last_id = ev.id.or(last_id);
+                        failures = 0;
+                    }
+                    "end" => return Ok(ev.data),
+                    "error" => anyhow::bail!("the log stream failed: {}", ev.data),
+                    _ => {}
+                }
+            }
+        }
+        failures += 1;
+        if failures > RECONNECTS {
+            let why = dropped.map_or_else(|| "the server closed it".to_string(), |e| e.to_string());
+            anyhow::bail!("lost the log stream {RECONNECTS} times in a row: {why}");
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_are_parsed_as_they_complete() {
+        let mut buf = String::from(
+            "event: log\nid: 6\ndata: hello\ndata: \n\n: keep-alive\n\nevent: end\ndata: FIN",
+        );
+        let evs = take_events(&mut buf);
+        assert_eq!(
+            evs,
+            vec![SseEvent {
+                event: "log".into(),
+                id: Some("6".into()),
+                data: "hello\n".into()
+            }]
+        );
+        assert_eq!(buf, "event: end\ndata: FIN");
+        buf.push_str("ISHED\n\n");
+        let evs = take_events(&mut buf);
+        assert_eq!(evs[0].event, "end");
+        assert_eq!(evs[0].data, "FINISHED");
+    }
 
     #[test]
     fn log_pieces_respect_the_size_limit_and_character_boundaries() {

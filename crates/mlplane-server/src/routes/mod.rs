@@ -9,6 +9,7 @@ pub mod assets;
 pub mod experiments;
 pub mod health;
 pub mod jobs;
+pub mod log_stream;
 pub mod runs;
 pub mod workspaces;
 
@@ -87,6 +88,10 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
         .route(
             &format!("{ws}/runs/{{run_id}}/logs"),
             get(runs::read_log).post(runs::append_log),
+        )
+        .route(
+            &format!("{ws}/runs/{{run_id}}/logs/stream"),
+            get(log_stream::stream),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/artifact-list"),

@@ -5,6 +5,7 @@ mod api;
 mod assets;
 mod hostile;
 mod jobs;
+mod log_stream;
 mod mlflow;
 mod mlflow_artifacts;
 mod mlflow_logged_models;
