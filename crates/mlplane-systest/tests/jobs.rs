@@ -100,3 +100,94 @@ async fn a_submitted_job_runs_logs_and_completes_and_a_long_one_cancels() {
     assert_eq!(ended["status"], "Canceled", "{ended}");
     drop(server);
 }
+
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .join("job.yml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "2"]);
+    let api = server.api();
+    let c = client();
+
+    let job = post_json(
+        &c,
+        &format!("{api}/jobs"),
+        &json!({"yaml": example("sklearn-iris")}),
+    )
+    .await;
+    let name = job["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{job}"))
+        .to_string();
+    let run_id = job["run_id"].as_str().expect("run id").to_string();
+    let failing = post_json(
+        &c,
+        &format!("{api}/jobs"),
+        &json!({"yaml": example("failing-job")}),
+    )
+    .await;
+    let failing_name = failing["name"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{failing}"))
+        .to_string();
+
+    let done = wait_for(
+        &c,
+        &format!("{api}/jobs/{name}"),
+        &["Completed", "Failed", "Canceled"],
+    )
+    .await;
+    let log = log_of(&c, &api, &run_id).await;
+    assert_eq!(done["status"], "Completed", "{done}\nlog:\n{log}");
+    assert!(log.contains("accuracy 0.9"), "{log}");
+    let run = get_json(&c, &format!("{api}/runs/{run_id}")).await;
+    let metric = run["data"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["key"] == "accuracy")
+        .unwrap_or_else(|| panic!("no accuracy metric on the job's run: {run}"));
+    assert!(metric["value"].as_f64().unwrap_or(0.0) > 0.9, "{run}");
+    let params: Vec<(String, String)> = run["data"]["params"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap_or("").to_string(),
+                p["value"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        params.contains(&("max_iter".into(), "200".into())),
+        "{params:?}"
+    );
+    assert!(params.contains(&("C".into(), "0.5".into())), "{params:?}");
+
+    let failed = wait_for(
+        &c,
+        &format!("{api}/jobs/{failing_name}"),
+        &["Completed", "Failed", "Canceled"],
+    )
+    .await;
+    assert_eq!(failed["status"], "Failed", "{failed}");
+    assert!(
+        failed["status_message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("exited with code 3"),
+        "{failed}"
+    );
+    drop(server);
+}
