@@ -107,12 +107,26 @@ async fn create(c: &Client, file: &PathBuf, set: Vec<String>) -> anyhow::Result<
     {
         Ok(v) => typed(&v),
         Err(e) => {
-            if let Some(f) = e.downcast_ref::<ApiFailure>() {
-                for line in spec_error_lines(&shown, &f.body.details) {
-                    eprintln!("{line}");
-                }
+            let Some(f) = e.downcast_ref::<ApiFailure>() else {
+                return Err(e);
+            };
+            let lines = spec_error_lines(&shown, &f.body.details);
+            if lines.is_empty() {
+                return Err(e);
             }
-            Err(e)
+            for line in &lines {
+                eprintln!("{line}");
+            }
+            // The lines above already say what is wrong and where; keep the failure (exit
+            // code 1) but not the server's copy of the same lines.
+            Err(ApiFailure {
+                body: mlplane_api::ErrorBody {
+                    code: f.body.code.clone(),
+                    message: format!("{shown} is not a valid job spec ({} problems)", lines.len()),
+                    details: Value::Null,
+                },
+            }
+            .into())
         }
     }
 }
