@@ -1,0 +1,18 @@
+"""Python SDK for mlplane: submit and follow jobs, manage versioned assets.
+
+    from mlplane import MLClient, command, Environment, Data
+    client = MLClient("http://127.0.0.1:5050")
+    job = client.jobs.create_or_update(command(
+        command="python -c 'print(${{inputs.n}})'", inputs={"n": 3},
+        environment=Environment(pip=["numpy"]), experiment_name="demo"))
+    for text in client.jobs.stream(job.name):
+        print(text, end="")
+
+Tracking (metrics, params, artifacts, models) goes through the unmodified `mlflow` client
+pointed at the same server.
+"""
+
+from .client import MLClient, MlplaneError
+from .entities import Asset, Data, Environment, Job, Model, command
+
+__all__ = ["MLClient", "MlplaneError", "Job", "Asset", "Data", "Model", "Environment", "command"]

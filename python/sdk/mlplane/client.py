@@ -1,0 +1,141 @@
+"""`MLClient`: the REST calls behind the SDK's operations, over httpx."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+from urllib.parse import quote
+
+import httpx
+
+from .entities import Asset, CommandJob, Data, Environment, Job, Model
+
+
+class MlplaneError(Exception):
+    """The server refused a call: its `code`, `message` and `details` (e.g. the spec errors
+    of an `invalid_spec` answer, with line and column)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class _Api:
+    def __init__(self, url: str, workspace: str, timeout: float):
+        self.base = f"{url.rstrip('/')}/api/v1/workspaces/{quote(workspace, safe='')}"
+        self.http = httpx.Client(timeout=timeout)
+
+    def url(self, *segments: str) -> str:
+        return "/".join([self.base, *(quote(str(s), safe="") for s in segments)])
+
+    def call(self, method: str, *segments: str, json: Any = None, params: Any = None) -> Any:
+        r = self.http.request(method, self.url(*segments), json=json, params=params)
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = {}
+            raise MlplaneError(
+                r.status_code,
+                body.get("code", f"http_{r.status_code}"),
+                body.get("message", r.text[:200]),
+                body.get("details"),
+            )
+        return r.json() if r.content else None
+
+
+class JobOperations:
+    def __init__(self, api: _Api):
+        self._api = api
+
+    def create_or_update(self, job: CommandJob | dict | str) -> Job:
+        """Submits a job: a `command(...)`, a spec dict, or YAML text."""
+        if isinstance(job, CommandJob):
+            body: Any = job.spec()
+        elif isinstance(job, str):
+            body = {"yaml": job}
+        else:
+            body = job
+        return Job.from_json(self._api.call("POST", "jobs", json=body))
+
+    def get(self, name: str) -> Job:
+        return Job.from_json(self._api.call("GET", "jobs", name))
+
+    def list(self, status: str | None = None) -> list[Job]:
+        out: list[Job] = []
+        token = None
+        while True:
+            params = {k: v for k, v in {"status": status, "page_token": token}.items() if v}
+            page = self._api.call("GET", "jobs", params=params)
+            out.extend(Job.from_json(j) for j in page.get("items", []))
+            token = page.get("next_page_token")
+            if not token:
+                return out
+
+    def cancel(self, name: str) -> Job:
+        return Job.from_json(self._api.call("POST", "jobs", name, "cancel"))
+
+    def stream(self, name: str) -> Iterator[str]:
+        """Yields the job's log text as it is written, until the job's run ends (server-sent
+        events; a dropped connection resumes from the last offset)."""
+        job = self.get(name)
+        url = self._api.url("runs", job.run_id, "logs", "stream")
+        last_id = None
+        for _ in range(20):
+            headers = {"Last-Event-ID": last_id} if last_id else {}
+            with self._api.http.stream("GET", url, headers=headers, timeout=None) as r:
+                if r.status_code >= 400:
+                    raise MlplaneError(r.status_code, f"http_{r.status_code}", "cannot follow the log")
+                event, data, ev_id = "message", [], None
+                for line in r.iter_lines():
+                    if line == "":
+                        if event == "log" and data:
+                            yield "\n".join(data)
+                            last_id = ev_id or last_id
+                        elif event == "end":
+                            return
+                        elif event == "error":
+                            raise MlplaneError(500, "log_stream_failed", "\n".join(data))
+                        event, data, ev_id = "message", [], None
+                    elif line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("id:"):
+                        ev_id = line[3:].strip()
+                    elif line.startswith("data:"):
+                        v = line[5:]
+                        data.append(v[1:] if v.startswith(" ") else v)
+        raise MlplaneError(0, "log_stream_lost", "lost the log stream 20 times")
+
+
+class AssetOperations:
+    def __init__(self, api: _Api, kind: str, make):
+        self._api, self._kind, self._make = api, kind, make
+
+    def create_or_update(self, asset) -> Asset:
+        return Asset.from_json(self._api.call("POST", self._kind, json=self._make(asset)))
+
+    def get(self, name: str, version: str = "latest") -> Asset:
+        return Asset.from_json(self._api.call("GET", self._kind, name, "versions", version))
+
+    def list(self, include_archived: bool = False) -> list[Asset]:
+        params = {"include_archived": "true"} if include_archived else {}
+        page = self._api.call("GET", self._kind, params=params)
+        return [Asset.from_json(a) for a in page.get("items", [])]
+
+    def archive(self, name: str, version: str) -> Asset:
+        return Asset.from_json(self._api.call("POST", self._kind, name, "versions", version, "archive"))
+
+
+class MLClient:
+    """A client of one mlplane server and workspace."""
+
+    def __init__(self, url: str = "http://127.0.0.1:5050", workspace: str = "default", timeout: float = 30.0):
+        self._api = _Api(url, workspace, timeout)
+        self.jobs = JobOperations(self._api)
+        self.data = AssetOperations(self._api, "data", lambda d: d.spec() if isinstance(d, Data) else d)
+        self.models = AssetOperations(self._api, "models", lambda m: m.spec() if isinstance(m, Model) else m)
+        self.environments = AssetOperations(
+            self._api, "environments", lambda e: e.spec(inline=False) if isinstance(e, Environment) else e
+        )
+
+    def close(self) -> None:
+        self._api.http.close()

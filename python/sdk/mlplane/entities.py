@@ -1,0 +1,153 @@
+"""Typed objects of the SDK: job and asset specs going in, jobs and assets coming out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Environment:
+    """A Python environment: inline `pip` requirements (built with uv on the server), or a
+    registered environment referenced as `name:version` / `name@latest` in a job."""
+
+    pip: list[str] = field(default_factory=list)
+    python: str | None = None
+    name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def spec(self, inline: bool) -> dict[str, Any]:
+        s: dict[str, Any] = {"pip": list(self.pip)}
+        if self.python:
+            s["python"] = self.python
+        if not inline:
+            s.update(_meta(self.name, self.version, self.description, self.tags))
+        return s
+
+
+def _meta(name, version, description, tags) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name}
+    if version is not None:
+        out["version"] = str(version)
+    if description:
+        out["description"] = description
+    if tags:
+        out["tags"] = dict(tags)
+    return out
+
+
+@dataclass
+class Data:
+    """A data asset: `path` is a registered reference or a path relative to the spec."""
+
+    name: str
+    path: str
+    type: str = "uri_folder"
+    version: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        return {**_meta(self.name, self.version, self.description, self.tags), "type": self.type, "path": self.path}
+
+
+@dataclass
+class Model:
+    """A model asset."""
+
+    name: str
+    path: str
+    type: str = "custom_model"
+    version: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def spec(self) -> dict[str, Any]:
+        return {**_meta(self.name, self.version, self.description, self.tags), "type": self.type, "path": self.path}
+
+
+@dataclass
+class CommandJob:
+    """A command job spec, as `command(...)` builds it."""
+
+    command: str
+    environment: Environment | str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    experiment_name: str | None = None
+    display_name: str | None = None
+    name: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    timeout: int | None = None
+
+    def spec(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": "command", "command": self.command}
+        s["environment"] = (
+            self.environment if isinstance(self.environment, str) else self.environment.spec(inline=True)
+        )
+        for key in ("experiment_name", "display_name", "name", "description"):
+            if getattr(self, key):
+                s[key] = getattr(self, key)
+        if self.inputs:
+            s["inputs"] = dict(self.inputs)
+        if self.outputs:
+            s["outputs"] = dict(self.outputs)
+        if self.tags:
+            s["tags"] = dict(self.tags)
+        if self.environment_variables:
+            s["environment_variables"] = dict(self.environment_variables)
+        if self.timeout is not None:
+            s["limits"] = {"timeout": self.timeout}
+        return s
+
+
+def command(**kwargs: Any) -> CommandJob:
+    """Builds a command job, like `azure.ai.ml.command(...)`."""
+    return CommandJob(**kwargs)
+
+
+@dataclass
+class Job:
+    """A submitted job as the server reports it."""
+
+    name: str
+    status: str
+    run_id: str
+    experiment_id: str
+    display_name: str
+    compute: str
+    status_message: str | None
+    created_at: int
+    started_at: int | None
+    ended_at: int | None
+    spec: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> "Job":
+        return cls(**{k: v.get(k) for k in cls.__dataclass_fields__})
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in ("Completed", "Failed", "Canceled")
+
+
+@dataclass
+class Asset:
+    """A version of a data, model or environment asset as the server reports it."""
+
+    kind: str
+    name: str
+    version: str
+    description: str
+    spec: dict[str, Any]
+    storage_uri: str | None
+    archived: bool
+    created_at: int
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> "Asset":
+        return cls(**{k: v.get(k) for k in cls.__dataclass_fields__})

@@ -1,0 +1,93 @@
+"""The Python SDK (`python/sdk`, package `mlplane`) against a live server: jobs from
+`command(...)` and from YAML, streaming logs, cancel, spec errors with positions, assets."""
+
+import os
+import sys
+import time
+import uuid
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sdk"))
+
+from mlplane import Data, Environment, MLClient, MlplaneError, command  # noqa: E402
+
+
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture()
+def client(mlplane_url):
+    c = MLClient(mlplane_url)
+    yield c
+    c.close()
+
+
+def wait(client, name, statuses, timeout=300):
+    start = time.time()
+    while True:
+        job = client.jobs.get(name)
+        if job.status in statuses:
+            return job
+        assert time.time() - start < timeout, f"{name} still {job.status}"
+        time.sleep(0.2)
+
+
+needs_uv = pytest.mark.skipif(
+    not os.environ.get("MLPLANE_UV") and not os.environ.get("MLPLANE_REQUIRE_UV"),
+    reason="jobs need uv (MLPLANE_UV); make test installs it",
+)
+
+
+@needs_uv
+def test_command_job_runs_and_streams(client):
+    job = client.jobs.create_or_update(
+        command(
+            command="echo hello ${{inputs.who}}",
+            inputs={"who": "sdk"},
+            environment=Environment(pip=[]),
+            experiment_name=unique("sdk"),
+            display_name="sdk-hello",
+        )
+    )
+    assert job.status == "Queued"
+    text = "".join(client.jobs.stream(job.name))
+    assert "hello sdk" in text
+    done = client.jobs.get(job.name)
+    assert done.status == "Completed" and done.is_terminal
+    assert job.name in [j.name for j in client.jobs.list(status="Completed")]
+
+
+@needs_uv
+def test_yaml_job_cancel(client):
+    job = client.jobs.create_or_update("command: echo started; sleep 120\nenvironment: {pip: []}\n")
+    wait(client, job.name, {"Running"})
+    client.jobs.cancel(job.name)
+    assert wait(client, job.name, {"Canceled", "Failed", "Completed"}).status == "Canceled"
+
+
+def test_bad_spec_reports_positions(client):
+    with pytest.raises(MlplaneError) as e:
+        client.jobs.create_or_update("comand: echo\nenvironment: {pip: []}\n")
+    assert e.value.status == 400 and e.value.code == "invalid_spec"
+    first = e.value.details["errors"][0]
+    assert (first["line"], first["column"], first["field"]) == (1, 1, "comand")
+    assert "did you mean 'command'" in first["message"]
+
+
+def test_assets_are_versioned(client):
+    name = unique("iris")
+    a1 = client.data.create_or_update(Data(name=name, path="data/iris.csv", type="uri_file"))
+    a2 = client.data.create_or_update(Data(name=name, path="data/iris-v2.csv", type="uri_file"))
+    assert (a1.version, a2.version) == ("1", "2")
+    assert client.data.get(name).version == "2"
+    assert client.data.get(name, "1").spec["local_path"] == "data/iris.csv"
+    client.data.archive(name, "2")
+    assert client.data.get(name).version == "1"
+    env = client.environments.create_or_update(Environment(name=unique("env"), pip=["numpy"]))
+    assert env.version == "1"
+    assert env.name in [e.name for e in client.environments.list()]
+    with pytest.raises(MlplaneError) as e:
+        client.data.create_or_update(Data(name=name, path="d", version="1"))
+    assert e.value.status == 409
