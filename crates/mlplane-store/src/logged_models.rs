@@ -1,5 +1,5 @@
 //! The [`LoggedModelStore`] trait (MLflow 3 logged models and their artifact records) and the
-//! engine-independent parts of it: search paging and artifact directory listings.
+//! engine-independent parts of it: search paging (artifact listings are shaped by `rules`).
 //!
 //! Model artifact records live apart from run artifact records (table
 //! `logged_model_artifacts`), keyed by model id and path; the bytes live in
@@ -191,34 +191,6 @@ pub(crate) fn search_page(
         items,
         next_page_token,
     })
-}
-
-/// The `[lower, upper)` path range of everything under `dir` (the whole tree for the root).
-pub(crate) fn dir_range(dir: &ArtifactPath) -> (String, String) {
-    if dir.is_root() {
-        (String::new(), "\u{10FFFF}".to_string())
-    } else {
-        (format!("{dir}/"), format!("{dir}0"))
-    }
-}
-
-/// One directory level out of every entry under `lower` (sorted by path).
-pub(crate) fn group_listing(lower: &str, entries: Vec<ArtifactEntry>) -> ArtifactListing {
-    let mut listing = ArtifactListing::default();
-    for e in entries {
-        let rest = e.path.as_str().get(lower.len()..).unwrap_or_default();
-        match rest.split_once('/') {
-            Some((child, _)) => {
-                if listing.dirs.last().map(String::as_str) != Some(child) {
-                    listing.dirs.push(child.to_string());
-                }
-            }
-            None => listing.files.push(e),
-        }
-    }
-    listing.dirs.sort();
-    listing.dirs.dedup();
-    listing
 }
 
 /// Refuses a params batch that repeats a key with different values.

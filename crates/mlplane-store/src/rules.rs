@@ -1,12 +1,14 @@
 //! Engine-independent rules of the store contract, shared by the SQLite and PostgreSQL
-//! engines so both answer the same input with the same error.
+//! engines so both answer the same input with the same error, and the shaping of artifact
+//! directory listings shared by run and logged-model artifacts.
 //!
 //! Invariants:
-//! - nothing here touches a database; each function is a pure check or the clock.
+//! - nothing here touches a database; each function is a pure check, a pure transform or
+//!   the clock.
 
 use crate::{Result, StoreError};
 use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_DOWNSAMPLE_POINTS, MAX_LOG_APPEND_BYTES};
-use mlplane_core::{Invalid, PageRequest, Tag};
+use mlplane_core::{ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, PageRequest, Tag};
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
@@ -67,4 +69,32 @@ pub(crate) fn decode_input_tags(text: &str) -> Result<Vec<Tag>> {
         .into_iter()
         .map(|(key, value)| Tag { key, value })
         .collect())
+}
+
+/// The `[lower, upper)` path range of everything under `dir` (the whole tree for the root).
+pub(crate) fn dir_range(dir: &ArtifactPath) -> (String, String) {
+    if dir.is_root() {
+        (String::new(), "\u{10FFFF}".to_string())
+    } else {
+        (format!("{dir}/"), format!("{dir}0"))
+    }
+}
+
+/// One directory level out of every entry under `lower` (sorted by path).
+pub(crate) fn group_listing(lower: &str, entries: Vec<ArtifactEntry>) -> ArtifactListing {
+    let mut listing = ArtifactListing::default();
+    for e in entries {
+        let rest = e.path.as_str().get(lower.len()..).unwrap_or_default();
+        match rest.split_once('/') {
+            Some((child, _)) => {
+                if listing.dirs.last().map(String::as_str) != Some(child) {
+                    listing.dirs.push(child.to_string());
+                }
+            }
+            None => listing.files.push(e),
+        }
+    }
+    listing.dirs.sort();
+    listing.dirs.dedup();
+    listing
 }

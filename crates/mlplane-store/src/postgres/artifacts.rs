@@ -14,7 +14,8 @@ use crate::{Entity, Result, StoreError};
 use mlplane_core::{ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, RunId, WorkspaceName};
 use tokio_postgres::Row;
 
-fn entry_row(row: &Row) -> Result<ArtifactEntry> {
+/// An artifact record from `path, size, sha256, created_at` (run or logged-model table).
+pub(super) fn entry_row(row: &Row) -> Result<ArtifactEntry> {
     let path: &str = col(row, 0)?;
     let size: i64 = col(row, 1)?;
     Ok(ArtifactEntry {

@@ -10,11 +10,11 @@
 //!   be deleted in between.
 
 use super::PgStore;
+use super::artifacts::entry_row;
 use super::pool::Db;
 use super::rows::{col, experiment_id, internal, not_found, now_ms, parse_run_id, parse_stage};
-use crate::logged_models::{
-    LoggedModelQuery, check_params_batch, check_query, dir_range, group_listing, search_page,
-};
+use crate::logged_models::{LoggedModelQuery, check_params_batch, check_query, search_page};
+use crate::rules::{dir_range, group_listing};
 use crate::{Entity, LoggedModelStore, Result, StoreError};
 use async_trait::async_trait;
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
@@ -169,18 +169,6 @@ async fn upsert_tags(db: Db<'_>, id: &LoggedModelId, tags: &[Tag]) -> Result<()>
         .await?;
     }
     Ok(())
-}
-
-fn entry_row(row: &Row) -> Result<ArtifactEntry> {
-    let path: &str = col(row, 0)?;
-    let size: i64 = col(row, 1)?;
-    Ok(ArtifactEntry {
-        path: ArtifactPath::parse(path)
-            .map_err(|e| internal(format!("stored artifact path '{path}' is invalid: {e}")))?,
-        size: u64::try_from(size).map_err(|_| internal("negative artifact size"))?,
-        sha256: col(row, 2)?,
-        created_at: col(row, 3)?,
-    })
 }
 
 /// Checks the live model exists in `ws`, without locking.

@@ -7,6 +7,7 @@
 
 use super::Db;
 use super::runs::{active, corrupt, get_info};
+use crate::rules::{dir_range, group_listing};
 use crate::{Entity, Result, StoreError};
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, LogChunk, RunId, WorkspaceName,
@@ -125,11 +126,13 @@ pub(crate) fn record_artifact(
     Ok(())
 }
 
-fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String, i64)> {
+pub(crate) fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String, i64)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-fn to_entry((path, size, sha256, created_at): (String, i64, String, i64)) -> Result<ArtifactEntry> {
+pub(crate) fn to_entry(
+    (path, size, sha256, created_at): (String, i64, String, i64),
+) -> Result<ArtifactEntry> {
     Ok(ArtifactEntry {
         path: ArtifactPath::parse(&path).map_err(|_| corrupt("artifact path", &path))?,
         size: size.max(0) as u64,
@@ -166,13 +169,8 @@ pub(crate) fn list_artifacts(
     dir: &ArtifactPath,
 ) -> Result<ArtifactListing> {
     get_info(conn, ws, id)?;
-    // Paths under `dir/` sort between `dir/` and `dir0` ('0' follows '/').
-    let (lo, hi) = if dir.is_root() {
-        (String::new(), "\u{10FFFF}".to_string())
-    } else {
-        (format!("{dir}/"), format!("{dir}0"))
-    };
-    let rows = conn
+    let (lo, hi) = dir_range(dir);
+    let entries = conn
         .prepare_cached(
             "SELECT path, size, sha256, created_at FROM artifacts WHERE run_id = ?1 AND path >= ?2 AND path < ?3 ORDER BY path",
         )
@@ -180,22 +178,11 @@ pub(crate) fn list_artifacts(
         .query_map(params![id.as_str(), lo, hi], artifact_row)
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
-    let mut listing = ArtifactListing::default();
-    for row in rows {
-        let rest = row.0[lo.len()..].to_string();
-        match rest.split_once('/') {
-            Some((child, _)) => {
-                if listing.dirs.last().map(String::as_str) != Some(child) {
-                    listing.dirs.push(child.to_string());
-                }
-            }
-            None => listing.files.push(to_entry(row)?),
-        }
-    }
-    listing.dirs.sort();
-    listing.dirs.dedup();
-    Ok(listing)
+        .db()?
+        .into_iter()
+        .map(to_entry)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(group_listing(&lo, entries))
 }
 
 pub(crate) fn delete_artifact(

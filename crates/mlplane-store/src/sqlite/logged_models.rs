@@ -9,9 +9,11 @@
 //!   writer's savepoint).
 
 use super::Db;
+use super::files::{artifact_row, to_entry};
 use super::ops::{get_experiment, now_ms, require_workspace};
 use super::runs::{corrupt, get_info};
-use crate::logged_models::{check_params_batch, dir_range, group_listing};
+use crate::logged_models::check_params_batch;
+use crate::rules::{dir_range, group_listing};
 use crate::{Entity, Result, StoreError};
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
 use mlplane_core::{
@@ -354,19 +356,6 @@ pub(crate) fn record_artifact(
     Ok(())
 }
 
-fn artifact_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, i64, String, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-}
-
-fn to_entry((path, size, sha256, created_at): (String, i64, String, i64)) -> Result<ArtifactEntry> {
-    Ok(ArtifactEntry {
-        path: ArtifactPath::parse(&path).map_err(|_| corrupt("artifact path", &path))?,
-        size: size.max(0) as u64,
-        sha256,
-        created_at,
-    })
-}
-
 pub(crate) fn get_artifact(
     conn: &Connection,
     ws: &WorkspaceName,
@@ -380,7 +369,7 @@ pub(crate) fn get_artifact(
              WHERE model_id = ?1 AND path = ?2",
         )
         .db()?
-        .query_row(params![id.as_str(), path.as_str()], artifact_entry)
+        .query_row(params![id.as_str(), path.as_str()], artifact_row)
         .optional()
         .db()?;
     match row {
@@ -403,7 +392,7 @@ pub(crate) fn list_artifacts(
              WHERE model_id = ?1 AND path >= ?2 AND path < ?3 ORDER BY path",
         )
         .db()?
-        .query_map(params![id.as_str(), lo, hi], artifact_entry)
+        .query_map(params![id.as_str(), lo, hi], artifact_row)
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?
