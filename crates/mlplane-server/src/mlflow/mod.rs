@@ -296,6 +296,61 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowJson<T> {
     }
 }
 
+/// Query-string pairs in order, for endpoints with repeated keys (`order_by`, `stages`,
+/// `run_ids`); read them with `MlflowQuery<Vec<(String, String)>>`.
+#[derive(Debug, Default)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    /// The last value of `key`.
+    pub fn one(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `key`.
+    pub fn first(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `key` as an integer; absent or empty is `None`.
+    pub fn int(&self, key: &str) -> MlflowResult<Option<i64>> {
+        self.first(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    MlflowError::invalid(format!("{key} must be an integer, got '{v}'"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Every value of `key`, in order.
+    pub fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// `max_results` as a number; absent or empty is 0 (the default).
+    pub fn max_results(&self) -> MlflowResult<usize> {
+        match self.one("max_results").map(str::trim) {
+            None | Some("") => Ok(0),
+            Some(s) => s.parse::<usize>().map_err(|_| {
+                MlflowError::invalid(format!("max_results '{s}' is not a non-negative integer"))
+            }),
+        }
+    }
+}
+
 /// Query-string parameters in MLflow's error shape.
 pub struct MlflowQuery<T>(pub T);
 

@@ -15,12 +15,12 @@
 use super::error::{MlflowError, MlflowResult};
 use super::registry_views::{
     AliasReq, CreateModelReq, CreateVersionReq, DownloadUriResponse, LatestVersionsReq,
-    ModelTagReq, ModelVersionResponse, ModelVersionsResponse, NameReq, Pairs,
-    RegisteredModelResponse, RenameReq, SearchModelsResponse, SearchVersionsResponse,
-    TransitionReq, UpdateModelReq, UpdateVersionReq, VersionReq, VersionTagReq, download_uri,
+    ModelTagReq, ModelVersionResponse, ModelVersionsResponse, NameReq, RegisteredModelResponse,
+    RenameReq, SearchModelsResponse, SearchVersionsResponse, TransitionReq, UpdateModelReq,
+    UpdateVersionReq, VersionReq, VersionTagReq, download_uri,
 };
 use super::views::{Empty, to_tags};
-use super::{MlflowJson, MlflowQuery, Workspace};
+use super::{MlflowJson, MlflowQuery, Pairs, Workspace};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;

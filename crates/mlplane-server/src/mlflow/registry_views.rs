@@ -7,7 +7,6 @@
 //! - unset optional fields and empty lists are omitted, as proto-JSON does;
 //! - storage locations are shown with the `mlflow-artifacts:` scheme.
 
-use super::error::{MlflowError, MlflowResult};
 use super::views::{KeyValue, mlflow_uri};
 use mlplane_core::registry::{ModelVersion, RegisteredModel};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -158,40 +157,6 @@ pub struct VersionTagReq {
     pub key: String,
     #[serde(default)]
     pub value: String,
-}
-
-/// Query-string pairs in order, for endpoints with repeated keys (`order_by`, `stages`).
-#[derive(Debug, Default)]
-pub struct Pairs(pub Vec<(String, String)>);
-
-impl Pairs {
-    /// The last value of `key`.
-    pub fn one(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Every value of `key`, in order.
-    pub fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// `max_results` as a number; absent or empty is 0 (the default).
-    pub fn max_results(&self) -> MlflowResult<usize> {
-        match self.one("max_results").map(str::trim) {
-            None | Some("") => Ok(0),
-            Some(s) => s.parse::<usize>().map_err(|_| {
-                MlflowError::invalid(format!("max_results '{s}' is not a non-negative integer"))
-            }),
-        }
-    }
 }
 
 #[derive(Debug, Serialize)]

@@ -11,11 +11,10 @@
 use super::error::{MlflowError, MlflowResult};
 use super::int64::opt_i64;
 use super::views::{ExperimentView, MetricView, RunView};
-use super::{MlflowJson, Workspace, experiment_id};
+use super::{MlflowJson, MlflowQuery, Pairs, Workspace, experiment_id};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use mlplane_core::downsample::Downsampler;
 use mlplane_core::search::{
     FilterError, SearchKind, parse_experiment_filter, parse_order_by, parse_run_filter,
@@ -34,50 +33,6 @@ const MAX_BULK_RUNS: usize = 100;
 const MAX_BULK_POINTS: i64 = 2_500;
 /// Points per history page read while windowing a bulk request.
 const WINDOW_PAGE: usize = 100_000;
-
-/// Query-string pairs with repeated keys kept, in MLflow's error shape.
-pub struct MultiQuery(pub Vec<(String, String)>);
-
-impl MultiQuery {
-    fn first(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn all(&self, key: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    fn int(&self, key: &str) -> MlflowResult<Option<i64>> {
-        self.first(key)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.trim().parse::<i64>().map_err(|_| {
-                    MlflowError::invalid(format!("{key} must be an integer, got '{v}'"))
-                })
-            })
-            .transpose()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for MultiQuery {
-    type Rejection = MlflowError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
-        Ok(MultiQuery(
-            form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
-    }
-}
 
 fn filter_error(what: &str, input: &str, e: FilterError) -> MlflowError {
     MlflowError::invalid(format!(
@@ -225,8 +180,9 @@ pub async fn experiments_post(
 pub async fn experiments_get(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
-    q: MultiQuery,
+    MlflowQuery(q): MlflowQuery<Vec<(String, String)>>,
 ) -> MlflowResult<Json<SearchExperimentsResponse>> {
+    let q = Pairs(q);
     let req = SearchExperimentsReq {
         max_results: q.int("max_results")?,
         page_token: q.first("page_token").map(str::to_string),
@@ -255,8 +211,9 @@ pub struct BulkHistoryResponse {
 pub async fn history_bulk_interval(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
-    q: MultiQuery,
+    MlflowQuery(q): MlflowQuery<Vec<(String, String)>>,
 ) -> MlflowResult<Json<BulkHistoryResponse>> {
+    let q = Pairs(q);
     let key = q
         .first("metric_key")
         .filter(|k| !k.is_empty())
