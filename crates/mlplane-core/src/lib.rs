@@ -20,6 +20,7 @@ pub mod model;
 pub mod page_token;
 pub mod registry;
 pub mod search;
+pub mod snapshot;
 pub mod validate;
 
 pub use artifact_path::ArtifactPath;
@@ -29,6 +30,7 @@ pub use ids::{ExperimentId, RunId, WorkspaceName};
 pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};
 pub use logged_model::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
 pub use model::*;
+pub use snapshot::SnapshotId;
 pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp in mlplane.
