@@ -30,8 +30,16 @@ pub struct SpecRequest {
     pub fields: Map<String, Value>,
 }
 
-/// Submits a command job (see [`SpecRequest`]).
-pub type CreateJobRequest = SpecRequest;
+/// Submits a command job: a [`SpecRequest`], plus the code snapshot when the spec names
+/// `code` (the folder was uploaded first; the spec's `code` stays the folder's name).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateJobRequest {
+    /// The uploaded snapshot of the spec's `code` folder, with its git state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_snapshot: Option<crate::CodeSnapshotRequest>,
+    #[serde(flatten)]
+    pub spec: SpecRequest,
+}
 /// Creates a data, model or environment version (see [`SpecRequest`]).
 pub type CreateAssetRequest = SpecRequest;
 

@@ -12,9 +12,11 @@
 
 mod jobs;
 pub mod metric_value;
+mod snapshots;
 mod views;
 
 pub use jobs::*;
+pub use snapshots::*;
 pub use views::*;
 
 /// The error body of every non-2xx answer.

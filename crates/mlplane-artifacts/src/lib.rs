@@ -6,6 +6,8 @@
 //! `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` for MLflow 3 logged models
 //! (see [`ArtifactKey::object_key`]) under the store's root directory or bucket prefix; a run
 //! id is 32 hex characters, so it never equals `models`.
+//! Code snapshots are per workspace, at `{workspace}/snapshots/{sha256}/{path}` (see
+//! [`ArtifactKey::snapshot`]); experiment ids are numbers, so they never equal `snapshots`.
 //!
 //! Invariants:
 //! - an object is visible at its key only once it is complete: a failed, oversized or
@@ -32,24 +34,39 @@ pub use s3::S3Config;
 use bytes::Bytes;
 use futures::Stream;
 use futures::stream::BoxStream;
-use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, RunId, WorkspaceName};
+use mlplane_core::{
+    ArtifactPath, ExperimentId, LoggedModelId, RunId, SnapshotId, WorkspaceName,
+};
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
 
-/// What an artifact belongs to: a run or an MLflow 3 logged model.
+/// What an artifact belongs to: a run, an MLflow 3 logged model or a code snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ArtifactOwner {
     Run(RunId),
     Model(LoggedModelId),
+    /// A job's code snapshot, content-addressed, shared by a workspace's jobs; the key's
+    /// experiment id is not part of its object key.
+    Snapshot(SnapshotId),
 }
 
 impl ArtifactOwner {
-    /// The key components between the experiment id and `artifacts`.
-    fn components(&self) -> Vec<String> {
+    /// The key components after the workspace and before the file's path.
+    fn components(&self, experiment_id: ExperimentId) -> Vec<String> {
         match self {
-            ArtifactOwner::Run(id) => vec![id.as_str().to_string()],
-            ArtifactOwner::Model(id) => vec!["models".to_string(), id.as_str().to_string()],
+            ArtifactOwner::Run(id) => vec![
+                experiment_id.to_string(),
+                id.as_str().to_string(),
+                "artifacts".to_string(),
+            ],
+            ArtifactOwner::Model(id) => vec![
+                experiment_id.to_string(),
+                "models".to_string(),
+                id.as_str().to_string(),
+                "artifacts".to_string(),
+            ],
+            ArtifactOwner::Snapshot(id) => vec!["snapshots".to_string(), id.as_str().to_string()],
         }
     }
 }
@@ -75,15 +92,26 @@ impl ArtifactKey {
         }
     }
 
+    /// The key of a workspace's code snapshot archive, `{workspace}/snapshots/{sha256}/snapshot.tar.gz`.
+    pub fn snapshot(ws: WorkspaceName, id: SnapshotId) -> Self {
+        Self {
+            workspace: ws,
+            experiment_id: ExperimentId(0),
+            owner: ArtifactOwner::Snapshot(id),
+            path: ArtifactPath::parse("snapshot.tar.gz")
+                .expect("a constant, valid artifact path"),
+        }
+    }
+
     /// The object key relative to the store root:
-    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` or
-    /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}`.
+    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}`,
+    /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` or
+    /// `{workspace}/snapshots/{sha256}/{path}`.
     pub fn object_key(&self) -> String {
         format!(
-            "{}/{}/{}/artifacts/{}",
+            "{}/{}/{}",
             self.workspace,
-            self.experiment_id,
-            self.owner.components().join("/"),
+            self.owner.components(self.experiment_id).join("/"),
             self.path
         )
     }
@@ -95,12 +123,8 @@ impl ArtifactKey {
                 reason: "the artifact root is a directory, not a file".into(),
             });
         }
-        let mut parts = vec![
-            self.workspace.as_str().to_string(),
-            self.experiment_id.to_string(),
-        ];
-        parts.extend(self.owner.components());
-        parts.push("artifacts".to_string());
+        let mut parts = vec![self.workspace.as_str().to_string()];
+        parts.extend(self.owner.components(self.experiment_id));
         parts.extend(self.path.components().map(str::to_string));
         Ok(parts)
     }
@@ -285,6 +309,17 @@ mod tests {
             "default/3/models/m-0123456789abcdef0123456789abcdef/artifacts/MLmodel"
         );
         assert_eq!(key.components().expect("file").len(), 6);
+    }
+
+    #[test]
+    fn snapshot_keys_live_under_the_workspace() {
+        let id = SnapshotId::parse(&"ab".repeat(32)).expect("snapshot id");
+        let key = ArtifactKey::snapshot(WorkspaceName::default_workspace(), id);
+        assert_eq!(
+            key.object_key(),
+            format!("default/snapshots/{}/snapshot.tar.gz", "ab".repeat(32))
+        );
+        assert_eq!(key.components().expect("file").len(), 4);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - [`run_job`] always tries to leave the job terminal: every path returns an [`Outcome`]
 //!   and one place ([`finish`]) writes it, accepting `CancelRequested` as a current status;
 //! - the command runs as `/bin/sh -c <command>` in its own process group, with a cleared
-//!   environment plus what is listed in [`process_env`], stdin null, cwd the job's folder;
+//!   environment plus what is listed in [`process_env`], stdin null, cwd the job's folder
+//!   (its `code/` subfolder, extracted from the code snapshot, when the spec names `code`);
 //! - a stop (cancel, timeout, shutdown) sends SIGTERM to the group, then SIGKILL after
 //!   [`KILL_GRACE`]; after the shell exits the group is SIGKILLed too, so no leftover
 //!   process outlives its job.
@@ -211,7 +212,7 @@ fn interrupted(i: Interrupt) -> Outcome {
 
 async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: LogPump) -> Outcome {
     let prepared = guarded(sh, job, &mut stop, prepare(sh, job, &log)).await;
-    let (spec, env, dir, command) = match prepared {
+    let (spec, env, dir, cwd, command) = match prepared {
         Ok(Ok(p)) => p,
         Ok(Err(msg)) => {
             log.finish(READ_GRACE).await;
@@ -241,10 +242,11 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
             Outcome::Failed(format!("cannot start the job: {e}"))
         };
     }
-    run_process(sh, job, &spec, &env, &dir, &command, stop, log).await
+    run_process(sh, job, &spec, &env, (&dir, &cwd), &command, stop, log).await
 }
 
-type Prepared = (CommandJob, BuiltEnv, PathBuf, String);
+/// The spec, environment, job folder, working folder and rendered command.
+type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String);
 
 /// Everything before the process starts; an error is the job's failure message.
 async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, String> {
@@ -252,13 +254,6 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         spec::parse_job_spec(&job.spec).map_err(|e| format!("the job spec is not valid: {e}"))?;
     let env_spec = environment(sh, &job.workspace, &spec.environment).await?;
     let env = build_env(sh, &env_spec, log).await?;
-    if let Some(code) = &spec.code {
-        // The server keeps no snapshot of the submitter's folder yet; running without it
-        // would fail later with a confusing "file not found".
-        return Err(format!(
-            "code '{code}': code snapshots are not supported by the local executor yet"
-        ));
-    }
     let dir = sh
         .cfg
         .work_root
@@ -276,6 +271,10 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| format!("cannot create the job folder {}: {e}", dir.display()))?;
+    let cwd = match &spec.code {
+        Some(code) => crate::code::materialize(sh, job, code, &dir, log).await?,
+        None => dir.clone(),
+    };
     let mut inputs = BTreeMap::new();
     for (name, input) in &spec.inputs {
         match input {
@@ -293,7 +292,7 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         .command
         .render(&inputs, &outputs)
         .map_err(|e| format!("cannot render the command: {e}"))?;
-    Ok((spec, env, dir, command))
+    Ok((spec, env, dir, cwd, command))
 }
 
 /// The job's environment spec: inline, or a registered asset.
@@ -440,7 +439,7 @@ async fn run_process(
     job: &Job,
     spec: &CommandJob,
     env: &BuiltEnv,
-    dir: &Path,
+    (dir, cwd): (&Path, &Path),
     command: &str,
     mut stop: watch::Receiver<bool>,
     mut log: LogPump,
@@ -448,7 +447,7 @@ async fn run_process(
     let mut cmd = tokio::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
-        .current_dir(dir)
+        .current_dir(cwd)
         .env_clear()
         .envs(process_env(
             sh.cfg.tracking_uri.as_deref(),

@@ -17,6 +17,7 @@
 //! - a job's processes run in their own process group, which is killed on cancel, timeout
 //!   and shutdown.
 
+mod code;
 pub mod job;
 pub mod process;
 pub mod spec;
@@ -48,6 +49,8 @@ pub type Result<T> = std::result::Result<T, ExecutorError>;
 #[derive(Clone)]
 pub struct ExecutorConfig {
     pub store: Arc<dyn MetadataStore>,
+    /// Where jobs' code snapshots (and other files) are read from.
+    pub artifacts: mlplane_artifacts::ArtifactStore,
     /// The compute target whose jobs this executor claims (`local`).
     pub compute: String,
     /// This executor's worker id, recorded on claimed jobs.

@@ -45,6 +45,12 @@ pub enum ErrorCode {
     InvalidState,
     /// The job already reached a terminal status (Completed, Failed or Canceled).
     JobTerminal,
+    /// No code snapshot with that sha256 is stored in the workspace.
+    SnapshotNotFound,
+    /// An uploaded snapshot's bytes do not hash to the sha256 in its URL.
+    SnapshotMismatch,
+    /// An uploaded snapshot is not a safe archive within the snapshot limits.
+    InvalidSnapshot,
     PayloadTooLarge,
     UnsupportedMediaType,
     Unavailable,
@@ -78,6 +84,9 @@ impl ErrorCode {
             ErrorCode::ParamConflict => "param_conflict",
             ErrorCode::InvalidState => "invalid_state",
             ErrorCode::JobTerminal => "job_terminal",
+            ErrorCode::SnapshotNotFound => "snapshot_not_found",
+            ErrorCode::SnapshotMismatch => "snapshot_mismatch",
+            ErrorCode::InvalidSnapshot => "invalid_snapshot",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::Unavailable => "unavailable",
@@ -91,7 +100,9 @@ impl ErrorCode {
             | ErrorCode::InvalidParameter
             | ErrorCode::InvalidPageToken
             | ErrorCode::UnsafePath
-            | ErrorCode::InvalidSpec => StatusCode::BAD_REQUEST,
+            | ErrorCode::InvalidSpec
+            | ErrorCode::SnapshotMismatch
+            | ErrorCode::InvalidSnapshot => StatusCode::BAD_REQUEST,
             ErrorCode::WorkspaceNotFound
             | ErrorCode::ExperimentNotFound
             | ErrorCode::RunNotFound
@@ -101,6 +112,7 @@ impl ErrorCode {
             | ErrorCode::LoggedModelNotFound
             | ErrorCode::JobNotFound
             | ErrorCode::AssetNotFound
+            | ErrorCode::SnapshotNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists

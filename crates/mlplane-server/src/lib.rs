@@ -163,7 +163,7 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let executor = (config.job_slots > 0).then(|| {
-        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, local));
+        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, &state.artifacts, local));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
     let served = axum::serve(listener, app(state))
@@ -190,6 +190,7 @@ pub async fn run(
 fn executor_config(
     config: &ServerConfig,
     store: &Arc<dyn mlplane_store::MetadataStore>,
+    artifacts: &ArtifactStore,
     local: SocketAddr,
 ) -> mlplane_executor::ExecutorConfig {
     // A server bound to every interface is still reached locally through loopback.
@@ -200,6 +201,7 @@ fn executor_config(
     };
     mlplane_executor::ExecutorConfig {
         store: Arc::clone(store),
+        artifacts: artifacts.clone(),
         compute: "local".into(),
         worker: format!("local-{}", std::process::id()),
         work_root: config.data_dir.join("jobs"),

@@ -3,7 +3,9 @@
 //! Invariants:
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
-use crate::routes::{artifacts, assets, experiments, health, jobs, log_stream, runs, workspaces};
+use crate::routes::{
+    artifacts, assets, experiments, health, jobs, log_stream, runs, snapshots, workspaces,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -18,10 +20,11 @@ use utoipa::OpenApi;
         runs::history, runs::sampled, runs::append_log, runs::read_log, log_stream::stream,
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
+        snapshots::head, snapshots::put, snapshots::get, snapshots::file,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
         health::healthz, health::readyz, health::metrics,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "health"))
 )]
 struct ApiDoc;
 

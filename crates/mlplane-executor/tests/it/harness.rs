@@ -75,6 +75,8 @@ impl Bench {
     pub fn config(&self, slots: usize) -> ExecutorConfig {
         ExecutorConfig {
             store: self.store.clone(),
+            artifacts: mlplane_artifacts::ArtifactStore::local(&self.dir.path().join("artifacts"))
+                .expect("a local artifact store opens"),
             compute: "local".into(),
             worker: "test-worker".into(),
             work_root: self.dir.path().join("work"),

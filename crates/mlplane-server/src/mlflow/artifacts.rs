@@ -145,6 +145,13 @@ async fn owner_in_experiment(
             let m = s.store.get_logged_model(ws, id).await?;
             (m.experiment_id, true, format!("logged model '{id}'"))
         }
+        // The MLflow proxy never names snapshots (`target` parses runs and models only).
+        ArtifactOwner::Snapshot(id) => {
+            return Err(MlflowError::new(
+                MlflowCode::ResourceDoesNotExist,
+                format!("snapshot '{id}' is not an MLflow artifact owner"),
+            ));
+        }
     };
     if actual != exp {
         return Err(MlflowError::new(

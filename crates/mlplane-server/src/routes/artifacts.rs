@@ -87,6 +87,16 @@ pub(crate) async fn record(
     match &key.owner {
         ArtifactOwner::Run(id) => s.store.record_artifact(ws, id, entry).await,
         ArtifactOwner::Model(id) => s.store.record_model_artifact(ws, id, entry).await,
+        ArtifactOwner::Snapshot(id) => Err(unrecorded(id)),
+    }
+}
+
+/// Code snapshots have no file records (they are served by `routes/snapshots.rs`), so
+/// the record-based helpers here treat them as absent.
+fn unrecorded(id: &mlplane_core::SnapshotId) -> StoreError {
+    StoreError::NotFound {
+        entity: mlplane_store::Entity::Artifact,
+        id: format!("snapshot {id}"),
     }
 }
 
@@ -100,6 +110,7 @@ pub(crate) async fn list_dir(
     match owner {
         ArtifactOwner::Run(id) => s.store.list_artifacts(ws, id, dir).await,
         ArtifactOwner::Model(id) => s.store.list_model_artifacts(ws, id, dir).await,
+        ArtifactOwner::Snapshot(id) => Err(unrecorded(id)),
     }
 }
 
@@ -113,6 +124,7 @@ pub(crate) async fn file_response(
     let entry = match &key.owner {
         ArtifactOwner::Run(id) => s.store.get_artifact(ws, id, &key.path).await?,
         ArtifactOwner::Model(id) => s.store.get_model_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Snapshot(id) => return Err(unrecorded(id).into()),
     };
     let (size, stream) = s.artifacts.get_stream(key).await?;
     let stream = stream.map(|r| r.map_err(std::io::Error::other));
@@ -138,6 +150,7 @@ pub(crate) async fn remove_file(
     match &key.owner {
         ArtifactOwner::Run(id) => s.store.delete_artifact(ws, id, &key.path).await?,
         ArtifactOwner::Model(id) => s.store.delete_model_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Snapshot(id) => return Err(unrecorded(id).into()),
     }
     s.artifacts.delete(key).await?;
     Ok(())

@@ -5,7 +5,9 @@
 //! - a job is stored only after its spec validated and every asset it references resolved
 //!   to an existing version; the stored spec names exact versions (`env@latest` becomes
 //!   `env:<n>` at submission), so a later version never changes what a job runs;
-//! - nothing here runs a job: it stays `Queued` until an executor claims it.
+//! - nothing here runs a job: it stays `Queued` until an executor claims it;
+//! - a spec naming `code` is accepted only with a stored `code_snapshot` of the workspace,
+//!   recorded as the job and run tag `mlplane.code.snapshot` (git state as run tags).
 
 use super::{experiment_id, now_ms, page, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -135,9 +137,23 @@ pub async fn create(
     AppJson(req): AppJson<CreateJobRequest>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let ws = workspace(&ws)?;
-    let (src, sets) = specs::spec_text(req)?;
+    let (src, sets) = specs::spec_text(req.spec)?;
     let mut job = mlplane_spec::parse_command_job(&src, &sets)?;
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
+    let user_tags: Vec<(String, String)> = job
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let code = super::snapshots::job_code(
+        &s,
+        &ws,
+        &src,
+        job.code.as_deref(),
+        &user_tags,
+        req.code_snapshot,
+    )
+    .await?;
     let name = match job.name.as_deref() {
         Some(n) => JobName::parse(n)
             .map_err(|e| spec_error(position(&src, &["name"]), "name", e.to_string()))?,
@@ -161,19 +177,16 @@ pub async fn create(
             start_time: now_ms(),
             status: RunStatus::Queued,
             parent_run_id: None,
-            tags: vec![],
+            tags: code.run_tags,
         },
         kind: JobKind::Command,
         parent: None,
         display_name,
         description: job.description.clone().unwrap_or_default(),
-        tags: job
-            .tags
-            .iter()
-            .map(|(k, v)| Tag {
-                key: k.clone(),
-                value: v.clone(),
-            })
+        tags: user_tags
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .chain(code.job_tags)
             .collect(),
         compute: job
             .compute

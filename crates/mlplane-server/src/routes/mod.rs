@@ -11,6 +11,7 @@ pub mod health;
 pub mod jobs;
 pub mod log_stream;
 pub mod runs;
+pub mod snapshots;
 pub mod workspaces;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -133,6 +134,16 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        )
+        .route(
+            &format!("{ws}/snapshots/{{sha256}}"),
+            get(snapshots::get)
+                .head(snapshots::head)
+                .put(snapshots::put),
+        )
+        .route(
+            &format!("{ws}/snapshots/{{sha256}}/files/{{*path}}"),
+            get(snapshots::file),
         )
         .layer(DefaultBodyLimit::disable());
     json_routes.merge(artifact_routes)
