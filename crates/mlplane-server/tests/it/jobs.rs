@@ -9,7 +9,7 @@ name: train-1
 display_name: train
 experiment_name: iris
 command: python train.py --lr ${{inputs.lr}} --data ${{inputs.training}}
-code: ./src
+description: trains iris
 environment: sk-env@latest
 inputs:
   lr: 0.05
@@ -45,14 +45,21 @@ fn submit(yaml: &str, set: &[&str]) -> Option<Value> {
     Some(json!({"yaml": yaml, "set": set}))
 }
 
+/// A submission of `yaml` with the code snapshot its `code` names.
+fn submit_code(yaml: &str, set: &[&str], snapshot: &str) -> Option<Value> {
+    Some(json!({"yaml": yaml, "set": set, "code_snapshot": {"sha256": snapshot}}))
+}
+
 #[tokio::test]
 async fn a_yaml_job_is_queued_with_its_run_and_a_pinned_spec() {
     let t = seeded().await;
+    let code = crate::snapshots::upload(&t, &[("train.py", "print(1)")]).await;
+    let with_code = JOB.replace("description: trains iris", "code: ./src");
     let (s, j) = t
         .call(
             "POST",
             &format!("{WS}/jobs"),
-            submit(JOB, &["inputs.lr=0.1"]),
+            submit_code(&with_code, &["inputs.lr=0.1"], &code),
         )
         .await;
     assert_eq!(s.as_u16(), 201, "{j}");
@@ -60,7 +67,10 @@ async fn a_yaml_job_is_queued_with_its_run_and_a_pinned_spec() {
     assert_eq!(j["status"], "Queued");
     assert_eq!(j["compute"], "local");
     assert_eq!(j["display_name"], "train");
-    assert_eq!(j["tags"], json!([{"key": "team", "value": "ml"}]));
+    assert_eq!(
+        j["tags"],
+        json!([{"key": "team", "value": "ml"}, {"key": "mlplane.code.snapshot", "value": code}])
+    );
     assert_eq!(j["spec"]["inputs"]["lr"]["value"], 0.1);
     assert_eq!(j["spec"]["environment"]["asset"], "sk-env:1");
     assert_eq!(j["spec"]["inputs"]["training"]["asset"], "iris:1");
@@ -92,7 +102,7 @@ async fn a_yaml_job_is_queued_with_its_run_and_a_pinned_spec() {
         .await;
     assert_eq!(l["consumers"], json!(["train-1"]));
     let (s, b) = t
-        .call("POST", &format!("{WS}/jobs"), submit(JOB, &[]))
+        .call("POST", &format!("{WS}/jobs"), submit_code(&with_code, &[], &code))
         .await;
     assert_error(s, &b, 409, "job_already_exists");
 }

@@ -12,4 +12,5 @@ mod mlflow_logged_models;
 mod mlflow_mpu;
 mod mlflow_registry;
 mod mlflow_search;
+mod snapshots;
 mod support;
