@@ -2,6 +2,8 @@
 //! list, cancel and stream jobs.
 //!
 //! Invariants:
+//! - a spec naming `code` has that folder (next to the spec file) packed and uploaded as a
+//!   code snapshot first (`code.rs`), sent as `code_snapshot` with its git state;
 //! - the spec file is read here and sent as text with the `--set` overrides; the server
 //!   validates it, and its `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>:
 //!   <message>` before the command fails with exit code 1;
@@ -52,7 +54,7 @@ pub enum JobCmd {
 pub async fn run(c: &Client, out: Output, cmd: JobCmd) -> anyhow::Result<()> {
     match cmd {
         JobCmd::Create { file, set, stream } => {
-            let job = create(c, &file, set).await?;
+            let job = create(c, &file, set, out == Output::Json).await?;
             if stream {
                 if out == Output::Table {
                     eprintln!("job {} queued (run {})", job.name, job.run_id);
@@ -91,7 +93,12 @@ pub async fn run(c: &Client, out: Output, cmd: JobCmd) -> anyhow::Result<()> {
     }
 }
 
-async fn create(c: &Client, file: &PathBuf, set: Vec<String>) -> anyhow::Result<JobView> {
+async fn create(
+    c: &Client,
+    file: &PathBuf,
+    set: Vec<String>,
+    quiet: bool,
+) -> anyhow::Result<JobView> {
     let shown = file.display().to_string();
     let meta = std::fs::metadata(file).with_context(|| format!("cannot read {shown}"))?;
     if meta.len() > MAX_SPEC_FILE {
@@ -101,10 +108,20 @@ async fn create(c: &Client, file: &PathBuf, set: Vec<String>) -> anyhow::Result<
         );
     }
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
-    match c
-        .post(c.url(["jobs"]), &json!({ "yaml": text, "set": set }))
-        .await
-    {
+    // A spec that does not parse here is sent as it is, so the server's positioned errors
+    // are printed below; one that names `code` gets its folder packed and uploaded first.
+    let code = match mlplane_spec::parse_command_job(&text, &set) {
+        Ok(spec) => match spec.code {
+            Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
+            None => None,
+        },
+        Err(_) => None,
+    };
+    let mut body = json!({ "yaml": text, "set": set });
+    if let Some(code) = code {
+        body["code_snapshot"] = serde_json::to_value(code)?;
+    }
+    match c.post(c.url(["jobs"]), &body).await {
         Ok(v) => typed(&v),
         Err(e) => {
             let Some(f) = e.downcast_ref::<ApiFailure>() else {
