@@ -72,11 +72,16 @@ pub async fn bench() -> Bench {
 }
 
 impl Bench {
+    /// The artifact store the executor reads snapshots from.
+    pub fn artifacts(&self) -> mlplane_artifacts::ArtifactStore {
+        mlplane_artifacts::ArtifactStore::local(&self.dir.path().join("artifacts"))
+            .expect("a local artifact store opens")
+    }
+
     pub fn config(&self, slots: usize) -> ExecutorConfig {
         ExecutorConfig {
             store: self.store.clone(),
-            artifacts: mlplane_artifacts::ArtifactStore::local(&self.dir.path().join("artifacts"))
-                .expect("a local artifact store opens"),
+            artifacts: self.artifacts(),
             compute: "local".into(),
             worker: "test-worker".into(),
             work_root: self.dir.path().join("work"),
@@ -101,6 +106,11 @@ impl Bench {
 
     /// Submits a command job whose spec is canonical JSON (as the server stores it).
     pub async fn submit(&self, name: &str, spec: Value) -> Job {
+        self.submit_tagged(name, spec, vec![]).await
+    }
+
+    /// [`Self::submit`] with job tags (e.g. `mlplane.code.snapshot`).
+    pub async fn submit_tagged(&self, name: &str, spec: Value, tags: Vec<mlplane_core::Tag>) -> Job {
         let job = NewJob {
             name: Some(JobName::parse(name).expect("test job names are valid")),
             run: NewRun {
@@ -116,7 +126,7 @@ impl Bench {
             parent: None,
             display_name: String::new(),
             description: String::new(),
-            tags: vec![],
+            tags,
             compute: "local".into(),
             spec: spec.to_string(),
         };

@@ -1,6 +1,7 @@
 //! Executor tests with real processes and a real SQLite store: each test submits jobs as
 //! canonical JSON, runs an executor and checks the jobs' statuses, messages and logs.
 
+mod code;
 mod harness;
 
 use harness::{bench, done, is, spec, uv_available};
