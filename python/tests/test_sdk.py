@@ -91,3 +91,72 @@ def test_assets_are_versioned(client):
     with pytest.raises(MlplaneError) as e:
         client.data.create_or_update(Data(name=name, path="d", version="1"))
     assert e.value.status == 409
+
+
+def _tags_of(client, run_id):
+    run = client._api.call("GET", "runs", run_id)
+    return {t["key"]: t["value"] for t in run["data"]["tags"]}
+
+
+@needs_uv
+def test_command_with_code_runs_from_its_snapshot(client, tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "main.py").write_text(
+        "import os\nfrom pkg.util import word\nprint('sdk-code', word())\n"
+        "print('listing', sorted(f for _, _, fs in os.walk('.') for f in fs))\n"
+    )
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / "pkg" / "util.py").write_text("def word():\n    return 'from-the-snapshot'\n")
+    (src / ".gitignore").write_text("*.log\n")
+    (src / ".amlignore").write_text("private/\n")
+    (src / "debug.log").write_text("ignored")
+    (src / "private").mkdir()
+    (src / "private" / "key.txt").write_text("ignored")
+    monkeypatch.chdir(tmp_path)
+
+    def submit():
+        return client.jobs.create_or_update(
+            command(command="python main.py", code="./src", environment=Environment(pip=[]),
+                    experiment_name=unique("sdk-code"))
+        )
+
+    job = submit()
+    text = "".join(client.jobs.stream(job.name))
+    assert "sdk-code from-the-snapshot" in text, text
+    assert "debug.log" not in text and "key.txt" not in text, text
+    assert client.jobs.get(job.name).status == "Completed"
+    snap = _tags_of(client, job.run_id)["mlplane.code.snapshot"]
+    # The same tree gives the same snapshot; the second submission reuses it.
+    again = submit()
+    assert _tags_of(client, again.run_id)["mlplane.code.snapshot"] == snap
+    listing = client._api.call("GET", "snapshots", snap)
+    paths = [f["path"] for f in listing["files"]]
+    assert "pkg/util.py" in paths and "debug.log" not in paths and "private" not in paths
+
+
+def test_a_tampered_snapshot_upload_is_refused(client):
+    r = client._api.http.put(client._api.url("snapshots", "1" * 64), content=b"not it")
+    assert r.status_code == 400 and r.json()["code"] == "snapshot_mismatch"
+    with pytest.raises(MlplaneError) as e:
+        client.jobs.create_or_update(
+            {"command": "ls", "code": "./src", "environment": {"pip": []},
+             "code_snapshot": {"sha256": "2" * 64}}
+        )
+    assert e.value.code == "snapshot_not_found"
+
+
+def test_gitignore_rules_match_like_git(tmp_path):
+    from mlplane import snapshot
+
+    for rel in ["a.log", "keep.log", "build/x.o", "src/build/y.o", "docs/build", "src/gen/z.py",
+                "src/main.py", "deep/a/b/c.tmp", "only/dir.txt"]:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(rel)
+    (tmp_path / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n/src/gen\n**/*.tmp\n")
+    (tmp_path / "only" / ".amlignore").write_text("dir.txt\n")
+    _, archive, paths = snapshot.pack(str(tmp_path))
+    archive.close()
+    files = {p for p in paths if (tmp_path / p).is_file() and not (tmp_path / p).is_symlink()}
+    assert files == {".gitignore", "keep.log", "docs/build", "src/main.py", "only/.amlignore"}

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 
 from .entities import Asset, CommandJob, Data, Environment, Job, Model
+from . import snapshot as _snapshot
 
 
 class MlplaneError(Exception):
@@ -48,9 +49,12 @@ class JobOperations:
         self._api = api
 
     def create_or_update(self, job: CommandJob | dict | str) -> Job:
-        """Submits a job: a `command(...)`, a spec dict, or YAML text."""
+        """Submits a job: a `command(...)`, a spec dict, or YAML text. A `command(code=...)`
+        has its folder packed and uploaded first (skipped when the server has it)."""
         if isinstance(job, CommandJob):
             body: Any = job.spec()
+            if job.code:
+                body["code_snapshot"] = self.upload_code(job.code)
         elif isinstance(job, str):
             body = {"yaml": job}
         else:
@@ -59,6 +63,32 @@ class JobOperations:
 
     def get(self, name: str) -> Job:
         return Job.from_json(self._api.call("GET", "jobs", name))
+
+    def upload_code(self, folder: str) -> dict:
+        """Packs `folder` into a snapshot, uploads it unless the server already has it
+        (`HEAD` first), and returns the submission's `code_snapshot` with the git state."""
+        sha, archive, _ = _snapshot.pack(folder)
+        with archive:
+            url = self._api.url("snapshots", sha)
+            if self._api.http.head(url).status_code != 200:
+                r = self._api.http.put(
+                    url, content=iter(lambda: archive.read(1 << 20), b""),
+                    headers={"content-type": "application/octet-stream"},
+                )
+                if r.status_code >= 400:
+                    try:
+                        body = r.json()
+                    except ValueError:
+                        body = {}
+                    raise MlplaneError(
+                        r.status_code, body.get("code", f"http_{r.status_code}"),
+                        body.get("message", r.text[:200]), body.get("details"),
+                    )
+        out: dict = {"sha256": sha}
+        git = _snapshot.git_info(folder)
+        if git is not None:
+            out["git"] = git
+        return out
 
     def list(self, status: str | None = None) -> list[Job]:
         out: list[Job] = []

@@ -83,9 +83,16 @@ class CommandJob:
     tags: dict[str, str] = field(default_factory=dict)
     environment_variables: dict[str, str] = field(default_factory=dict)
     timeout: int | None = None
+    # A local folder, relative to the current directory: packed (honouring .gitignore and
+    # .amlignore), uploaded as a code snapshot and used as the command's working folder.
+    code: str | None = None
 
     def spec(self) -> dict[str, Any]:
         s: dict[str, Any] = {"type": "command", "command": self.command}
+        if self.code:
+            from .snapshot import spec_code
+
+            s["code"] = spec_code(self.code)
         s["environment"] = (
             self.environment if isinstance(self.environment, str) else self.environment.spec(inline=True)
         )
