@@ -34,9 +34,7 @@ pub use s3::S3Config;
 use bytes::Bytes;
 use futures::Stream;
 use futures::stream::BoxStream;
-use mlplane_core::{
-    ArtifactPath, ExperimentId, LoggedModelId, RunId, SnapshotId, WorkspaceName,
-};
+use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, RunId, SnapshotId, WorkspaceName};
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
@@ -98,8 +96,7 @@ impl ArtifactKey {
             workspace: ws,
             experiment_id: ExperimentId(0),
             owner: ArtifactOwner::Snapshot(id),
-            path: ArtifactPath::parse("snapshot.tar.gz")
-                .expect("a constant, valid artifact path"),
+            path: ArtifactPath::parse("snapshot.tar.gz").expect("a constant, valid artifact path"),
         }
     }
 

@@ -30,8 +30,8 @@ pub use ids::{ExperimentId, RunId, WorkspaceName};
 pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};
 pub use logged_model::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
 pub use model::*;
-pub use snapshot::SnapshotId;
 pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};
+pub use snapshot::SnapshotId;
 
 /// Milliseconds since the Unix epoch, the unit of every timestamp in mlplane.
 pub type TimestampMs = i64;

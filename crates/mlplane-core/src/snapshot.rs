@@ -57,7 +57,13 @@ mod tests {
     fn snapshot_ids_are_64_hex_characters_kept_lowercase() {
         let id = SnapshotId::parse(&"AB".repeat(32)).expect("valid id");
         assert_eq!(id.as_str(), "ab".repeat(32));
-        for bad in ["", "ab", &"g".repeat(64), &"a".repeat(65), &format!("../{}", "a".repeat(61))] {
+        for bad in [
+            "",
+            "ab",
+            &"g".repeat(64),
+            &"a".repeat(65),
+            &format!("../{}", "a".repeat(61)),
+        ] {
             assert!(SnapshotId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

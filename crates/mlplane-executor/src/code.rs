@@ -36,12 +36,17 @@ pub(crate) async fn materialize(
     let id = SnapshotId::parse(&tag.value)
         .map_err(|e| format!("code '{code}': snapshot id {:?}: {e}", tag.value))?;
     let key = ArtifactKey::snapshot(job.workspace.clone(), id.clone());
-    let (_, mut stream) = sh.cfg.artifacts.get_stream(&key).await.map_err(|e| match e {
-        ArtifactError::NotFound { .. } => {
-            format!("code snapshot {id} is missing from the artifact store")
-        }
-        e => format!("code snapshot {id}: {e}"),
-    })?;
+    let (_, mut stream) = sh
+        .cfg
+        .artifacts
+        .get_stream(&key)
+        .await
+        .map_err(|e| match e {
+            ArtifactError::NotFound { .. } => {
+                format!("code snapshot {id} is missing from the artifact store")
+            }
+            e => format!("code snapshot {id}: {e}"),
+        })?;
     let archive = dir.join("code.tar.gz");
     let target = dir.join("code");
     for old in [&archive, &target] {

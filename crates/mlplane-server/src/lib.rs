@@ -163,7 +163,12 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let executor = (config.job_slots > 0).then(|| {
-        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, &state.artifacts, local));
+        let exec = mlplane_executor::Executor::new(executor_config(
+            &config,
+            &store,
+            &state.artifacts,
+            local,
+        ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
     let served = axum::serve(listener, app(state))

@@ -42,7 +42,8 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 pub fn git_info(dir: &Path) -> Option<GitInfo> {
     git(dir, &["rev-parse", "--show-toplevel"])?;
     let commit = git(dir, &["rev-parse", "--verify", "--quiet", "HEAD"]).filter(|s| !s.is_empty());
-    let branch = git(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"]).filter(|s| !s.is_empty());
+    let branch =
+        git(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"]).filter(|s| !s.is_empty());
     let repo_url = git(dir, &["config", "--get", "remote.origin.url"])
         .filter(|s| !s.is_empty())
         .map(|u| strip_credentials(&u));

@@ -97,7 +97,10 @@ pub fn pack(dir: &Path, limits: &Limits, out: impl Write) -> Result<PackSummary>
     let gz = tar.into_inner().map_err(|e| SnapshotError::io(dir, e))?;
     let hashing = gz.finish().map_err(|e| SnapshotError::io(dir, e))?;
     let mut hashing = hashing;
-    hashing.inner.flush().map_err(|e| SnapshotError::io(dir, e))?;
+    hashing
+        .inner
+        .flush()
+        .map_err(|e| SnapshotError::io(dir, e))?;
     let id = SnapshotId::parse(&hex::encode(hashing.hasher.finalize()))
         .expect("a sha256 in hex is 64 hex characters");
     Ok(PackSummary {

@@ -56,7 +56,11 @@ fn pack_honours_gitignore_and_amlignore_and_never_packs_dot_git() {
         ]
     );
     assert_eq!(s.files, 6);
-    assert!(listed.iter().all(|e| !e.path.split('/').any(|c| c == ".git")));
+    assert!(
+        listed
+            .iter()
+            .all(|e| !e.path.split('/').any(|c| c == ".git"))
+    );
 }
 
 #[test]
@@ -72,8 +76,7 @@ fn the_same_tree_gives_the_same_bytes_whatever_mtimes_and_modes() {
             write(root, n, &format!("content of {n}"));
         }
     }
-    fs::set_permissions(b.path().join("a.py"), fs::Permissions::from_mode(0o600))
-        .expect("chmod");
+    fs::set_permissions(b.path().join("a.py"), fs::Permissions::from_mode(0o600)).expect("chmod");
     let old = filetime_of(1_000_000);
     fs::File::options()
         .write(true)
@@ -85,8 +88,7 @@ fn the_same_tree_gives_the_same_bytes_whatever_mtimes_and_modes() {
     assert_eq!(ba, bb);
     assert_eq!(sa.id, sb.id);
     // The executable bit is part of the tree.
-    fs::set_permissions(b.path().join("a.py"), fs::Permissions::from_mode(0o755))
-        .expect("chmod");
+    fs::set_permissions(b.path().join("a.py"), fs::Permissions::from_mode(0o755)).expect("chmod");
     let (sc, _) = pack_vec(b.path());
     assert_ne!(sa.id, sc.id);
     // And so is content.
@@ -122,11 +124,26 @@ fn extract_restores_files_executable_bits_and_inside_links() {
     let (_, bytes) = pack_vec(&r);
     let out = d.path().join("out");
     extract(&bytes[..], &out, &Limits::DEFAULT).expect("extract");
-    assert_eq!(fs::read_to_string(out.join("lib/util.py")).expect("read"), "u = 1");
-    assert_eq!(fs::read_to_string(out.join("bin/util.py")).expect("via link"), "u = 1");
-    assert_eq!(fs::read_to_string(out.join(&long)).expect("long"), "long names survive");
+    assert_eq!(
+        fs::read_to_string(out.join("lib/util.py")).expect("read"),
+        "u = 1"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("bin/util.py")).expect("via link"),
+        "u = 1"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join(&long)).expect("long"),
+        "long names survive"
+    );
     assert!(out.join("empty").is_dir());
-    let mode = |p: &str| fs::metadata(out.join(p)).expect("meta").permissions().mode() & 0o777;
+    let mode = |p: &str| {
+        fs::metadata(out.join(p))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o777
+    };
     assert_eq!(mode("bin/run.sh"), 0o755);
     assert_eq!(mode("lib/util.py"), 0o644);
     let mut buf = Vec::new();
@@ -174,20 +191,41 @@ fn pack_limits_name_the_limit_and_the_path() {
         ..Limits::DEFAULT
     };
     let err = pack(d.path(), &small, Vec::new()).expect_err("too big");
-    assert!(matches!(&err, SnapshotError::Limit { limit: "max_total_bytes", .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            SnapshotError::Limit {
+                limit: "max_total_bytes",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("max_total_bytes"));
     let few = Limits {
         max_entries: 1,
         ..Limits::DEFAULT
     };
     let err = pack(d.path(), &few, Vec::new()).expect_err("too many");
-    assert!(matches!(&err, SnapshotError::Limit { limit: "max_entries", .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            SnapshotError::Limit {
+                limit: "max_entries",
+                ..
+            }
+        ),
+        "{err}"
+    );
     let missing = pack(&d.path().join("nope"), &Limits::DEFAULT, Vec::new()).expect_err("missing");
     assert!(missing.to_string().contains("nope"));
 }
 
+/// One raw entry: name, type, link name and contents.
+type RawEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8], &'a [u8]);
+
 /// A tar written header by header, with names the `tar` crate's safe setters would refuse.
-fn raw_tar(entries: &[(&[u8], tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
+fn raw_tar(entries: &[RawEntry<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, ty, link, data) in entries {
         let mut h = tar::Header::new_gnu();
@@ -214,7 +252,10 @@ fn refused(archive: &[u8]) -> SnapshotError {
         .collect();
     names.sort();
     assert_eq!(names, vec!["out"]);
-    assert!(list(archive, &Limits::DEFAULT).is_err(), "listing accepted it");
+    assert!(
+        list(archive, &Limits::DEFAULT).is_err(),
+        "listing accepted it"
+    );
     err
 }
 
@@ -251,26 +292,45 @@ fn a_link_in_the_archive_is_never_written_through() {
     let d = tempfile::tempdir().expect("tmp");
     let out = d.path().join("out");
     let err = extract(&archive[..], &out, &Limits::DEFAULT).expect_err("refused");
-    assert!(err.to_string().contains("out/d") || err.to_string().contains("File exists"), "{err}");
+    assert!(
+        err.to_string().contains("out/d") || err.to_string().contains("File exists"),
+        "{err}"
+    );
     assert!(!out.join("e").exists());
     // A pre-existing link in the target is not followed either.
     let out2 = d.path().join("out2");
     fs::create_dir(&out2).expect("mkdir");
-    assert!(extract(&raw_tar(&[(b"x", Regular, b"", b"1")])[..], &out2, &Limits::DEFAULT).is_err());
+    assert!(
+        extract(
+            &raw_tar(&[(b"x", Regular, b"", b"1")])[..],
+            &out2,
+            &Limits::DEFAULT
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn archive_limits_are_checked_when_reading() {
     use tar::EntryType::Regular;
-    let archive = raw_tar(&[(b"a", Regular, b"", b"12345"), (b"b", Regular, b"", b"12345")]);
+    let archive = raw_tar(&[
+        (b"a", Regular, b"", b"12345"),
+        (b"b", Regular, b"", b"12345"),
+    ]);
     let small = Limits {
         max_total_bytes: 8,
         ..Limits::DEFAULT
     };
     let err = list(&archive[..], &small).expect_err("over the limit");
-    assert!(matches!(&err, SnapshotError::Limit { limit: "max_total_bytes", path, .. } if path == "b"));
-    let garbage = b"this is not a tar archive at all, but it is long enough to look at. ".repeat(10);
-    assert!(matches!(list(&garbage[..], &Limits::DEFAULT), Err(SnapshotError::Corrupt(_))));
+    assert!(
+        matches!(&err, SnapshotError::Limit { limit: "max_total_bytes", path, .. } if path == "b")
+    );
+    let garbage =
+        b"this is not a tar archive at all, but it is long enough to look at. ".repeat(10);
+    assert!(matches!(
+        list(&garbage[..], &Limits::DEFAULT),
+        Err(SnapshotError::Corrupt(_))
+    ));
 }
 
 #[test]

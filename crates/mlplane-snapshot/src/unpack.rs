@@ -24,7 +24,9 @@ pub enum EntryKind {
     File,
     Dir,
     /// A symbolic link to a relative target inside the snapshot.
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
 }
 
 /// One checked archive entry.

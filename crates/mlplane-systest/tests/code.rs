@@ -40,7 +40,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -65,7 +69,10 @@ async fn wait_done(c: &reqwest::Client, url: &str) -> Value {
         if ["Completed", "Failed", "Canceled"].contains(&job["status"].as_str().unwrap_or("")) {
             return job;
         }
-        assert!(start.elapsed() < Duration::from_secs(300), "job not done: {job}");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "job not done: {job}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -89,18 +96,56 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
     let c = client();
 
     let repo = dir.path().join("repo");
-    write(&repo, "project/job.yml", "command: python train.py\ncode: ./src\nenvironment:\n  pip: []\nexperiment_name: code-snapshots\n");
+    write(
+        &repo,
+        "project/job.yml",
+        "command: python train.py\ncode: ./src\nenvironment:\n  pip: []\nexperiment_name: code-snapshots\n",
+    );
     write(&repo, "project/src/train.py", TRAIN);
     write(&repo, "project/src/lib/__init__.py", "");
-    write(&repo, "project/src/lib/helper.py", "def greeting():\n    return 'hello from the snapshot'\n");
+    write(
+        &repo,
+        "project/src/lib/helper.py",
+        "def greeting():\n    return 'hello from the snapshot'\n",
+    );
     write(&repo, "project/src/.gitignore", "*.tmp\n__pycache__/\n");
     write(&repo, "project/src/.amlignore", "secret.txt\n");
     write(&repo, "project/src/scratch.tmp", "ignored by .gitignore");
     write(&repo, "project/src/secret.txt", "ignored by .amlignore");
     git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.com", "add", "."]);
-    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "init"]);
-    git(&repo, &["remote", "add", "origin", "https://someone:s3cret-token@example.com/org/repo.git"]);
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "add",
+            ".",
+        ],
+    );
+    git(
+        &repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "commit",
+            "-q",
+            "-m",
+            "init",
+        ],
+    );
+    git(
+        &repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            "https://someone:s3cret-token@example.com/org/repo.git",
+        ],
+    );
     let commit = git(&repo, &["rev-parse", "HEAD"]);
     // An untracked file makes the working tree dirty.
     write(&repo, "notes.md", "wip");
@@ -117,17 +162,27 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
         .find(|l| l.starts_with("files:"))
         .unwrap_or_else(|| panic!("no file listing in {out}"));
     for present in ["train.py", "lib/helper.py", ".gitignore", ".amlignore"] {
-        assert!(files_line.split(' ').any(|f| f == present), "{present} missing: {files_line}");
+        assert!(
+            files_line.split(' ').any(|f| f == present),
+            "{present} missing: {files_line}"
+        );
     }
     for absent in ["scratch.tmp", "secret.txt", "job.yml"] {
-        assert!(!files_line.contains(absent), "{absent} present: {files_line}");
+        assert!(
+            !files_line.contains(absent),
+            "{absent} present: {files_line}"
+        );
     }
 
     // The same tree again: the snapshot is already stored and is reused.
     let (code2, out2, err2) = cli(&server.url, &["-o", "json", "job", "create", "-f", spec]);
     assert_eq!(code2, 0, "{out2}\n{err2}");
     let second: Value = serde_json::from_str(&out2).expect("json job");
-    let done = wait_done(&c, &format!("{api}/jobs/{}", second["name"].as_str().expect("name"))).await;
+    let done = wait_done(
+        &c,
+        &format!("{api}/jobs/{}", second["name"].as_str().expect("name")),
+    )
+    .await;
     assert_eq!(done["status"], "Completed", "{done}");
 
     let jobs = get_json(&c, &format!("{api}/jobs")).await;
@@ -135,22 +190,40 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
     assert_eq!(items.len(), 2);
     let mut ids = Vec::new();
     for j in items {
-        let run = get_json(&c, &format!("{api}/runs/{}", j["run_id"].as_str().expect("run"))).await;
+        let run = get_json(
+            &c,
+            &format!("{api}/runs/{}", j["run_id"].as_str().expect("run")),
+        )
+        .await;
         let tags: BTreeMap<String, String> = run["data"]["tags"]
             .as_array()
             .expect("tags")
             .iter()
-            .map(|t| (t["key"].as_str().unwrap_or("").into(), t["value"].as_str().unwrap_or("").into()))
+            .map(|t| {
+                (
+                    t["key"].as_str().unwrap_or("").into(),
+                    t["value"].as_str().unwrap_or("").into(),
+                )
+            })
             .collect();
         assert_eq!(tags["mlflow.source.git.commit"], commit, "{tags:?}");
         assert_eq!(tags["mlflow.source.git.branch"], "main");
-        assert_eq!(tags["mlflow.source.git.repoURL"], "https://example.com/org/repo.git");
+        assert_eq!(
+            tags["mlflow.source.git.repoURL"],
+            "https://example.com/org/repo.git"
+        );
         assert_eq!(tags["mlplane.source.git.dirty"], "true");
         ids.push(tags["mlplane.code.snapshot"].clone());
     }
     assert_eq!(ids[0], ids[1], "the same tree gives the same snapshot");
     let listing = get_json(&c, &format!("{api}/snapshots/{}", ids[0])).await;
-    assert!(listing["files"].as_array().expect("files").iter().any(|f| f["path"] == "lib/helper.py"));
+    assert!(
+        listing["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .any(|f| f["path"] == "lib/helper.py")
+    );
 
     // A tampered upload: bytes that do not hash to the id in the URL.
     let resp = c
@@ -162,17 +235,35 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
     assert_eq!(resp.status().as_u16(), 400);
     let body: Value = resp.json().await.expect("error body");
     assert_eq!(body["code"], "snapshot_mismatch", "{body}");
-    let head = c.head(format!("{api}/snapshots/{}", "0".repeat(64))).send().await.expect("HEAD");
+    let head = c
+        .head(format!("{api}/snapshots/{}", "0".repeat(64)))
+        .send()
+        .await
+        .expect("HEAD");
     assert_eq!(head.status().as_u16(), 404);
 
     // `code` may not leave the spec's folder, not even through a link.
     std::os::unix::fs::symlink(dir.path(), repo.join("project/out")).expect("symlink");
-    write(&repo, "project/escape.yml", "command: ls\ncode: out\nenvironment:\n  pip: []\n");
+    write(
+        &repo,
+        "project/escape.yml",
+        "command: ls\ncode: out\nenvironment:\n  pip: []\n",
+    );
     let escape = repo.join("project/escape.yml");
-    let (code3, _, err3) = cli(&server.url, &["job", "create", "-f", escape.to_str().expect("utf-8")]);
+    let (code3, _, err3) = cli(
+        &server.url,
+        &["job", "create", "-f", escape.to_str().expect("utf-8")],
+    );
     assert_ne!(code3, 0);
-    assert!(err3.contains("escape.yml") && err3.contains("outside the spec file's folder"), "{err3}");
+    assert!(
+        err3.contains("escape.yml") && err3.contains("outside the spec file's folder"),
+        "{err3}"
+    );
     let jobs = get_json(&c, &format!("{api}/jobs")).await;
-    assert_eq!(jobs["items"].as_array().expect("items").len(), 2, "nothing new was submitted");
+    assert_eq!(
+        jobs["items"].as_array().expect("items").len(),
+        2,
+        "nothing new was submitted"
+    );
     drop(server);
 }

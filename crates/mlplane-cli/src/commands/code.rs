@@ -48,17 +48,16 @@ pub async fn snapshot(
         anyhow::bail!("{}: {} is not a folder", at(), dir.display());
     }
     let packing = dir.clone();
-    let (summary, mut file) = tokio::task::spawn_blocking(
-        move || -> anyhow::Result<(PackSummary, std::fs::File)> {
+    let (summary, mut file) =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(PackSummary, std::fs::File)> {
             let mut file = tempfile::tempfile().context("cannot create a temporary file")?;
             let s = mlplane_snapshot::pack(&packing, &Limits::DEFAULT, &mut file)?;
             file.rewind().context("rewinding the archive")?;
             Ok((s, file))
-        },
-    )
-    .await
-    .context("the packing task failed")?
-    .with_context(at)?;
+        })
+        .await
+        .context("the packing task failed")?
+        .with_context(at)?;
     let id = summary.id.to_string();
     let url = c.url(["snapshots", &id]);
     let head = c
@@ -70,7 +69,8 @@ pub async fn snapshot(
         StatusCode::OK => false,
         StatusCode::NOT_FOUND => {
             file.rewind().context("rewinding the archive")?;
-            let body = reqwest::Body::wrap_stream(ReaderStream::new(tokio::fs::File::from_std(file)));
+            let body =
+                reqwest::Body::wrap_stream(ReaderStream::new(tokio::fs::File::from_std(file)));
             c.send(
                 c.request(Method::PUT, url)
                     .header("content-type", "application/octet-stream")
@@ -85,7 +85,10 @@ pub async fn snapshot(
             c.send(c.request(Method::GET, c.url(["snapshots", &id])))
                 .await
                 .with_context(|| format!("{}: checking snapshot {id} ({other})", at()))?;
-            anyhow::bail!("{}: checking snapshot {id}: the server answered {other}", at());
+            anyhow::bail!(
+                "{}: checking snapshot {id}: the server answered {other}",
+                at()
+            );
         }
     };
     if !quiet {
@@ -94,7 +97,11 @@ pub async fn snapshot(
             summary.files,
             summary.content_bytes,
             summary.archive_bytes,
-            if uploaded { " uploaded" } else { " already on the server" }
+            if uploaded {
+                " uploaded"
+            } else {
+                " already on the server"
+            }
         );
     }
     let git = mlplane_snapshot::git::git_info(&dir).map(|g| GitInfoRequest {

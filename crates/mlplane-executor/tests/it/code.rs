@@ -48,7 +48,12 @@ async fn a_job_runs_inside_its_extracted_snapshot() {
     store(&b, bytes, packed.id.as_str()).await;
     let job = submit(&b, "code1", "sh run.sh", packed.id.as_str()).await;
     let (j, log) = ended(&b, &job).await;
-    assert_eq!(j.status, JobStatus::Completed, "{:?}\n{log}", j.status_message);
+    assert_eq!(
+        j.status,
+        JobStatus::Completed,
+        "{:?}\n{log}",
+        j.status_message
+    );
     assert!(log.contains("from-snapshot\n"), "{log}");
     assert!(log.contains("/code1/code\n"), "{log}");
 }
@@ -89,7 +94,10 @@ async fn a_missing_corrupt_or_hostile_snapshot_fails_the_job() {
     let (j, _) = ended(&b, &job).await;
     let msg = j.status_message.unwrap_or_default();
     assert_eq!(j.status, JobStatus::Failed);
-    assert!(msg.contains("cannot be extracted") && msg.contains("'..'"), "{msg}");
+    assert!(
+        msg.contains("cannot be extracted") && msg.contains("'..'"),
+        "{msg}"
+    );
     let work = b.dir.path().join("work");
     assert!(!work.join("x").exists() && !work.join("default/x").exists());
 }

@@ -110,7 +110,12 @@ impl Bench {
     }
 
     /// [`Self::submit`] with job tags (e.g. `mlplane.code.snapshot`).
-    pub async fn submit_tagged(&self, name: &str, spec: Value, tags: Vec<mlplane_core::Tag>) -> Job {
+    pub async fn submit_tagged(
+        &self,
+        name: &str,
+        spec: Value,
+        tags: Vec<mlplane_core::Tag>,
+    ) -> Job {
         let job = NewJob {
             name: Some(JobName::parse(name).expect("test job names are valid")),
             run: NewRun {

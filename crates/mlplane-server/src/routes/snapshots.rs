@@ -181,11 +181,7 @@ pub async fn put(
     file.rewind().map_err(ApiError::internal)?;
     let reader = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
     s.artifacts
-        .put_stream(
-            &ArtifactKey::snapshot(ws, id),
-            reader,
-            MAX_ARCHIVE_BYTES,
-        )
+        .put_stream(&ArtifactKey::snapshot(ws, id), reader, MAX_ARCHIVE_BYTES)
         .await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -268,7 +264,9 @@ pub async fn file(
         )),
         Err(()) => Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("'{path}' is larger than {MAX_SHOWN_FILE} bytes; download the snapshot instead"),
+            format!(
+                "'{path}' is larger than {MAX_SHOWN_FILE} bytes; download the snapshot instead"
+            ),
         )),
     }
 }
@@ -348,8 +346,8 @@ pub(crate) async fn job_code(
         }
         (Some(c), Some(r)) => (c, r),
     };
-    let id = SnapshotId::parse(&req.sha256)
-        .map_err(|e| ApiError::from(e.within("code_snapshot")))?;
+    let id =
+        SnapshotId::parse(&req.sha256).map_err(|e| ApiError::from(e.within("code_snapshot")))?;
     if stored_size(s, ws, &id).await?.is_none() {
         return Err(not_found(ws, &id));
     }

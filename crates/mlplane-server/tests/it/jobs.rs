@@ -102,7 +102,11 @@ async fn a_yaml_job_is_queued_with_its_run_and_a_pinned_spec() {
         .await;
     assert_eq!(l["consumers"], json!(["train-1"]));
     let (s, b) = t
-        .call("POST", &format!("{WS}/jobs"), submit_code(&with_code, &[], &code))
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit_code(&with_code, &[], &code),
+        )
         .await;
     assert_error(s, &b, 409, "job_already_exists");
 }

@@ -65,18 +65,33 @@ async fn a_snapshot_is_stored_once_listed_and_its_files_served() {
     assert_eq!(s.as_u16(), 200);
     assert_eq!(headers["content-length"], bytes.len().to_string().as_str());
     assert_eq!(t.ok("GET", &url, None).await, v);
-    let (s, out) = t.raw("GET", &format!("{url}/files/pkg/m.py"), None, vec![]).await;
+    let (s, out) = t
+        .raw("GET", &format!("{url}/files/pkg/m.py"), None, vec![])
+        .await;
     assert_eq!((s.as_u16(), out.as_slice()), (200, &b"x = 2"[..]));
-    let (s, out) = t.raw("GET", &format!("{url}/files/nope.py"), None, vec![]).await;
+    let (s, out) = t
+        .raw("GET", &format!("{url}/files/nope.py"), None, vec![])
+        .await;
     assert_error(s, &body(&out), 404, "artifact_not_found");
     let (s, out) = t
-        .raw("GET", &format!("{url}/files/..%2F..%2Fetc%2Fpasswd"), None, vec![])
+        .raw(
+            "GET",
+            &format!("{url}/files/..%2F..%2Fetc%2Fpasswd"),
+            None,
+            vec![],
+        )
         .await;
     assert_error(s, &body(&out), 400, "invalid_snapshot");
     // Another workspace does not see it.
-    t.ok("POST", "/api/v1/workspaces", Some(json!({"name": "other"}))).await;
+    t.ok("POST", "/api/v1/workspaces", Some(json!({"name": "other"})))
+        .await;
     let (s, out) = t
-        .raw("GET", &format!("/api/v1/workspaces/other/snapshots/{id}"), None, vec![])
+        .raw(
+            "GET",
+            &format!("/api/v1/workspaces/other/snapshots/{id}"),
+            None,
+            vec![],
+        )
         .await;
     assert_error(s, &body(&out), 404, "snapshot_not_found");
 }
@@ -109,11 +124,16 @@ async fn a_tampered_or_hostile_upload_is_refused_and_stores_nothing() {
     let (s, out) = t.raw("PUT", &url, None, evil).await;
     let v = body(&out);
     assert_error(s, &v, 400, "invalid_snapshot");
-    assert!(v["message"].as_str().expect("message").contains("../x"), "{v}");
+    assert!(
+        v["message"].as_str().expect("message").contains("../x"),
+        "{v}"
+    );
     let (s, _) = t.raw("HEAD", &url, None, vec![]).await;
     assert_eq!(s.as_u16(), 404);
 
-    let (s, out) = t.raw("PUT", &format!("{WS}/snapshots/not-a-hash"), None, vec![1]).await;
+    let (s, out) = t
+        .raw("PUT", &format!("{WS}/snapshots/not-a-hash"), None, vec![1])
+        .await;
     assert_error(s, &body(&out), 400, "invalid_parameter");
 }
 
@@ -143,18 +163,30 @@ async fn a_job_with_code_records_its_snapshot_and_git_state_as_tags() {
             .contains(&json!({"key": "mlplane.code.snapshot", "value": id}))
     );
     let run = t
-        .ok("GET", &format!("{WS}/runs/{}", j["run_id"].as_str().expect("run id")), None)
+        .ok(
+            "GET",
+            &format!("{WS}/runs/{}", j["run_id"].as_str().expect("run id")),
+            None,
+        )
         .await;
     let tags: std::collections::BTreeMap<String, String> = run["data"]["tags"]
         .as_array()
         .expect("tags")
         .iter()
-        .map(|t| (t["key"].as_str().unwrap().to_string(), t["value"].as_str().unwrap().to_string()))
+        .map(|t| {
+            (
+                t["key"].as_str().unwrap().to_string(),
+                t["value"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(tags["mlplane.code.snapshot"], id);
     assert_eq!(tags["mlflow.source.git.commit"], "0123abc");
     assert_eq!(tags["mlflow.source.git.branch"], "main");
-    assert_eq!(tags["mlflow.source.git.repoURL"], "https://example.com/org/repo.git");
+    assert_eq!(
+        tags["mlflow.source.git.repoURL"],
+        "https://example.com/org/repo.git"
+    );
     assert_eq!(tags["mlplane.source.git.dirty"], "true");
 }
 
@@ -168,22 +200,38 @@ async fn code_without_a_stored_snapshot_is_refused_and_stores_no_job() {
     assert_eq!(b["details"]["errors"][0]["line"], 2);
     let unknown = "ab".repeat(32);
     let (s, b) = t
-        .call("POST", &jobs, Some(json!({"yaml": JOB, "code_snapshot": {"sha256": unknown}})))
+        .call(
+            "POST",
+            &jobs,
+            Some(json!({"yaml": JOB, "code_snapshot": {"sha256": unknown}})),
+        )
         .await;
     assert_error(s, &b, 404, "snapshot_not_found");
     let (s, b) = t
-        .call("POST", &jobs, Some(json!({"yaml": JOB, "code_snapshot": {"sha256": "xyz"}})))
+        .call(
+            "POST",
+            &jobs,
+            Some(json!({"yaml": JOB, "code_snapshot": {"sha256": "xyz"}})),
+        )
         .await;
     assert_error(s, &b, 400, "invalid_parameter");
     let id = upload(&t, &[("a.py", "a")]).await;
     let no_code = "command: echo\nenvironment: {image: python:3.11}\n";
     let (s, b) = t
-        .call("POST", &jobs, Some(json!({"yaml": no_code, "code_snapshot": {"sha256": id}})))
+        .call(
+            "POST",
+            &jobs,
+            Some(json!({"yaml": no_code, "code_snapshot": {"sha256": id}})),
+        )
         .await;
     assert_error(s, &b, 400, "bad_request");
     let spoofed = format!("{JOB}tags: {{mlplane.code.snapshot: {id}}}\n");
     let (s, b) = t
-        .call("POST", &jobs, Some(json!({"yaml": spoofed, "code_snapshot": {"sha256": id}})))
+        .call(
+            "POST",
+            &jobs,
+            Some(json!({"yaml": spoofed, "code_snapshot": {"sha256": id}})),
+        )
         .await;
     assert_error(s, &b, 400, "invalid_spec");
     let l = t.ok("GET", &jobs, None).await;
