@@ -152,8 +152,8 @@ fn truncate(msg: &str) -> String {
     s
 }
 
-/// Awaits `fut` unless the job is canceled (checked every `poll`, at most every second) or
-/// the executor stops.
+/// Awaits `fut` unless the job is canceled (checked at each cancel wake-up and every `poll`)
+/// or the executor stops.
 async fn guarded<T>(
     sh: &Shared,
     job: &Job,
@@ -162,15 +162,16 @@ async fn guarded<T>(
 ) -> Result<T, Interrupt> {
     let mut fut = std::pin::pin!(fut);
     let mut tick = tokio::time::interval(check_every(sh));
+    let mut cancels = sh.cfg.wake.cancels();
     loop {
         tokio::select! {
             v = &mut fut => return Ok(v),
             _ = stopped(stop) => return Err(Interrupt::Shutdown),
-            _ = tick.tick() => {
-                if cancel_requested(sh, job).await {
-                    return Err(Interrupt::Cancel);
-                }
-            }
+            _ = tick.tick() => {}
+            Ok(()) = cancels.changed() => {}
+        }
+        if cancel_requested(sh, job).await {
+            return Err(Interrupt::Cancel);
         }
     }
 }
@@ -189,10 +190,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn check_every(sh: &Shared) -> Duration {
-    sh.cfg
-        .poll
-        .min(Duration::from_secs(1))
-        .max(Duration::from_millis(10))
+    sh.cfg.poll.max(Duration::from_millis(10))
 }
 
 async fn cancel_requested(sh: &Shared, job: &Job) -> bool {

@@ -5,7 +5,8 @@
 //! compute (`Preparing`, `Running`, `Finalizing`, `CancelRequested`) was left by a previous
 //! process and is marked `Failed` with a message saying so; nothing is resumed. Then it
 //! claims jobs while a slot is free, each running in its own task (see [`job`]), and sleeps
-//! `poll` when nothing is queued. On shutdown it stops claiming, tells every task to stop
+//! until a [`Wake`] from the server (a job submitted) or at most `poll` when nothing is
+//! queued. On shutdown it stops claiming, tells every task to stop
 //! (their process groups are killed and the jobs marked `Failed`) and returns when all
 //! tasks ended.
 //!
@@ -20,6 +21,9 @@
 pub mod job;
 pub mod process;
 pub mod spec;
+pub mod wake;
+
+pub use wake::Wake;
 
 use mlplane_core::JobStatus;
 use mlplane_envs::EnvBuilder;
@@ -62,8 +66,11 @@ pub struct ExecutorConfig {
     /// `/w/<workspace>` appended for a workspace other than the default one).
     pub tracking_uri: Option<String>,
     /// How long to sleep when nothing is queued; also how often a running job's
-    /// cancellation is checked (at most every second).
+    /// cancellation is checked. With a [`Wake`] wired to the server
+    /// this is only the fallback for jobs submitted or canceled through another server.
     pub poll: Duration,
+    /// Wakes the claim loop on submit and job tasks on cancel.
+    pub wake: Wake,
 }
 
 /// What every job task shares.
@@ -154,6 +161,7 @@ impl Executor {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(cfg.poll) => {}
+                _ = cfg.wake.submitted(), if tasks.len() < cfg.slots => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => log_task_end(r),
             }
         }

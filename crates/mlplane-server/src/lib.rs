@@ -87,6 +87,9 @@ pub struct ServerConfig {
     /// Jobs of compute `local` run at once by the built-in executor; 0 runs none (jobs
     /// then wait for another server of the same database to run them).
     pub job_slots: usize,
+    /// How often the executor polls the store for jobs and cancels another server stored;
+    /// this server's own submits and cancels wake it at once.
+    pub job_poll: std::time::Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -163,7 +166,12 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let executor = (config.job_slots > 0).then(|| {
-        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, local));
+        let exec = mlplane_executor::Executor::new(executor_config(
+            &config,
+            &store,
+            local,
+            state.wake.clone(),
+        ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
     let served = axum::serve(listener, app(state))
@@ -191,6 +199,7 @@ fn executor_config(
     config: &ServerConfig,
     store: &Arc<dyn mlplane_store::MetadataStore>,
     local: SocketAddr,
+    wake: mlplane_executor::Wake,
 ) -> mlplane_executor::ExecutorConfig {
     // A server bound to every interface is still reached locally through loopback.
     let host = if local.ip().is_unspecified() {
@@ -206,7 +215,10 @@ fn executor_config(
         env_cache: config.data_dir.join("envs"),
         slots: config.job_slots,
         tracking_uri: Some(format!("http://{host}")),
-        poll: std::time::Duration::from_millis(200),
+        // Submits and cancels through this server wake the executor at once; the poll only
+        // finds jobs and cancels stored by another server sharing the database.
+        poll: config.job_poll,
+        wake,
     }
 }
 

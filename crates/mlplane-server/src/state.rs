@@ -32,6 +32,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Where parts of multipart uploads wait for `mpu/complete`.
     pub parts: PartStaging,
+    /// Wakes the built-in executor when a job is submitted or a cancel stored.
+    pub wake: mlplane_executor::Wake,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::default()),
             limits,
             parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
+            wake: mlplane_executor::Wake::default(),
         }
     }
 

@@ -195,6 +195,7 @@ pub async fn create(
             .collect();
         s.store.record_job_io(&ws, &name, io).await?;
     }
+    s.wake.job_submitted();
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -256,7 +257,10 @@ pub async fn cancel(
         .request_cancel(&workspace(&ws)?, &job_name(&name)?)
         .await
     {
-        Ok(job) => Ok(Json(job.into())),
+        Ok(job) => {
+            s.wake.cancel_requested();
+            Ok(Json(job.into()))
+        }
         Err(StoreError::InvalidState(m)) => Err(ApiError::new(ErrorCode::JobTerminal, m)),
         Err(e) => Err(e.into()),
     }
