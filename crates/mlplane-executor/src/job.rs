@@ -39,6 +39,8 @@ pub enum Outcome {
     Failed(String),
     /// Canceled by request.
     Canceled,
+    /// An infrastructure failure before the process started: queue the job again.
+    Retry(String),
 }
 
 /// Why waiting on something stopped early.
@@ -124,6 +126,50 @@ async fn finish(sh: &Shared, job: &Job, outcome: Outcome) {
                     Some(truncate(&msg)),
                 )
                 .await
+        }
+        Outcome::Retry(msg) => {
+            let _ = store
+                .append_log(
+                    ws,
+                    &job.run_id,
+                    &format!(
+                        "[mlplane] attempt {} failed: {msg}; queued again\n",
+                        job.attempt
+                    ),
+                )
+                .await;
+            let again = store
+                .transition_job(
+                    ws,
+                    name,
+                    &[JobStatus::Preparing],
+                    JobStatus::Queued,
+                    Some(truncate(&format!(
+                        "attempt {} of {} failed, queued again: {msg}",
+                        job.attempt,
+                        crate::orphans::MAX_ATTEMPTS
+                    ))),
+                )
+                .await;
+            match again {
+                Ok(j) => Ok(j),
+                // Canceled meanwhile (or the store failed): end it instead.
+                Err(_) => {
+                    store
+                        .transition_job(
+                            ws,
+                            name,
+                            &JobStatus::UNFINISHED,
+                            if cancel_requested(sh, job).await {
+                                JobStatus::Canceled
+                            } else {
+                                JobStatus::Failed
+                            },
+                            Some(truncate(&msg)),
+                        )
+                        .await
+                }
+            }
         }
         Outcome::Canceled => {
             store
@@ -213,7 +259,7 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
         Ok(Ok(p)) => p,
         Ok(Err(msg)) => {
             log.finish(READ_GRACE).await;
-            return Outcome::Failed(msg);
+            return crate::orphans::after_preparation_failure(job, msg);
         }
         Err(i) => {
             log.finish(READ_GRACE).await;
@@ -471,6 +517,7 @@ async fn run_process(
         log.finish(READ_GRACE).await;
         return Outcome::Failed("the process ended before it could be watched".into());
     };
+    crate::orphans::record(dir, pgid);
     if let Some(out) = child.stdout.take() {
         log.read_from(out);
     }
@@ -523,6 +570,8 @@ async fn run_process(
             interrupted(i)
         }
     };
+    // Every path above has killed the group.
+    crate::orphans::forget(dir);
     if outcome == Outcome::Canceled {
         log.note("canceled by request").await;
     }

@@ -149,8 +149,9 @@ pub async fn run(
     if stale > 0 {
         tracing::info!(count = stale, "removed stale multipart uploads");
     }
-    let state =
+    let mut state =
         AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
+    state.local_slots = config.job_slots;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -3,7 +3,9 @@
 //! Invariants:
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
-use crate::routes::{artifacts, assets, experiments, health, jobs, log_stream, runs, workspaces};
+use crate::routes::{
+    artifacts, assets, computes, experiments, health, jobs, log_stream, runs, workspaces,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -19,9 +21,10 @@ use utoipa::OpenApi;
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
+        computes::create, computes::list, computes::get,
         health::healthz, health::readyz, health::metrics,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "computes"), (name = "health"))
 )]
 struct ApiDoc;
 

@@ -34,6 +34,8 @@ pub struct AppState {
     pub parts: PartStaging,
     /// Wakes the built-in executor when a job is submitted or a cancel stored.
     pub wake: mlplane_executor::Wake,
+    /// Slots of the built-in `local` compute target (`--job-slots`), for its view.
+    pub local_slots: usize,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             limits,
             parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
             wake: mlplane_executor::Wake::default(),
+            local_slots: 0,
         }
     }
 

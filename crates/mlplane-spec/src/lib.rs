@@ -11,6 +11,7 @@
 
 pub mod assets;
 pub mod bind;
+pub mod compute;
 mod decode;
 pub mod error;
 pub mod job;
@@ -21,6 +22,7 @@ pub use assets::{
     AssetRef, DataPath, DataSpec, DataType, EnvSource, EnvironmentSpec, ModelSpec, PythonDeps,
 };
 pub use bind::CommandTemplate;
+pub use compute::{ComputeSpec, ComputeType};
 pub use error::{Pos, Result, SpecError, SpecErrors};
 pub use job::{CommandJob, JobInput, JobOutput, Literal};
 
@@ -64,4 +66,9 @@ pub fn parse_environment(src: &str, sets: &[String]) -> Result<EnvironmentSpec> 
 /// The python version and pip requirements of a conda environment file.
 pub fn parse_conda(src: &str) -> Result<PythonDeps> {
     run(src, &[], |cx, root| assets::decode_conda(cx, root, ""))
+}
+
+/// A compute target.
+pub fn parse_compute(src: &str, sets: &[String]) -> Result<ComputeSpec> {
+    run(src, sets, compute::decode_compute)
 }

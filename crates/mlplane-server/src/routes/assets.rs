@@ -83,6 +83,13 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<(AssetMeta, S
                 "components are not served yet",
             ));
         }
+        // Served by `routes::computes`; `kind()` never yields it.
+        AssetKind::Compute => {
+            return Err(ApiError::new(
+                ErrorCode::RouteNotFound,
+                "compute targets are served at /api/v1/computes",
+            ));
+        }
     };
     if meta.name.is_empty() {
         return Err(spec_error(position(src, &[]), "name", "is required"));

@@ -7,7 +7,7 @@
 //!   `env:<n>` at submission), so a later version never changes what a job runs;
 //! - nothing here runs a job: it stays `Queued` until an executor claims it.
 
-use super::{experiment_id, now_ms, page, workspace};
+use super::{computes, experiment_id, now_ms, page, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::specs::{self, DEFAULT_COMPUTE, asset_ref, position, spec_error};
@@ -102,6 +102,32 @@ async fn pin_assets(
     Ok(used)
 }
 
+/// The container image of the job's environment (inline, or the pinned asset version).
+async fn environment_image(
+    s: &AppState,
+    ws: &WorkspaceName,
+    env: &EnvSource,
+) -> ApiResult<Option<String>> {
+    match env {
+        EnvSource::Inline(e) => Ok(e.image.clone()),
+        EnvSource::Asset(AssetRef::Exact { name, version }) => {
+            let a = s
+                .store
+                .get_asset(
+                    ws,
+                    AssetKind::Environment,
+                    name,
+                    &AssetVersionRef::Exact(version.clone()),
+                )
+                .await?;
+            let spec: serde_json::Value = serde_json::from_str(&a.spec).unwrap_or_default();
+            Ok(spec["image"].as_str().map(str::to_string))
+        }
+        // pin_assets made every reference exact.
+        EnvSource::Asset(AssetRef::Latest { .. }) => Ok(None),
+    }
+}
+
 /// The id of the experiment called `name`, created when missing.
 async fn experiment(s: &AppState, ws: &WorkspaceName, name: &str) -> ApiResult<ExperimentId> {
     match s.store.get_experiment_by_name(ws, name).await {
@@ -138,6 +164,12 @@ pub async fn create(
     let (src, sets) = specs::spec_text(req)?;
     let mut job = mlplane_spec::parse_command_job(&src, &sets)?;
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
+    let image = environment_image(&s, &ws, &job.environment).await?;
+    let compute = job
+        .compute
+        .clone()
+        .unwrap_or_else(|| DEFAULT_COMPUTE.into());
+    computes::check_job_compute(&s, &src, &compute, &job.environment, image.as_deref()).await?;
     let name = match job.name.as_deref() {
         Some(n) => JobName::parse(n)
             .map_err(|e| spec_error(position(&src, &["name"]), "name", e.to_string()))?,
@@ -175,10 +207,7 @@ pub async fn create(
                 value: v.clone(),
             })
             .collect(),
-        compute: job
-            .compute
-            .clone()
-            .unwrap_or_else(|| DEFAULT_COMPUTE.into()),
+        compute,
         spec: spec.to_string(),
     };
     let created = s.store.create_job(&ws, new).await?;

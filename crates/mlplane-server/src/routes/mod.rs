@@ -6,6 +6,7 @@
 
 pub mod artifacts;
 pub mod assets;
+pub mod computes;
 pub mod experiments;
 pub mod health;
 pub mod jobs;
@@ -97,6 +98,11 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             &format!("{ws}/runs/{{run_id}}/artifact-list"),
             get(artifacts::list),
         )
+        .route(
+            "/api/v1/computes",
+            get(computes::list).post(computes::create),
+        )
+        .route("/api/v1/computes/{name}", get(computes::get))
         .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
         .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
         .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))

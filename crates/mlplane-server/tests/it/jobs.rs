@@ -20,18 +20,19 @@ limits: {timeout: 60}
 tags: {team: ml}
 ";
 
-async fn env(t: &TestApp, name: &str, image: &str) -> Value {
+/// An environment asset with python `version` (no image: jobs run on `local`).
+async fn env(t: &TestApp, name: &str, version: &str) -> Value {
     t.ok(
         "POST",
         &format!("{WS}/environments"),
-        Some(json!({"name": name, "image": image})),
+        Some(json!({"name": name, "python": version, "pip": []})),
     )
     .await
 }
 
 async fn seeded() -> TestApp {
     let t = TestApp::new().await;
-    env(&t, "sk-env", "python:3.10").await;
+    env(&t, "sk-env", "3.10").await;
     t.ok(
         "POST",
         &format!("{WS}/data"),
@@ -106,7 +107,7 @@ async fn a_json_job_gets_a_name_the_default_experiment_and_local_compute() {
             &format!("{WS}/jobs"),
             Some(json!({
                 "command": "echo ${{inputs.n}}",
-                "environment": {"image": "python:3.11"},
+                "environment": {"python": "3.11", "pip": ["numpy"]},
                 "inputs": {"n": 3},
             })),
         )
@@ -114,7 +115,10 @@ async fn a_json_job_gets_a_name_the_default_experiment_and_local_compute() {
     let name = j["name"].as_str().unwrap();
     assert!(!name.is_empty());
     assert_eq!(j["compute"], "local");
-    assert_eq!(j["spec"]["environment"]["inline"]["image"], "python:3.11");
+    assert_eq!(
+        j["spec"]["environment"]["inline"]["deps"]["inline"]["pip"],
+        json!(["numpy"])
+    );
     let exp = t
         .ok("GET", &format!("{WS}/experiments/by-name/Default"), None)
         .await;
@@ -289,7 +293,7 @@ async fn invalid_specs_answer_with_line_column_and_field() {
 #[tokio::test]
 async fn env_latest_resolves_to_the_newest_version_at_submission() {
     let t = seeded().await;
-    let v2 = env(&t, "sk-env", "python:3.12").await;
+    let v2 = env(&t, "sk-env", "3.12").await;
     assert_eq!(v2["version"], "2");
     let j = t.ok("POST", &format!("{WS}/jobs"), submit(JOB, &[])).await;
     assert_eq!(j["spec"]["environment"]["asset"], "sk-env:2");
@@ -389,6 +393,12 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
         Some(json!({"name": "clf", "type": "mlflow_model", "path": "m"})),
     )
     .await;
+    t.ok(
+        "POST",
+        "/api/v1/computes",
+        Some(json!({"yaml": "name: cpu\nslots: 4\n"})),
+    )
+    .await;
     let body = json!({
         "name": "score",
         "command": "python score.py ${{inputs.model}} ${{inputs.k}}",
@@ -428,4 +438,93 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
             .unwrap()
             .contains("model 'iris:1'")
     );
+}
+
+#[tokio::test]
+async fn unknown_compute_and_images_on_local_compute_are_refused_at_submit() {
+    let t = seeded().await;
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            Some(json!({"command": "true", "environment": "sk-env:1", "compute": "gpu"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "compute", "{e}");
+    env_with_image(&t).await;
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            Some(json!({"command": "true", "environment": "img-env:1"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "environment", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("command: 'true'\nenvironment:\n  image: python:3.12\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(
+        e["details"]["errors"][0]["field"], "environment.image",
+        "{e}"
+    );
+    assert_eq!(e["details"]["errors"][0]["line"], 3, "{e}");
+    let l = t.ok("GET", &format!("{WS}/jobs"), None).await;
+    assert_eq!(l["items"], json!([]), "nothing was stored");
+}
+
+async fn env_with_image(t: &TestApp) {
+    t.ok(
+        "POST",
+        &format!("{WS}/environments"),
+        Some(json!({"name": "img-env", "image": "python:3.12"})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn compute_targets_are_created_listed_and_validated() {
+    let t = TestApp::new().await;
+    let c = t
+        .ok(
+            "POST",
+            "/api/v1/computes",
+            Some(json!({"yaml": "name: big\ntype: local\nslots: 3\ncpu: 8\nmemory: 2Gi\n"})),
+        )
+        .await;
+    assert_eq!(
+        (c["kind"].as_str(), c["version"].as_str()),
+        (Some("compute"), Some("1"))
+    );
+    assert_eq!(
+        c["spec"],
+        json!({"name": "big", "type": "local", "slots": 3, "cpu": 8, "memory": 2147483648u64})
+    );
+    let l = t.ok("GET", "/api/v1/computes", None).await;
+    let names: Vec<&str> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "big"]);
+    let g = t.ok("GET", "/api/v1/computes/big", None).await;
+    assert_eq!(g["spec"]["slots"], 3);
+    let (s, e) = t
+        .call(
+            "POST",
+            "/api/v1/computes",
+            Some(json!({"yaml": "name: local\nslots: 9\n"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "name", "{e}");
+    let (s, e) = t.call("GET", "/api/v1/computes/nope", None).await;
+    assert_eq!(s.as_u16(), 404, "{e}");
 }
