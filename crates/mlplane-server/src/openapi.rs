@@ -4,7 +4,7 @@
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
 use crate::routes::{
-    artifacts, assets, computes, experiments, health, jobs, log_stream, runs, workspaces,
+    artifacts, assets, computes, experiments, health, jobs, log_stream, runs, schemas, workspaces,
 };
 use utoipa::OpenApi;
 
@@ -21,10 +21,10 @@ use utoipa::OpenApi;
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
-        computes::create, computes::list, computes::get,
+        computes::create, computes::list, computes::get, schemas::get,
         health::healthz, health::readyz, health::metrics,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "computes"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"))
 )]
 struct ApiDoc;
 

@@ -12,6 +12,7 @@ pub mod health;
 pub mod jobs;
 pub mod log_stream;
 pub mod runs;
+pub mod schemas;
 pub mod workspaces;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -103,6 +104,7 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             get(computes::list).post(computes::create),
         )
         .route("/api/v1/computes/{name}", get(computes::get))
+        .route("/api/v1/schemas/{kind}", get(schemas::get))
         .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
         .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
         .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))

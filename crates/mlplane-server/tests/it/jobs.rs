@@ -528,3 +528,22 @@ async fn compute_targets_are_created_listed_and_validated() {
     let (s, e) = t.call("GET", "/api/v1/computes/nope", None).await;
     assert_eq!(s.as_u16(), 404, "{e}");
 }
+
+#[tokio::test]
+async fn every_spec_kind_has_its_json_schema_served() {
+    let t = TestApp::new().await;
+    for kind in ["command_job", "data", "model", "environment", "compute"] {
+        let s = t.ok("GET", &format!("/api/v1/schemas/{kind}"), None).await;
+        assert_eq!(
+            s["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{kind}"
+        );
+        assert_eq!(s["type"], "object", "{kind}");
+    }
+    let (s, e) = t.call("GET", "/api/v1/schemas/pipeline", None).await;
+    assert_error(s, &e, 404, "route_not_found");
+    assert!(
+        e["message"].as_str().unwrap().contains("command_job"),
+        "{e}"
+    );
+}
