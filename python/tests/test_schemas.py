@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-KINDS = ["command_job", "data", "model", "environment", "compute"]
+KINDS = ["command_job", "data", "model", "environment", "compute", "command_component"]
 
 
 def schema(kind):

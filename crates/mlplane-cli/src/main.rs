@@ -71,6 +71,9 @@ enum Command {
     /// Define compute targets (where jobs run, how many at once) and list them.
     #[command(subcommand)]
     Compute(commands::compute::ComputeCmd),
+    /// Register command components (jobs use them with `component: azureml:name:version`).
+    #[command(subcommand)]
+    Component(commands::component::ComponentCmd),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +112,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Artifacts(cmd) => commands::artifacts::run(&client()?, output, cmd).await,
         Command::Job(cmd) => commands::jobs::run(&client()?, output, cmd).await,
         Command::Compute(cmd) => commands::compute::run(&client()?, output, cmd).await,
+        Command::Component(cmd) => commands::component::run(&client()?, output, cmd).await,
     }
 }
 

@@ -15,6 +15,7 @@ fn schema(kind: &str) -> Value {
         "model" => include_str!("../../../schemas/model.schema.json"),
         "environment" => include_str!("../../../schemas/environment.schema.json"),
         "compute" => include_str!("../../../schemas/compute.schema.json"),
+        "command_component" => include_str!("../../../schemas/command_component.schema.json"),
         other => panic!("no schema {other}"),
     };
     serde_json::from_str(text).expect("the schema is JSON")
@@ -100,6 +101,35 @@ fn asset_schemas_match_their_decoders() {
 }
 
 #[test]
+fn the_command_component_schema_matches_its_decoder() {
+    use mlplane_spec::parse_component as p;
+    let head = "name: c\ncommand: x\nenvironment: e@latest\n";
+    same(
+        "command_component",
+        "",
+        decoder_fields(p, &format!("{head}PROBE: 1\n"), ""),
+    );
+    same(
+        "command_component",
+        "/$defs/input",
+        decoder_fields(
+            p,
+            &format!("{head}inputs: {{a: {{type: string, PROBE: 1}}}}\n"),
+            "inputs.a",
+        ),
+    );
+    same(
+        "command_component",
+        "/$defs/output",
+        decoder_fields(
+            p,
+            &format!("{head}outputs: {{o: {{type: uri_folder, PROBE: 1}}}}\n"),
+            "outputs.o",
+        ),
+    );
+}
+
+#[test]
 fn the_command_job_schema_matches_its_decoder_at_every_level() {
     use mlplane_spec::parse_command_job as p;
     let head = "command: x\nenvironment: e@latest\n";
@@ -151,7 +181,14 @@ fn the_command_job_schema_matches_its_decoder_at_every_level() {
 
 #[test]
 fn every_schema_is_draft_2020_12_with_an_id() {
-    for kind in ["command_job", "data", "model", "environment", "compute"] {
+    for kind in [
+        "command_job",
+        "data",
+        "model",
+        "environment",
+        "compute",
+        "command_component",
+    ] {
         let s = schema(kind);
         assert_eq!(
             s["$schema"], "https://json-schema.org/draft/2020-12/schema",

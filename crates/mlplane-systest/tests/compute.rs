@@ -173,3 +173,54 @@ async fn a_defined_target_holds_its_slots_and_bad_targets_are_refused() {
     }
     drop(server);
 }
+
+/// A command component registered with `mlplane component create` runs as a job that names
+/// it, with one input bound by the job and one taken from its default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_job_runs_from_the_cli() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "1"]);
+    let comp = dir.path().join("component.yml");
+    std::fs::write(
+        &comp,
+        "type: command\nname: greet\nversion: '1'\ninputs:\n  who: {type: string}\n  times: {type: integer, default: 2}\n\
+         command: for i in $(seq ${{inputs.times}}); do echo hello ${{inputs.who}}; done\nenvironment: {pip: []}\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &["component", "create", "-f", comp.to_str().expect("utf-8")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job = dir.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "component: azureml:greet:1\ninputs:\n  who: component\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &[
+            "job",
+            "create",
+            "-f",
+            job.to_str().expect("utf-8"),
+            "--stream",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(log.matches("hello component").count(), 2, "{log}");
+    drop(server);
+}

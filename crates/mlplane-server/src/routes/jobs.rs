@@ -162,7 +162,25 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let ws = workspace(&ws)?;
     let (src, sets) = specs::spec_text(req)?;
-    let mut job = mlplane_spec::parse_command_job(&src, &sets)?;
+    let (mut job, component) = match mlplane_spec::component_ref(&src, &sets)? {
+        None => (mlplane_spec::parse_command_job(&src, &sets)?, None),
+        Some((r, _)) => {
+            let (name, version) =
+                resolve(&s, &ws, &src, AssetKind::Component, &r, &["component"]).await?;
+            let a = s
+                .store
+                .get_asset(
+                    &ws,
+                    AssetKind::Component,
+                    &name,
+                    &AssetVersionRef::Exact(version.clone()),
+                )
+                .await?;
+            let comp = specs::component_of(&a.spec)?;
+            let job = mlplane_spec::parse_component_job(&src, &sets, &comp)?;
+            (job, Some(format!("{name}:{version}")))
+        }
+    };
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
     let image = environment_image(&s, &ws, &job.environment).await?;
     let compute = job
@@ -206,6 +224,10 @@ pub async fn create(
                 key: k.clone(),
                 value: v.clone(),
             })
+            .chain(component.map(|c| Tag {
+                key: "mlplane.component".into(),
+                value: c,
+            }))
             .collect(),
         compute,
         spec: spec.to_string(),

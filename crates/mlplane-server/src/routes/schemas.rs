@@ -27,10 +27,14 @@ pub const SCHEMAS: &[(&str, &str)] = &[
         "compute",
         include_str!("../../../../schemas/compute.schema.json"),
     ),
+    (
+        "command_component",
+        include_str!("../../../../schemas/command_component.schema.json"),
+    ),
 ];
 
 #[utoipa::path(get, path = "/api/v1/schemas/{kind}", tag = "schemas",
-    params(("kind" = String, Path, description = "command_job, data, model, environment or compute")),
+    params(("kind" = String, Path, description = "command_job, data, model, environment, compute or command_component")),
     responses((status = 200, description = "The JSON Schema (draft 2020-12) of the spec kind", content_type = "application/schema+json"),
               (status = 404, body = ErrorBody)))]
 pub async fn get(AppPath(kind): AppPath<String>) -> ApiResult<Response> {

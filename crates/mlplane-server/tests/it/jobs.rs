@@ -547,3 +547,87 @@ async fn every_spec_kind_has_its_json_schema_served() {
         "{e}"
     );
 }
+
+const COMPONENT: &str = "type: command
+name: train
+display_name: Train
+inputs:
+  lr: {type: number, default: 0.01}
+  epochs: {type: integer}
+outputs:
+  model: {type: mlflow_model}
+command: python train.py --lr ${{inputs.lr}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}
+environment: sk-env@latest
+";
+
+#[tokio::test]
+async fn a_job_runs_a_registered_component_with_its_inputs_bound() {
+    let t = seeded().await;
+    let c = t
+        .ok(
+            "POST",
+            &format!("{WS}/components"),
+            Some(json!({"yaml": COMPONENT})),
+        )
+        .await;
+    assert_eq!(
+        (c["kind"].as_str(), c["version"].as_str()),
+        (Some("component"), Some("1"))
+    );
+    assert_eq!(
+        c["spec"]["inputs"]["epochs"],
+        json!({"type": "integer", "optional": false, "has_default": false})
+    );
+    let j = t
+        .ok(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: azureml:train:1\ninputs:\n  epochs: 5\n", &[]),
+        )
+        .await;
+    assert_eq!(
+        j["spec"]["command"],
+        "python train.py --lr ${{inputs.lr}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}"
+    );
+    assert_eq!(j["spec"]["inputs"]["epochs"]["value"], 5);
+    assert_eq!(j["spec"]["inputs"]["lr"]["value"], 0.01);
+    assert_eq!(j["spec"]["outputs"]["model"]["type"], "mlflow_model");
+    assert_eq!(j["spec"]["environment"]["asset"], "sk-env:1");
+    assert!(
+        j["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"key": "mlplane.component", "value": "train:1"})),
+        "{j}"
+    );
+
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: nope@latest\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "component", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: train:1\ninputs:\n  epochs: many\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "inputs.epochs", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/components"),
+            Some(
+                json!({"yaml": "name: bad\ncommand: echo ${{inputs.x}}\nenvironment: sk-env:1\n"}),
+            ),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "command", "{e}");
+}
