@@ -3,6 +3,7 @@
 #
 #   bash bench/run.sh            full run, writes bench/results.md
 #   bash bench/run.sh --quick    smaller sizes (smoke test), writes .cache/bench-results-quick.md
+#   bash bench/run.sh --jobs     the jobs workload only (mlplane alone, needs uv), writes bench/results-jobs.md
 #
 # Any other arguments are passed to the bench binary (see `--help` of mlplane-bench),
 # e.g. `--skip-mlflow` or `--inflight 8`.
@@ -46,6 +47,9 @@ fi
 echo "== $("$VENV/bin/mlflow" --version)" >&2
 
 out="bench/results.md"
+for a in "$@"; do
+    [[ "$a" == "--jobs" ]] && export MLPLANE_UV="${MLPLANE_UV:-$HOME/.cache/mlplane/tools/uv/bin/uv}"
+done
 if [[ $quick == 1 ]]; then
     out=".cache/bench-results-quick.md"
 fi

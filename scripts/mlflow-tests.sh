@@ -8,17 +8,19 @@ cd "$REPO"
 MLFLOW_VERSION="3.17.2"
 SKLEARN_VERSION="1.9.1"
 HTTPX_VERSION="0.28.1"
+JSONSCHEMA_VERSION="4.25.1"
 VENV="${MLPLANE_CACHE:-$HOME/.cache/mlplane}/mlflow-venv"
 log() { printf '==> %s\n' "$*" >&2; }
 
 venv_ready() {
     [ -x "$VENV/bin/python" ] &&
-        "$VENV/bin/python" - "$MLFLOW_VERSION" "$SKLEARN_VERSION" "$HTTPX_VERSION" <<'PY' 2>/dev/null
+        "$VENV/bin/python" - "$MLFLOW_VERSION" "$SKLEARN_VERSION" "$HTTPX_VERSION" "$JSONSCHEMA_VERSION" <<'PY' 2>/dev/null
 import sys
 from importlib.metadata import version
 assert version("mlflow") == sys.argv[1]
 assert version("scikit-learn") == sys.argv[2]
 assert version("httpx") == sys.argv[3]
+assert version("jsonschema") == sys.argv[4]
 version("pytest")
 PY
 }
@@ -26,7 +28,7 @@ PY
 if ! venv_ready; then
     log "creating MLflow client venv at $VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet "mlflow==$MLFLOW_VERSION" "scikit-learn==$SKLEARN_VERSION" "httpx==$HTTPX_VERSION" pytest
+    "$VENV/bin/pip" install --quiet "mlflow==$MLFLOW_VERSION" "scikit-learn==$SKLEARN_VERSION" "httpx==$HTTPX_VERSION" "jsonschema==$JSONSCHEMA_VERSION" pytest
 fi
 
 if [ "${1:-}" = "--install-only" ]; then

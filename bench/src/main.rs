@@ -13,6 +13,7 @@
 //!   error; the other measurements still run.
 
 mod api;
+mod jobs;
 mod load;
 mod procfs;
 mod report;
@@ -69,6 +70,15 @@ struct Args {
     mlplane_protocol: String,
     #[arg(long)]
     skip_mlflow: bool,
+    /// Run only the jobs workload (mlplane alone; needs uv) and write `--jobs-out`.
+    #[arg(long)]
+    jobs: bool,
+    /// Where `--jobs` writes its markdown results.
+    #[arg(long, default_value = "bench/results-jobs.md")]
+    jobs_out: PathBuf,
+    /// The uv binary jobs build environments with (default: the server's own lookup).
+    #[arg(long, env = "MLPLANE_UV")]
+    uv: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -174,6 +184,30 @@ async fn run(mut args: Args) -> Result<()> {
     ];
     for (k, v) in &header {
         eprintln!("bench: {k}: {v}");
+    }
+    if args.jobs {
+        header.retain(|(k, _)| k == "date" || k == "machine");
+        header.push((
+            "mlplane".into(),
+            format!(
+                "{mlplane_version} (commit {}), native /api/v1, SQLite, 2 job slots",
+                shell_line("git", &["rev-parse", "--short", "HEAD"])
+            ),
+        ));
+        header.push((
+            "load".into(),
+            format!("{} at start", procfs::load_average()),
+        ));
+        return jobs::run(
+            &args.mlplane_bin,
+            &work,
+            &client,
+            args.quick,
+            args.uv.as_deref(),
+            &header,
+            &args.jobs_out,
+        )
+        .await;
     }
 
     eprintln!("bench: writing a {} MiB random file", sizes.artifact_mib);

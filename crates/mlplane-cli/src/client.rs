@@ -122,6 +122,17 @@ impl Client {
         u
     }
 
+    /// `<base>/api/v1/<segments...>`, for resources outside any workspace (compute targets).
+    pub fn api_url<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
+        let mut u = self.base.clone();
+        if let Ok(mut p) = u.path_segments_mut() {
+            p.pop_if_empty().extend(["api", "v1"]).extend(segments);
+        }
+        u.set_query(None);
+        u.set_fragment(None);
+        u
+    }
+
     /// [`Client::url`] plus query parameters; `None` values are left out.
     pub fn url_with<'a>(
         &self,

@@ -68,6 +68,12 @@ enum Command {
     /// Submit command jobs from spec files, follow, list and cancel them.
     #[command(subcommand)]
     Job(commands::jobs::JobCmd),
+    /// Define compute targets (where jobs run, how many at once) and list them.
+    #[command(subcommand)]
+    Compute(commands::compute::ComputeCmd),
+    /// Register command components (jobs use them with `component: azureml:name:version`).
+    #[command(subcommand)]
+    Component(commands::component::ComponentCmd),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +111,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Runs(cmd) => commands::runs::run(&client()?, output, cmd).await,
         Command::Artifacts(cmd) => commands::artifacts::run(&client()?, output, cmd).await,
         Command::Job(cmd) => commands::jobs::run(&client()?, output, cmd).await,
+        Command::Compute(cmd) => commands::compute::run(&client()?, output, cmd).await,
+        Command::Component(cmd) => commands::component::run(&client()?, output, cmd).await,
     }
 }
 

@@ -28,14 +28,17 @@ pub enum AssetKind {
     Model,
     Environment,
     Component,
+    /// A compute target (served at `/api/v1/computes`, kept in the default workspace).
+    Compute,
 }
 
 impl AssetKind {
-    pub const ALL: [AssetKind; 4] = [
+    pub const ALL: [AssetKind; 5] = [
         AssetKind::Data,
         AssetKind::Model,
         AssetKind::Environment,
         AssetKind::Component,
+        AssetKind::Compute,
     ];
 
     /// Azure ML's spelling in URIs (`azureml:` paths use the plural resource names).
@@ -45,6 +48,7 @@ impl AssetKind {
             AssetKind::Model => "model",
             AssetKind::Environment => "environment",
             AssetKind::Component => "component",
+            AssetKind::Compute => "compute",
         }
     }
 
@@ -56,7 +60,7 @@ impl AssetKind {
                 Invalid::one(
                     "kind",
                     format!(
-                        "'{s}' is not an asset kind, expected data, model, environment or component"
+                        "'{s}' is not an asset kind, expected data, model, environment, component or compute"
                     ),
                 )
             })

@@ -40,6 +40,8 @@ pub enum Outcome {
     Failed(String),
     /// Canceled by request.
     Canceled,
+    /// An infrastructure failure before the process started: queue the job again.
+    Retry(String),
 }
 
 /// Why waiting on something stopped early.
@@ -126,6 +128,50 @@ async fn finish(sh: &Shared, job: &Job, outcome: Outcome) {
                 )
                 .await
         }
+        Outcome::Retry(msg) => {
+            let _ = store
+                .append_log(
+                    ws,
+                    &job.run_id,
+                    &format!(
+                        "[mlplane] attempt {} failed: {msg}; queued again\n",
+                        job.attempt
+                    ),
+                )
+                .await;
+            let again = store
+                .transition_job(
+                    ws,
+                    name,
+                    &[JobStatus::Preparing],
+                    JobStatus::Queued,
+                    Some(truncate(&format!(
+                        "attempt {} of {} failed, queued again: {msg}",
+                        job.attempt,
+                        crate::orphans::MAX_ATTEMPTS
+                    ))),
+                )
+                .await;
+            match again {
+                Ok(j) => Ok(j),
+                // Canceled meanwhile (or the store failed): end it instead.
+                Err(_) => {
+                    store
+                        .transition_job(
+                            ws,
+                            name,
+                            &JobStatus::UNFINISHED,
+                            if cancel_requested(sh, job).await {
+                                JobStatus::Canceled
+                            } else {
+                                JobStatus::Failed
+                            },
+                            Some(truncate(&msg)),
+                        )
+                        .await
+                }
+            }
+        }
         Outcome::Canceled => {
             store
                 .transition_job(
@@ -153,8 +199,8 @@ fn truncate(msg: &str) -> String {
     s
 }
 
-/// Awaits `fut` unless the job is canceled (checked every `poll`, at most every second) or
-/// the executor stops.
+/// Awaits `fut` unless the job is canceled (checked at each cancel wake-up and every `poll`)
+/// or the executor stops.
 async fn guarded<T>(
     sh: &Shared,
     job: &Job,
@@ -163,15 +209,16 @@ async fn guarded<T>(
 ) -> Result<T, Interrupt> {
     let mut fut = std::pin::pin!(fut);
     let mut tick = tokio::time::interval(check_every(sh));
+    let mut cancels = sh.cfg.wake.cancels();
     loop {
         tokio::select! {
             v = &mut fut => return Ok(v),
             _ = stopped(stop) => return Err(Interrupt::Shutdown),
-            _ = tick.tick() => {
-                if cancel_requested(sh, job).await {
-                    return Err(Interrupt::Cancel);
-                }
-            }
+            _ = tick.tick() => {}
+            Ok(()) = cancels.changed() => {}
+        }
+        if cancel_requested(sh, job).await {
+            return Err(Interrupt::Cancel);
         }
     }
 }
@@ -190,10 +237,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn check_every(sh: &Shared) -> Duration {
-    sh.cfg
-        .poll
-        .min(Duration::from_secs(1))
-        .max(Duration::from_millis(10))
+    sh.cfg.poll.max(Duration::from_millis(10))
 }
 
 async fn cancel_requested(sh: &Shared, job: &Job) -> bool {
@@ -216,7 +260,7 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
         Ok(Ok(p)) => p,
         Ok(Err(msg)) => {
             log.finish(READ_GRACE).await;
-            return Outcome::Failed(msg);
+            return crate::orphans::after_preparation_failure(job, msg);
         }
         Err(i) => {
             log.finish(READ_GRACE).await;
@@ -472,6 +516,7 @@ async fn run_process(
         log.finish(READ_GRACE).await;
         return Outcome::Failed("the process ended before it could be watched".into());
     };
+    crate::orphans::record(dir, pgid);
     if let Some(out) = child.stdout.take() {
         log.read_from(out);
     }
@@ -524,6 +569,8 @@ async fn run_process(
             interrupted(i)
         }
     };
+    // Every path above has killed the group.
+    crate::orphans::forget(dir);
     if outcome == Outcome::Canceled {
         log.note("canceled by request").await;
     }

@@ -87,6 +87,9 @@ pub struct ServerConfig {
     /// Jobs of compute `local` run at once by the built-in executor; 0 runs none (jobs
     /// then wait for another server of the same database to run them).
     pub job_slots: usize,
+    /// How often the executor polls the store for jobs and cancels another server stored;
+    /// this server's own submits and cancels wake it at once.
+    pub job_poll: std::time::Duration,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -146,8 +149,9 @@ pub async fn run(
     if stale > 0 {
         tracing::info!(count = stale, "removed stale multipart uploads");
     }
-    let state =
+    let mut state =
         AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
+    state.local_slots = config.job_slots;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -168,6 +172,7 @@ pub async fn run(
             &store,
             &state.artifacts,
             local,
+            state.wake.clone(),
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
@@ -197,6 +202,7 @@ fn executor_config(
     store: &Arc<dyn mlplane_store::MetadataStore>,
     artifacts: &ArtifactStore,
     local: SocketAddr,
+    wake: mlplane_executor::Wake,
 ) -> mlplane_executor::ExecutorConfig {
     // A server bound to every interface is still reached locally through loopback.
     let host = if local.ip().is_unspecified() {
@@ -213,7 +219,10 @@ fn executor_config(
         env_cache: config.data_dir.join("envs"),
         slots: config.job_slots,
         tracking_uri: Some(format!("http://{host}")),
-        poll: std::time::Duration::from_millis(200),
+        // Submits and cancels through this server wake the executor at once; the poll only
+        // finds jobs and cancels stored by another server sharing the database.
+        poll: config.job_poll,
+        wake,
     }
 }
 

@@ -4,7 +4,8 @@
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
 use crate::routes::{
-    artifacts, assets, experiments, health, jobs, log_stream, runs, snapshots, workspaces,
+    artifacts, assets, computes, experiments, health, jobs, log_stream, runs, schemas, snapshots,
+    workspaces,
 };
 use utoipa::OpenApi;
 
@@ -22,9 +23,10 @@ use utoipa::OpenApi;
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
         snapshots::head, snapshots::put, snapshots::get, snapshots::file,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
+        computes::create, computes::list, computes::get, schemas::get,
         health::healthz, health::readyz, health::metrics,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"))
 )]
 struct ApiDoc;
 

@@ -215,3 +215,52 @@ pub fn model_json(d: &ModelSpec) -> Value {
 pub fn environment_json(e: &EnvironmentSpec) -> Value {
     environment_body(e)
 }
+
+/// A command component's canonical JSON: a summary of its interface plus the spec text and
+/// overrides it was created from, which [`component_of`] parses again when a job uses it.
+pub fn component_json(c: &mlplane_spec::ComponentSpec, src: &str, sets: &[String]) -> Value {
+    let inputs: Map<String, Value> = c
+        .inputs
+        .iter()
+        .map(|(n, i)| {
+            (
+                n.clone(),
+                json!({"type": i.kind, "optional": i.optional, "has_default": i.default.is_some()}),
+            )
+        })
+        .collect();
+    let outputs: Map<String, Value> = c
+        .outputs
+        .iter()
+        .map(|(n, k)| (n.clone(), json!({"type": k.name()})))
+        .collect();
+    json!({
+        "type": "command",
+        "display_name": c.display_name,
+        "inputs": inputs,
+        "outputs": outputs,
+        "source": src,
+        "set": sets,
+    })
+}
+
+/// The component a stored component asset holds.
+pub fn component_of(spec: &str) -> ApiResult<mlplane_spec::ComponentSpec> {
+    let v: Value = serde_json::from_str(spec).map_err(|e| {
+        tracing::error!("a stored component is not JSON: {e}");
+        ApiError::new(ErrorCode::Internal, "internal server error")
+    })?;
+    let src = v["source"].as_str().unwrap_or_default();
+    let sets: Vec<String> = v["set"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    mlplane_spec::parse_component(src, &sets).map_err(|e| {
+        tracing::error!("a stored component no longer parses: {e}");
+        ApiError::new(ErrorCode::Internal, "internal server error")
+    })
+}

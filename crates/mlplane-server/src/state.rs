@@ -32,6 +32,10 @@ pub struct AppState {
     pub limits: Limits,
     /// Where parts of multipart uploads wait for `mpu/complete`.
     pub parts: PartStaging,
+    /// Wakes the built-in executor when a job is submitted or a cancel stored.
+    pub wake: mlplane_executor::Wake,
+    /// Slots of the built-in `local` compute target (`--job-slots`), for its view.
+    pub local_slots: usize,
 }
 
 impl AppState {
@@ -42,6 +46,8 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::default()),
             limits,
             parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
+            wake: mlplane_executor::Wake::default(),
+            local_slots: 0,
         }
     }
 

@@ -10,6 +10,7 @@
 
 use crate::assets::{DataPath, DataType, EnvSource, data_path, environment_ref, local_path};
 use crate::bind::CommandTemplate;
+use crate::component::ComponentSpec;
 use crate::decode::{Cx, Fields, choice, fields, int, is_identifier, join, string};
 use crate::error::{Pos, did_you_mean};
 use crate::yaml::{Node, Value};
@@ -149,10 +150,31 @@ const JOB_FIELDS: &[&str] = &[
     "limits",
     "resources",
     "distribution",
+    "component",
 ];
 
 pub fn decode_command_job(cx: &mut Cx, root: &Node) -> Option<CommandJob> {
+    decode_command_job_with(cx, root, None)
+}
+
+/// A command job; with `comp`, a job of that component: its command, environment and code
+/// come from the component unless the job gives them (the command only from it), its
+/// inputs must be declared there and take their defaults, its outputs are the component's.
+pub fn decode_command_job_with(
+    cx: &mut Cx,
+    root: &Node,
+    comp: Option<&ComponentSpec>,
+) -> Option<CommandJob> {
     let f = fields(cx, root, "", JOB_FIELDS)?;
+    if comp.is_none()
+        && let Some(n) = f.get("component")
+    {
+        cx.error(
+            n.pos,
+            "component",
+            "a job naming a component must be submitted to a server, which resolves it",
+        );
+    }
     if let Some(t) = f.get("type") {
         let kind = choice(cx, t, "type", &["command", "sweep", "pipeline"]);
         if matches!(kind, Some("sweep" | "pipeline")) {
@@ -186,27 +208,46 @@ pub fn decode_command_job(cx: &mut Cx, root: &Node) -> Option<CommandJob> {
             "must be 1 to 500 characters",
         );
     }
-    let inputs = f
+    let mut inputs = f
         .get("inputs")
         .map(|n| job_inputs(cx, n))
         .unwrap_or_default();
-    let outputs = f
+    let mut outputs = f
         .get("outputs")
         .map(|n| job_outputs(cx, n))
         .unwrap_or_default();
-    let command = command(
-        cx,
-        &f,
-        &inputs.keys().cloned().collect::<Vec<_>>(),
-        &outputs,
-    );
-    let code = f.get("code").and_then(|n| {
-        let text = string(cx, n, "code")?;
-        local_path(cx, n.pos, "code", &text)
-    });
-    let environment = f
-        .require(cx, "", "environment")
-        .and_then(|n| environment_ref(cx, n, "environment"));
+    let command = match comp {
+        None => command_of(
+            cx,
+            &f,
+            &inputs.keys().cloned().collect::<Vec<_>>(),
+            &outputs,
+        ),
+        Some(c) => {
+            if let Some(n) = f.get("command") {
+                cx.error(
+                    n.pos,
+                    "command",
+                    "a job of a component runs the component's command; remove it",
+                );
+            }
+            crate::component::bind(cx, &f, c, &mut inputs, &mut outputs);
+            Some(c.command.clone())
+        }
+    };
+    let code = f
+        .get("code")
+        .and_then(|n| {
+            let text = string(cx, n, "code")?;
+            local_path(cx, n.pos, "code", &text)
+        })
+        .or_else(|| comp.and_then(|c| c.code.clone()));
+    let environment = match (f.get("environment"), comp) {
+        (None, Some(c)) => Some(c.environment.clone()),
+        _ => f
+            .require(cx, "", "environment")
+            .and_then(|n| environment_ref(cx, n, "environment")),
+    };
     let environment_variables = f.str_map(cx, "", "environment_variables");
     if let Some(n) = f.get("environment_variables")
         && let Value::Map(entries) = &n.value
@@ -262,7 +303,7 @@ pub fn decode_command_job(cx: &mut Cx, root: &Node) -> Option<CommandJob> {
 }
 
 /// Parses the command and checks its references against the declared names.
-fn command(
+pub(crate) fn command_of(
     cx: &mut Cx,
     f: &Fields<'_>,
     inputs: &[String],
@@ -307,7 +348,7 @@ fn undeclared(cx: &mut Cx, pos: Pos, what: &str, name: &str, declared: &[&str]) 
     );
 }
 
-fn names_ok(cx: &mut Cx, node: &Node, path: &str) -> Vec<(String, Pos, Node)> {
+pub(crate) fn names_ok(cx: &mut Cx, node: &Node, path: &str) -> Vec<(String, Pos, Node)> {
     match &node.value {
         Value::Map(entries) => entries
             .iter()
@@ -361,7 +402,36 @@ fn job_inputs(cx: &mut Cx, node: &Node) -> BTreeMap<String, JobInput> {
     out
 }
 
-const LITERAL_TYPES: &[&str] = &["string", "integer", "number", "boolean"];
+pub(crate) const LITERAL_TYPES: &[&str] = &["string", "integer", "number", "boolean"];
+
+/// A scalar `value` as a literal of `kind` (one of [`LITERAL_TYPES`]), or an error at `path`.
+pub(crate) fn literal_of(cx: &mut Cx, kind: &str, value: &Node, path: &str) -> Option<Literal> {
+    let Value::Scalar { text, plain } = &value.value else {
+        cx.error(value.pos, path, "expected a scalar");
+        return None;
+    };
+    let lit = Literal::from_scalar(text, *plain);
+    if !literal_matches(kind, &lit) {
+        cx.error(value.pos, path, format!("'{text}' is not a valid {kind}"));
+        return None;
+    }
+    Some(if kind == "string" {
+        Literal::String(text.clone())
+    } else {
+        lit
+    })
+}
+
+/// Whether `lit` is a value of the literal type `kind`.
+pub(crate) fn literal_matches(kind: &str, lit: &Literal) -> bool {
+    matches!(
+        (kind, lit),
+        ("string", _)
+            | ("integer", Literal::Integer(_))
+            | ("number", Literal::Integer(_) | Literal::Number(_))
+            | ("boolean", Literal::Boolean(_))
+    )
+}
 
 fn job_input_object(cx: &mut Cx, v: &Node, path: &str) -> Option<JobInput> {
     let f = fields(
@@ -381,31 +451,7 @@ fn job_input_object(cx: &mut Cx, v: &Node, path: &str) -> Option<JobInput> {
     };
     if LITERAL_TYPES.contains(&kind) {
         let value = f.require(cx, path, "value")?;
-        let Value::Scalar { text, plain } = &value.value else {
-            cx.error(value.pos, &join(path, "value"), "expected a scalar");
-            return None;
-        };
-        let lit = Literal::from_scalar(text, *plain);
-        let matches = matches!(
-            (kind, &lit),
-            ("string", _)
-                | ("integer", Literal::Integer(_))
-                | ("number", Literal::Integer(_) | Literal::Number(_))
-                | ("boolean", Literal::Boolean(_))
-        );
-        if !matches {
-            cx.error(
-                value.pos,
-                &join(path, "value"),
-                format!("'{text}' is not a valid {kind}"),
-            );
-            return None;
-        }
-        return Some(JobInput::Literal(if kind == "string" {
-            Literal::String(text.clone())
-        } else {
-            lit
-        }));
+        return literal_of(cx, kind, value, &join(path, "value")).map(JobInput::Literal);
     }
     let kind = DataType::from_name(kind)?;
     let data = f

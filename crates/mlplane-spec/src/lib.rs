@@ -11,6 +11,8 @@
 
 pub mod assets;
 pub mod bind;
+pub mod component;
+pub mod compute;
 mod decode;
 pub mod error;
 pub mod job;
@@ -21,6 +23,8 @@ pub use assets::{
     AssetRef, DataPath, DataSpec, DataType, EnvSource, EnvironmentSpec, ModelSpec, PythonDeps,
 };
 pub use bind::CommandTemplate;
+pub use component::ComponentSpec;
+pub use compute::{ComputeSpec, ComputeType};
 pub use error::{Pos, Result, SpecError, SpecErrors};
 pub use job::{CommandJob, JobInput, JobOutput, Literal};
 
@@ -64,4 +68,42 @@ pub fn parse_environment(src: &str, sets: &[String]) -> Result<EnvironmentSpec> 
 /// The python version and pip requirements of a conda environment file.
 pub fn parse_conda(src: &str) -> Result<PythonDeps> {
     run(src, &[], |cx, root| assets::decode_conda(cx, root, ""))
+}
+
+/// A compute target.
+pub fn parse_compute(src: &str, sets: &[String]) -> Result<ComputeSpec> {
+    run(src, sets, compute::decode_compute)
+}
+
+/// A command component.
+pub fn parse_component(src: &str, sets: &[String]) -> Result<ComponentSpec> {
+    run(src, sets, component::decode_component)
+}
+
+/// The component a job spec names (`component: azureml:name:version` or `name@latest`),
+/// if any; the server resolves it before [`parse_component_job`].
+pub fn component_ref(src: &str, sets: &[String]) -> Result<Option<(AssetRef, Pos)>> {
+    run(src, sets, |cx, root| {
+        let yaml::Value::Map(entries) = &root.value else {
+            return Some(None);
+        };
+        let Some((_, node)) = entries.iter().find(|(k, _)| k.name == "component") else {
+            return Some(None);
+        };
+        let text = decode::string(cx, node, "component")?;
+        match AssetRef::parse(&text) {
+            Ok(r) => Some(Some((r, node.pos))),
+            Err(e) => {
+                cx.error(node.pos, "component", e);
+                None
+            }
+        }
+    })
+}
+
+/// A job of component `comp` (see [`job::decode_command_job_with`]).
+pub fn parse_component_job(src: &str, sets: &[String], comp: &ComponentSpec) -> Result<CommandJob> {
+    run(src, sets, |cx, root| {
+        job::decode_command_job_with(cx, root, Some(comp))
+    })
 }

@@ -191,3 +191,79 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
     );
     drop(server);
 }
+
+/// With the fallback poll at 60 s, only the server's wake-ups can start a job or deliver a
+/// cancel quickly: a submitted job starts (the command writes its own start time) well
+/// before the poll, and a cancel ends a running job well before it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_and_cancel_wake_the_executor_without_waiting_for_the_poll() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "1", "--job-poll-ms", "60000"]);
+    let api = server.api();
+    let c = client();
+    let marker = dir.path().join("started");
+    std::fs::create_dir_all(&marker).expect("marker dir");
+    let mut starts = Vec::new();
+    for i in 0..4 {
+        let sent = std::time::SystemTime::now();
+        let job = post_json(
+            &c,
+            &format!("{api}/jobs"),
+            &json!({
+                "command": format!("date +%s%N > {}", marker.join(i.to_string()).display()),
+                "environment": {"pip": []},
+            }),
+        )
+        .await;
+        let url = format!("{api}/jobs/{}", job["name"].as_str().expect("name"));
+        // The first job builds the environment; later ones reuse it.
+        let done = wait_for(&c, &url, &["Completed", "Failed", "Canceled"]).await;
+        assert_eq!(done["status"], "Completed", "{done}");
+        if i == 0 {
+            continue;
+        }
+        let ns: u128 = std::fs::read_to_string(marker.join(i.to_string()))
+            .expect("the job wrote its start time")
+            .trim()
+            .parse()
+            .expect("nanoseconds");
+        let sent_ns = sent
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos();
+        starts.push(Duration::from_nanos((ns.saturating_sub(sent_ns)) as u64));
+    }
+    for s in &starts {
+        assert!(
+            *s < Duration::from_secs(10),
+            "a job started {s:?} after its submit; the 60 s poll, not a wake-up, started it"
+        );
+    }
+
+    let long = post_json(
+        &c,
+        &format!("{api}/jobs"),
+        &json!({"command": "sleep 120", "environment": {"pip": []}}),
+    )
+    .await;
+    let url = format!("{api}/jobs/{}", long["name"].as_str().expect("name"));
+    wait_for(&c, &url, &["Running"]).await;
+    let asked = Instant::now();
+    let resp = c
+        .post(format!("{url}/cancel"))
+        .send()
+        .await
+        .expect("cancel");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let ended = wait_for(&c, &url, &["Canceled", "Failed", "Completed"]).await;
+    assert_eq!(ended["status"], "Canceled", "{ended}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "cancel took {:?}; the 60 s poll, not a wake-up, delivered it",
+        asked.elapsed()
+    );
+    drop(server);
+}

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// Largest spec file read, in bytes (the server's own limit is the same).
-const MAX_SPEC_FILE: u64 = 1 << 20;
+pub(crate) const MAX_SPEC_FILE: u64 = 1 << 20;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum JobCmd {
@@ -149,7 +149,7 @@ async fn create(
 }
 
 /// `<file>:<line>:<col>: <field>: <message>` for each error of an `invalid_spec` answer.
-fn spec_error_lines(file: &str, details: &Value) -> Vec<String> {
+pub(crate) fn spec_error_lines(file: &str, details: &Value) -> Vec<String> {
     details
         .get("errors")
         .and_then(Value::as_array)

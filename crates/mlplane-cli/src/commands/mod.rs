@@ -9,6 +9,8 @@
 
 pub mod artifacts;
 mod code;
+pub mod component;
+pub mod compute;
 pub mod experiments;
 pub mod jobs;
 mod logs;

@@ -39,6 +39,10 @@ pub struct ServerArgs {
     /// Jobs of compute `local` this server runs at once; 0 runs none.
     #[arg(long, env = "MLPLANE_JOB_SLOTS", default_value_t = 2)]
     job_slots: usize,
+    /// How often the executor looks for jobs and cancels stored by another server sharing
+    /// the database, in milliseconds (this server's own submits and cancels wake it at once).
+    #[arg(long, env = "MLPLANE_JOB_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    job_poll_ms: u64,
 }
 
 /// Runs the server until a shutdown signal.
@@ -63,6 +67,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             max_artifact_bytes: args.max_artifact_bytes,
         },
         job_slots: args.job_slots,
+        job_poll: std::time::Duration::from_millis(args.job_poll_ms),
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();

@@ -1,4 +1,5 @@
-//! `/api/v1/workspaces/{ws}/{kind}` with `kind` one of `data`, `models`, `environments`:
+//! `/api/v1/workspaces/{ws}/{kind}` with `kind` one of `data`, `models`, `environments`,
+//! `components`:
 //! creating asset versions from specs, reading, listing, archiving and restoring them, and
 //! their lineage.
 //!
@@ -30,9 +31,12 @@ fn kind(segment: &str) -> ApiResult<AssetKind> {
         "data" => Ok(AssetKind::Data),
         "models" => Ok(AssetKind::Model),
         "environments" => Ok(AssetKind::Environment),
+        "components" => Ok(AssetKind::Component),
         other => Err(ApiError::new(
             ErrorCode::RouteNotFound,
-            format!("no route for '{other}': asset kinds are data, models and environments"),
+            format!(
+                "no route for '{other}': asset kinds are data, models, environments and components"
+            ),
         )),
     }
 }
@@ -78,9 +82,14 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<(AssetMeta, S
             (e.meta.clone(), specs::environment_json(&e))
         }
         AssetKind::Component => {
+            let c = mlplane_spec::parse_component(src, sets)?;
+            (c.meta.clone(), specs::component_json(&c, src, sets))
+        }
+        // Served by `routes::computes`; `kind()` never yields it.
+        AssetKind::Compute => {
             return Err(ApiError::new(
                 ErrorCode::RouteNotFound,
-                "components are not served yet",
+                "compute targets are served at /api/v1/computes",
             ));
         }
     };

@@ -9,7 +9,7 @@
 //! - a spec naming `code` is accepted only with a stored `code_snapshot` of the workspace,
 //!   recorded as the job and run tag `mlplane.code.snapshot` (git state as run tags).
 
-use super::{experiment_id, now_ms, page, workspace};
+use super::{computes, experiment_id, now_ms, page, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::specs::{self, DEFAULT_COMPUTE, asset_ref, position, spec_error};
@@ -104,6 +104,32 @@ async fn pin_assets(
     Ok(used)
 }
 
+/// The container image of the job's environment (inline, or the pinned asset version).
+async fn environment_image(
+    s: &AppState,
+    ws: &WorkspaceName,
+    env: &EnvSource,
+) -> ApiResult<Option<String>> {
+    match env {
+        EnvSource::Inline(e) => Ok(e.image.clone()),
+        EnvSource::Asset(AssetRef::Exact { name, version }) => {
+            let a = s
+                .store
+                .get_asset(
+                    ws,
+                    AssetKind::Environment,
+                    name,
+                    &AssetVersionRef::Exact(version.clone()),
+                )
+                .await?;
+            let spec: serde_json::Value = serde_json::from_str(&a.spec).unwrap_or_default();
+            Ok(spec["image"].as_str().map(str::to_string))
+        }
+        // pin_assets made every reference exact.
+        EnvSource::Asset(AssetRef::Latest { .. }) => Ok(None),
+    }
+}
+
 /// The id of the experiment called `name`, created when missing.
 async fn experiment(s: &AppState, ws: &WorkspaceName, name: &str) -> ApiResult<ExperimentId> {
     match s.store.get_experiment_by_name(ws, name).await {
@@ -138,8 +164,32 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let ws = workspace(&ws)?;
     let (src, sets) = specs::spec_text(req.spec)?;
-    let mut job = mlplane_spec::parse_command_job(&src, &sets)?;
+    let (mut job, component) = match mlplane_spec::component_ref(&src, &sets)? {
+        None => (mlplane_spec::parse_command_job(&src, &sets)?, None),
+        Some((r, _)) => {
+            let (name, version) =
+                resolve(&s, &ws, &src, AssetKind::Component, &r, &["component"]).await?;
+            let a = s
+                .store
+                .get_asset(
+                    &ws,
+                    AssetKind::Component,
+                    &name,
+                    &AssetVersionRef::Exact(version.clone()),
+                )
+                .await?;
+            let comp = specs::component_of(&a.spec)?;
+            let job = mlplane_spec::parse_component_job(&src, &sets, &comp)?;
+            (job, Some(format!("{name}:{version}")))
+        }
+    };
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
+    let image = environment_image(&s, &ws, &job.environment).await?;
+    let compute = job
+        .compute
+        .clone()
+        .unwrap_or_else(|| DEFAULT_COMPUTE.into());
+    computes::check_job_compute(&s, &src, &compute, &job.environment, image.as_deref()).await?;
     let user_tags: Vec<(String, String)> = job
         .tags
         .iter()
@@ -186,12 +236,13 @@ pub async fn create(
         tags: user_tags
             .into_iter()
             .map(|(key, value)| Tag { key, value })
+            .chain(component.map(|c| Tag {
+                key: "mlplane.component".into(),
+                value: c,
+            }))
             .chain(code.job_tags)
             .collect(),
-        compute: job
-            .compute
-            .clone()
-            .unwrap_or_else(|| DEFAULT_COMPUTE.into()),
+        compute,
         spec: spec.to_string(),
     };
     let created = s.store.create_job(&ws, new).await?;
@@ -208,6 +259,7 @@ pub async fn create(
             .collect();
         s.store.record_job_io(&ws, &name, io).await?;
     }
+    s.wake.job_submitted();
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -269,7 +321,10 @@ pub async fn cancel(
         .request_cancel(&workspace(&ws)?, &job_name(&name)?)
         .await
     {
-        Ok(job) => Ok(Json(job.into())),
+        Ok(job) => {
+            s.wake.cancel_requested();
+            Ok(Json(job.into()))
+        }
         Err(StoreError::InvalidState(m)) => Err(ApiError::new(ErrorCode::JobTerminal, m)),
         Err(e) => Err(e.into()),
     }

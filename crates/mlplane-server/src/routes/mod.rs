@@ -6,11 +6,13 @@
 
 pub mod artifacts;
 pub mod assets;
+pub mod computes;
 pub mod experiments;
 pub mod health;
 pub mod jobs;
 pub mod log_stream;
 pub mod runs;
+pub mod schemas;
 pub mod snapshots;
 pub mod workspaces;
 
@@ -98,6 +100,12 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             &format!("{ws}/runs/{{run_id}}/artifact-list"),
             get(artifacts::list),
         )
+        .route(
+            "/api/v1/computes",
+            get(computes::list).post(computes::create),
+        )
+        .route("/api/v1/computes/{name}", get(computes::get))
+        .route("/api/v1/schemas/{kind}", get(schemas::get))
         .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
         .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
         .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))

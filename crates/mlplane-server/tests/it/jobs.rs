@@ -20,18 +20,19 @@ limits: {timeout: 60}
 tags: {team: ml}
 ";
 
-async fn env(t: &TestApp, name: &str, image: &str) -> Value {
+/// An environment asset with python `version` (no image: jobs run on `local`).
+async fn env(t: &TestApp, name: &str, version: &str) -> Value {
     t.ok(
         "POST",
         &format!("{WS}/environments"),
-        Some(json!({"name": name, "image": image})),
+        Some(json!({"name": name, "python": version, "pip": []})),
     )
     .await
 }
 
 async fn seeded() -> TestApp {
     let t = TestApp::new().await;
-    env(&t, "sk-env", "python:3.10").await;
+    env(&t, "sk-env", "3.10").await;
     t.ok(
         "POST",
         &format!("{WS}/data"),
@@ -120,7 +121,7 @@ async fn a_json_job_gets_a_name_the_default_experiment_and_local_compute() {
             &format!("{WS}/jobs"),
             Some(json!({
                 "command": "echo ${{inputs.n}}",
-                "environment": {"image": "python:3.11"},
+                "environment": {"python": "3.11", "pip": ["numpy"]},
                 "inputs": {"n": 3},
             })),
         )
@@ -128,7 +129,10 @@ async fn a_json_job_gets_a_name_the_default_experiment_and_local_compute() {
     let name = j["name"].as_str().unwrap();
     assert!(!name.is_empty());
     assert_eq!(j["compute"], "local");
-    assert_eq!(j["spec"]["environment"]["inline"]["image"], "python:3.11");
+    assert_eq!(
+        j["spec"]["environment"]["inline"]["deps"]["inline"]["pip"],
+        json!(["numpy"])
+    );
     let exp = t
         .ok("GET", &format!("{WS}/experiments/by-name/Default"), None)
         .await;
@@ -303,7 +307,7 @@ async fn invalid_specs_answer_with_line_column_and_field() {
 #[tokio::test]
 async fn env_latest_resolves_to_the_newest_version_at_submission() {
     let t = seeded().await;
-    let v2 = env(&t, "sk-env", "python:3.12").await;
+    let v2 = env(&t, "sk-env", "3.12").await;
     assert_eq!(v2["version"], "2");
     let j = t.ok("POST", &format!("{WS}/jobs"), submit(JOB, &[])).await;
     assert_eq!(j["spec"]["environment"]["asset"], "sk-env:2");
@@ -403,6 +407,12 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
         Some(json!({"name": "clf", "type": "mlflow_model", "path": "m"})),
     )
     .await;
+    t.ok(
+        "POST",
+        "/api/v1/computes",
+        Some(json!({"yaml": "name: cpu\nslots: 4\n"})),
+    )
+    .await;
     let body = json!({
         "name": "score",
         "command": "python score.py ${{inputs.model}} ${{inputs.k}}",
@@ -442,4 +452,196 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
             .unwrap()
             .contains("model 'iris:1'")
     );
+}
+
+#[tokio::test]
+async fn unknown_compute_and_images_on_local_compute_are_refused_at_submit() {
+    let t = seeded().await;
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            Some(json!({"command": "true", "environment": "sk-env:1", "compute": "gpu"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "compute", "{e}");
+    env_with_image(&t).await;
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            Some(json!({"command": "true", "environment": "img-env:1"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "environment", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("command: 'true'\nenvironment:\n  image: python:3.12\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(
+        e["details"]["errors"][0]["field"], "environment.image",
+        "{e}"
+    );
+    assert_eq!(e["details"]["errors"][0]["line"], 3, "{e}");
+    let l = t.ok("GET", &format!("{WS}/jobs"), None).await;
+    assert_eq!(l["items"], json!([]), "nothing was stored");
+}
+
+async fn env_with_image(t: &TestApp) {
+    t.ok(
+        "POST",
+        &format!("{WS}/environments"),
+        Some(json!({"name": "img-env", "image": "python:3.12"})),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn compute_targets_are_created_listed_and_validated() {
+    let t = TestApp::new().await;
+    let c = t
+        .ok(
+            "POST",
+            "/api/v1/computes",
+            Some(json!({"yaml": "name: big\ntype: local\nslots: 3\ncpu: 8\nmemory: 2Gi\n"})),
+        )
+        .await;
+    assert_eq!(
+        (c["kind"].as_str(), c["version"].as_str()),
+        (Some("compute"), Some("1"))
+    );
+    assert_eq!(
+        c["spec"],
+        json!({"name": "big", "type": "local", "slots": 3, "cpu": 8, "memory": 2147483648u64})
+    );
+    let l = t.ok("GET", "/api/v1/computes", None).await;
+    let names: Vec<&str> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "big"]);
+    let g = t.ok("GET", "/api/v1/computes/big", None).await;
+    assert_eq!(g["spec"]["slots"], 3);
+    let (s, e) = t
+        .call(
+            "POST",
+            "/api/v1/computes",
+            Some(json!({"yaml": "name: local\nslots: 9\n"})),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "name", "{e}");
+    let (s, e) = t.call("GET", "/api/v1/computes/nope", None).await;
+    assert_eq!(s.as_u16(), 404, "{e}");
+}
+
+#[tokio::test]
+async fn every_spec_kind_has_its_json_schema_served() {
+    let t = TestApp::new().await;
+    for kind in ["command_job", "data", "model", "environment", "compute"] {
+        let s = t.ok("GET", &format!("/api/v1/schemas/{kind}"), None).await;
+        assert_eq!(
+            s["$schema"], "https://json-schema.org/draft/2020-12/schema",
+            "{kind}"
+        );
+        assert_eq!(s["type"], "object", "{kind}");
+    }
+    let (s, e) = t.call("GET", "/api/v1/schemas/pipeline", None).await;
+    assert_error(s, &e, 404, "route_not_found");
+    assert!(
+        e["message"].as_str().unwrap().contains("command_job"),
+        "{e}"
+    );
+}
+
+const COMPONENT: &str = "type: command
+name: train
+display_name: Train
+inputs:
+  lr: {type: number, default: 0.01}
+  epochs: {type: integer}
+outputs:
+  model: {type: mlflow_model}
+command: python train.py --lr ${{inputs.lr}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}
+environment: sk-env@latest
+";
+
+#[tokio::test]
+async fn a_job_runs_a_registered_component_with_its_inputs_bound() {
+    let t = seeded().await;
+    let c = t
+        .ok(
+            "POST",
+            &format!("{WS}/components"),
+            Some(json!({"yaml": COMPONENT})),
+        )
+        .await;
+    assert_eq!(
+        (c["kind"].as_str(), c["version"].as_str()),
+        (Some("component"), Some("1"))
+    );
+    assert_eq!(
+        c["spec"]["inputs"]["epochs"],
+        json!({"type": "integer", "optional": false, "has_default": false})
+    );
+    let j = t
+        .ok(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: azureml:train:1\ninputs:\n  epochs: 5\n", &[]),
+        )
+        .await;
+    assert_eq!(
+        j["spec"]["command"],
+        "python train.py --lr ${{inputs.lr}} --epochs ${{inputs.epochs}} --out ${{outputs.model}}"
+    );
+    assert_eq!(j["spec"]["inputs"]["epochs"]["value"], 5);
+    assert_eq!(j["spec"]["inputs"]["lr"]["value"], 0.01);
+    assert_eq!(j["spec"]["outputs"]["model"]["type"], "mlflow_model");
+    assert_eq!(j["spec"]["environment"]["asset"], "sk-env:1");
+    assert!(
+        j["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"key": "mlplane.component", "value": "train:1"})),
+        "{j}"
+    );
+
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: nope@latest\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "component", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: train:1\ninputs:\n  epochs: many\n", &[]),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "inputs.epochs", "{e}");
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/components"),
+            Some(
+                json!({"yaml": "name: bad\ncommand: echo ${{inputs.x}}\nenvironment: sk-env:1\n"}),
+            ),
+        )
+        .await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "command", "{e}");
 }

@@ -137,7 +137,7 @@ async fn a_tampered_or_hostile_upload_is_refused_and_stores_nothing() {
     assert_error(s, &body(&out), 400, "invalid_parameter");
 }
 
-const JOB: &str = "command: python train.py\ncode: ./src\nenvironment: {image: python:3.11}\n";
+const JOB: &str = "command: python train.py\ncode: ./src\nenvironment: {pip: [six]}\n";
 
 #[tokio::test]
 async fn a_job_with_code_records_its_snapshot_and_git_state_as_tags() {
@@ -216,7 +216,7 @@ async fn code_without_a_stored_snapshot_is_refused_and_stores_no_job() {
         .await;
     assert_error(s, &b, 400, "invalid_parameter");
     let id = upload(&t, &[("a.py", "a")]).await;
-    let no_code = "command: echo\nenvironment: {image: python:3.11}\n";
+    let no_code = "command: echo\nenvironment: {pip: [six]}\n";
     let (s, b) = t
         .call(
             "POST",

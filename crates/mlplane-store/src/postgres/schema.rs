@@ -27,7 +27,7 @@ const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, in increasing version order; numbers may have gaps (each missing
 /// version is applied, whatever came before it).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (8, V8)];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -325,6 +325,13 @@ CREATE TABLE assets (
     UNIQUE (workspace, kind, name, version)
 );
 CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
+"#;
+
+/// Compute targets are assets of kind `compute` (SQLite has no check on the kind).
+const V8: &str = r#"
+ALTER TABLE assets DROP CONSTRAINT IF EXISTS assets_kind_check;
+ALTER TABLE assets ADD CONSTRAINT assets_kind_check
+    CHECK (kind IN ('data', 'model', 'environment', 'component', 'compute'));
 "#;
 
 /// Applies missing migrations, ensures the starting rows and returns the page-token secret.

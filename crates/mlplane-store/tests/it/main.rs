@@ -172,6 +172,7 @@ contract_tests! {
     assets::asset_versions_list_newest_first_and_page,
     assets::concurrent_automatic_versions_are_distinct,
     assets::assets_are_scoped_by_workspace,
+    assets::every_asset_kind_is_stored_apart,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

@@ -76,7 +76,7 @@ async fn pg_database_from_before_jobs_gets_migration_5() {
         .await
         .expect("versions");
     let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 8]);
     store.close().await;
     drop(client);
     db.drop_db().await;

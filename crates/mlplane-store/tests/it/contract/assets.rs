@@ -362,3 +362,24 @@ pub async fn assets_are_scoped_by_workspace(store: Store) {
         Entity::Workspace,
     );
 }
+
+/// Every asset kind, compute targets included, is stored, read back and listed apart from
+/// the other kinds.
+pub async fn every_asset_kind_is_stored_apart(store: Store) {
+    for kind in AssetKind::ALL {
+        let a = create(&store, kind, "same-name", None).await;
+        assert_eq!((a.kind, a.version.as_str()), (kind, "1"));
+    }
+    for kind in AssetKind::ALL {
+        let got = store
+            .get_asset(&default_ws(), kind, "same-name", &AssetVersionRef::Latest)
+            .await
+            .expect("latest of the kind");
+        assert_eq!(got.kind, kind);
+        let listed = store
+            .list_assets(&default_ws(), kind, false, &page(100, None))
+            .await
+            .expect("list");
+        assert_eq!(listed.items.len(), 1, "{kind}: {:?}", listed.items);
+    }
+}

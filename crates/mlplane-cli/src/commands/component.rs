@@ -1,0 +1,113 @@
+//! `mlplane component`: register command components from spec files and show them; jobs
+//! use one with `component: azureml:<name>:<version>`.
+//!
+//! Invariant: like `mlplane job create`, the spec file is sent as text; the server's
+//! `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>: <message>` and the
+//! command exits 1.
+
+use super::jobs::{MAX_SPEC_FILE, spec_error_lines};
+use crate::client::{ApiFailure, Client, typed};
+use crate::output::{self, Output};
+use anyhow::Context;
+use mlplane_api::AssetView;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ComponentCmd {
+    /// Register a version of a command component from a spec file.
+    Create {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        /// Override a field: `--set version=2` (repeatable).
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Show a component version (`name`, `name:version` or `name@latest`).
+    Show { name: String },
+}
+
+pub async fn run(c: &Client, out: Output, cmd: ComponentCmd) -> anyhow::Result<()> {
+    match cmd {
+        ComponentCmd::Create { file, set } => {
+            let v = create(c, &file, set).await?;
+            show(out, &v)
+        }
+        ComponentCmd::Show { name } => {
+            let (n, v) = match name.split_once(':') {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (
+                    name.trim_end_matches("@latest").to_string(),
+                    "latest".to_string(),
+                ),
+            };
+            let a: AssetView = typed(
+                &c.get(c.url(["components", n.as_str(), "versions", v.as_str()]))
+                    .await?,
+            )?;
+            show(out, &a)
+        }
+    }
+}
+
+async fn create(c: &Client, file: &PathBuf, set: Vec<String>) -> anyhow::Result<AssetView> {
+    let shown = file.display().to_string();
+    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {shown}"))?;
+    if meta.len() > MAX_SPEC_FILE {
+        anyhow::bail!(
+            "{shown} is {} bytes; a spec file may hold at most {MAX_SPEC_FILE}",
+            meta.len()
+        );
+    }
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+    match c
+        .post(c.url(["components"]), &json!({ "yaml": text, "set": set }))
+        .await
+    {
+        Ok(v) => typed(&v),
+        Err(e) => {
+            let Some(f) = e.downcast_ref::<ApiFailure>() else {
+                return Err(e);
+            };
+            let lines = spec_error_lines(&shown, &f.body.details);
+            if lines.is_empty() {
+                return Err(e);
+            }
+            for line in &lines {
+                eprintln!("{line}");
+            }
+            Err(ApiFailure {
+                body: mlplane_api::ErrorBody {
+                    code: f.body.code.clone(),
+                    message: format!(
+                        "{shown} is not a valid component spec ({} problems)",
+                        lines.len()
+                    ),
+                    details: Value::Null,
+                },
+            }
+            .into())
+        }
+    }
+}
+
+fn show(out: Output, v: &AssetView) -> anyhow::Result<()> {
+    match out {
+        Output::Json => output::json(&serde_json::to_value(v)?),
+        Output::Table => {
+            let names = |k: &str| -> String {
+                v.spec[k]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            };
+            output::line(&output::fields(&[
+                ("name", v.name.clone()),
+                ("version", v.version.clone()),
+                ("inputs", names("inputs")),
+                ("outputs", names("outputs")),
+                ("description", v.description.clone()),
+            ]))
+        }
+    }
+}
