@@ -79,6 +79,21 @@ struct Args {
     /// The uv binary jobs build environments with (default: the server's own lookup).
     #[arg(long, env = "MLPLANE_UV")]
     uv: Option<PathBuf>,
+    /// Run only the artifact workload (and the local copy it is compared with), e.g. while
+    /// working on artifact throughput; skips the `--workers 1` mlflow server.
+    #[arg(long)]
+    only_artifacts: bool,
+}
+
+/// Which workloads one server run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every workload.
+    All,
+    /// Create-run only (the `mlflow --workers 1` comparison).
+    CreateRun,
+    /// The artifact transfers only (`--only-artifacts`).
+    Artifacts,
 }
 
 fn main() -> ExitCode {
@@ -219,6 +234,11 @@ async fn run(mut args: Args) -> Result<()> {
         local_copy.fsync.mib_per_sec()
     );
 
+    let full = if args.only_artifacts {
+        Scope::Artifacts
+    } else {
+        Scope::All
+    };
     let mut mlplane = Side::default();
     if !args.skip_mlplane {
         let dir = work.join("mlplane");
@@ -244,7 +264,7 @@ async fn run(mut args: Args) -> Result<()> {
             sizes.mlplane,
             &blob,
             &work,
-            true,
+            full,
             &mut mlplane,
         )
         .await;
@@ -253,7 +273,13 @@ async fn run(mut args: Args) -> Result<()> {
     let mut mlflow = Side::default();
     let mut mlflow_w1 = Side::default();
     if !args.skip_mlflow {
-        for (workers, side, all) in [(None, &mut mlflow, true), (Some(1), &mut mlflow_w1, false)] {
+        for (workers, side, scope) in [
+            (None, &mut mlflow, full),
+            (Some(1), &mut mlflow_w1, Scope::CreateRun),
+        ] {
+            if scope == Scope::CreateRun && args.only_artifacts {
+                continue;
+            }
             let name = if workers.is_some() {
                 "mlflow --workers 1"
             } else {
@@ -287,7 +313,7 @@ async fn run(mut args: Args) -> Result<()> {
                 sizes.mlflow,
                 &blob,
                 &work,
-                all,
+                scope,
                 side,
             )
             .await;
@@ -320,7 +346,7 @@ async fn run(mut args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Starts one server, measures it, stops it. With `all` false only create-run runs.
+/// Starts one server, measures the workloads of `scope`, stops it.
 #[allow(clippy::too_many_arguments)]
 async fn run_side(
     name: &str,
@@ -331,7 +357,7 @@ async fn run_side(
     per: PerServer,
     blob: &Blob,
     work: &Path,
-    all: bool,
+    scope: Scope,
     side: &mut Side,
 ) {
     eprintln!("bench: starting {name}");
@@ -343,7 +369,7 @@ async fn run_side(
             return;
         }
     };
-    if let Err(e) = measure(&mut srv, name, api, sizes, per, blob, work, all, side).await {
+    if let Err(e) = measure(&mut srv, name, api, sizes, per, blob, work, scope, side).await {
         eprintln!("bench: {name}: {e:#}");
         side.failure = Some(format!("{e:#}"));
     }
@@ -362,7 +388,7 @@ async fn measure(
     per: PerServer,
     blob: &Blob,
     work: &Path,
-    all: bool,
+    scope: Scope,
     side: &mut Side,
 ) -> Result<()> {
     let startup = srv
@@ -402,15 +428,17 @@ async fn measure(
         })
     };
 
-    side.create_run = Some(
-        workloads::create_run(&ctx)
-            .await
-            .map_err(|e| format!("{e:#}")),
-    );
-    progress(name, "create-run", &side.create_run, "runs");
-    side.rss_after
-        .push(("create-run", procfs::tree_rss_bytes(pid)));
-    if all {
+    if scope != Scope::Artifacts {
+        side.create_run = Some(
+            workloads::create_run(&ctx)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        );
+        progress(name, "create-run", &side.create_run, "runs");
+        side.rss_after
+            .push(("create-run", procfs::tree_rss_bytes(pid)));
+    }
+    if scope == Scope::All {
         side.log_batch = Some(
             workloads::log_batch(&ctx)
                 .await
@@ -456,6 +484,8 @@ async fn measure(
             side.search = Some(r);
             side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
         }
+    }
+    if scope != Scope::CreateRun {
         let a = workloads::artifacts(&ctx, blob, work)
             .await
             .map_err(|e| format!("{e:#}"));

@@ -17,8 +17,13 @@
 //!   file that is opened for reading must be the same inode that was checked;
 //! - the root itself is canonicalized once, when the store is opened;
 //! - memory per transfer is bounded: an upload holds two blocks of `WRITE_BLOCK` bytes (one
-//!   being written, one being filled), a download two chunks of `READ_CHUNK` bytes (one
-//!   handed out, one read ahead);
+//!   being written, one being filled), a download two mapped windows of `READ_CHUNK` bytes
+//!   (one handed out, one mapped ahead);
+//! - downloads memory-map the published file window by window; this relies on published
+//!   files never being truncated or rewritten in place, which holds for everything mlplane
+//!   does (uploads rename a new inode over the key, deletes unlink). A process outside
+//!   mlplane that truncates a stored file during its download makes the server fault
+//!   (`SIGBUS`), so nothing but mlplane may write below the store root;
 //! - no thread of the blocking pool waits on the network: each block is written, and each
 //!   chunk read, by its own short blocking task, so slow clients cannot exhaust the pool.
 
@@ -32,7 +37,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
@@ -41,8 +46,8 @@ use tokio::task::JoinHandle;
 pub(crate) const STAGING_DIR: &str = ".staging";
 /// Bytes accumulated before each `write` of an upload.
 const WRITE_BLOCK: usize = 2 * 1024 * 1024;
-/// Bytes per chunk of a download.
-const READ_CHUNK: usize = 1024 * 1024;
+/// Bytes per chunk (memory-mapped window) of a download; a multiple of the page size.
+const READ_CHUNK: usize = 2 * 1024 * 1024;
 /// Largest single `write()` of an upload.
 const WRITE_SLICE: usize = 512 * 1024;
 /// Bytes written between two background syncs of an upload.
@@ -513,12 +518,19 @@ impl BlockWriter {
     }
 }
 
-/// Reads a file in chunks of `READ_CHUNK` bytes on blocking tasks, one chunk ahead of the
-/// consumer.
+/// Hands out a file in chunks of `READ_CHUNK` bytes, each a read-only memory map of that
+/// window of the file, prepared on a blocking task one chunk ahead of the consumer.
+///
+/// A mapped chunk goes to the socket without first being copied into a buffer (one copy
+/// per byte, page cache to socket, instead of two), and mapping a window whose pages are
+/// cached costs no fresh memory. Each window is unmapped when the last handle to its chunk
+/// is dropped, so at most two windows per download are mapped.
 struct ChunkReader {
-    /// The read of the next chunk; `None` once everything was read or a read failed.
+    /// The mapping of the next chunk; `None` once everything was handed out or one failed.
     next: Option<JoinHandle<(File, io::Result<Bytes>)>>,
-    /// Bytes left to read after the chunk in `next`.
+    /// Offset of the chunk after the one in `next`.
+    offset: u64,
+    /// Bytes left to map after the chunk in `next`.
     left: u64,
 }
 
@@ -526,30 +538,24 @@ impl ChunkReader {
     fn start(file: File, size: u64) -> Self {
         let mut reader = Self {
             next: None,
+            offset: 0,
             left: size,
         };
         reader.read_next(file);
         reader
     }
 
-    fn read_next(&mut self, mut file: File) {
+    fn read_next(&mut self, file: File) {
         if self.left == 0 {
             return;
         }
         let want = usize::try_from(self.left).map_or(READ_CHUNK, |l| l.min(READ_CHUNK));
+        let offset = self.offset;
+        self.offset += want as u64;
         self.left -= want as u64;
         self.next = Some(tokio::task::spawn_blocking(move || {
-            // `read_to_end` fills the spare capacity directly: no zeroing, no second copy.
-            let mut buf = Vec::with_capacity(want);
-            let read = match (&mut file).take(want as u64).read_to_end(&mut buf) {
-                Ok(n) if n == want => Ok(Bytes::from(buf)),
-                Ok(_) => Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "artifact file ended before its size",
-                )),
-                Err(e) => Err(e),
-            };
-            (file, read)
+            let chunk = map_chunk(&file, offset, want);
+            (file, chunk)
         }));
     }
 
@@ -569,6 +575,24 @@ impl ChunkReader {
             Some((item, reader))
         })
     }
+}
+
+/// Maps `len` (> 0) bytes of `file` at `offset` (a multiple of the page size) read-only,
+/// with its pages populated up front (one call instead of a page fault per few pages).
+fn map_chunk(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+    // SAFETY: a mapping is only unsound if the file changes size or content while it is
+    // mapped. Published objects are never written in place: an upload goes to a new staging
+    // file that is renamed over the key, and a delete unlinks; both leave the inode that is
+    // mapped here intact until the mapping is gone. Only a process outside mlplane truncating
+    // a file under the store root could make the mapping fault (see the module invariants).
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len)
+            .populate()
+            .map(file)?
+    };
+    Ok(Bytes::from_owner(map))
 }
 
 fn is_not_found(e: &io::Error) -> bool {

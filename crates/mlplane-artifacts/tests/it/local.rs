@@ -104,10 +104,10 @@ async fn large_upload_in_many_blocks_is_byte_identical() {
 }
 
 #[tokio::test]
-async fn downloads_come_in_chunks_of_at_most_one_mib() {
+async fn downloads_come_in_chunks_of_at_most_two_mib() {
     let (_dir, store) = store();
     let k = key("chunks.bin");
-    let len = 3 * MIB + 5;
+    let len = 6 * MIB + 5;
     store
         .put_stream(&k, support::generated(len, 2), u64::MAX)
         .await
@@ -118,7 +118,43 @@ async fn downloads_come_in_chunks_of_at_most_one_mib() {
         .collect::<Vec<_>>()
         .await;
     assert_eq!(size, len as u64);
-    assert_eq!(sizes, vec![MIB, MIB, MIB, 5]);
+    assert_eq!(sizes, vec![2 * MIB, 2 * MIB, 2 * MIB, 5]);
+    support::assert_generated(&store, &k, len, 2).await;
+}
+
+/// Downloads hand out memory-mapped windows of the file: a download in progress must keep
+/// yielding the version it started with, whole, when the key is replaced and then deleted.
+#[tokio::test]
+async fn a_download_keeps_its_version_when_the_key_is_replaced_and_deleted() {
+    let (dir, store) = store();
+    let k = key("moving.bin");
+    let len = 7 * MIB + 123;
+    store
+        .put_stream(&k, support::generated(len, 3), u64::MAX)
+        .await
+        .expect("upload");
+    let (size, mut chunks) = store.get_stream(&k).await.expect("download");
+    let first = chunks.next().await.expect("a first chunk").expect("chunk");
+    store
+        .put_stream(&k, support::generated(len, 4), u64::MAX)
+        .await
+        .expect("replace");
+    let second = chunks.next().await.expect("a second chunk").expect("chunk");
+    store.delete(&k).await.expect("delete");
+    assert!(
+        fs::read_dir(artifacts_dir(dir.path()))
+            .expect("artifacts dir")
+            .next()
+            .is_none(),
+        "the deleted object is gone from the tree"
+    );
+    let mut all = [first, second].concat();
+    while let Some(chunk) = chunks.next().await {
+        all.extend_from_slice(&chunk.expect("chunk after the delete"));
+    }
+    assert_eq!(size, len as u64);
+    assert_eq!(all.len(), len);
+    assert_eq!(support::sha256_hex(&all), support::expected(len, 3).sha256);
 }
 
 #[tokio::test]
