@@ -103,6 +103,45 @@ pub struct NewAsset {
     pub source_job: Option<JobName>,
 }
 
+/// One stored file of a data or model version, at `path` inside the version's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetFile {
+    pub path: crate::ArtifactPath,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Whether `kind` has files of its own (data and models do; environments and components are
+/// specs only).
+pub fn has_files(kind: AssetKind) -> bool {
+    matches!(kind, AssetKind::Data | AssetKind::Model)
+}
+
+/// Checks a file record: not the root, a 64-character lowercase hex digest.
+pub fn check_asset_file(f: &AssetFile) -> Result<(), Invalid> {
+    let mut v = Vec::new();
+    if f.path.is_root() {
+        v.push(Violation::new("path", "must name a file, not the root"));
+    }
+    if f.sha256.len() != 64
+        || !f
+            .sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        v.push(Violation::new(
+            "sha256",
+            "must be 64 lowercase hex characters",
+        ));
+    }
+    if i64::try_from(f.size).is_err() {
+        v.push(Violation::new("size", "is too large"));
+    }
+    Invalid::check(v)
+}
+
 /// Which version of an asset a caller means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssetVersionRef {
