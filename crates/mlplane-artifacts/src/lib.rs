@@ -4,8 +4,10 @@
 //! from the [`StoredObject`] that [`ArtifactStore::put_stream`] returns.
 //! Objects live at `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` for runs and at
 //! `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` for MLflow 3 logged models
-//! (see [`ArtifactKey::object_key`]) under the store's root directory or bucket prefix; a run
-//! id is 32 hex characters, so it never equals `models`.
+//! and at `{workspace}/assets/{kind}/{name}/{version}/{path}` for the files of data and model
+//! versions (see [`ArtifactKey::object_key`]) under the store's root directory or bucket
+//! prefix; a run id is 32 hex characters, so it never equals `models`, and an experiment id
+//! is a number, so it never equals `assets`.
 //!
 //! Invariants:
 //! - an object is visible at its key only once it is complete: a failed, oversized or
@@ -32,16 +34,53 @@ pub use s3::S3Config;
 use bytes::Bytes;
 use futures::Stream;
 use futures::stream::BoxStream;
-use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, RunId, WorkspaceName};
+use mlplane_core::assets::{check_asset_name, check_asset_version};
+use mlplane_core::{
+    ArtifactPath, AssetKind, ExperimentId, Invalid, LoggedModelId, RunId, WorkspaceName,
+};
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
 
-/// What an artifact belongs to: a run or an MLflow 3 logged model.
+/// What an artifact belongs to: a run, an MLflow 3 logged model, or a data or model version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ArtifactOwner {
     Run(RunId),
     Model(LoggedModelId),
+    Asset(AssetVersionKey),
+}
+
+/// One version of a data or model asset, with a checked name and version (letters, digits,
+/// `_`, `-`, `.`, starting with a letter or digit), so it is safe as key components.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssetVersionKey {
+    kind: AssetKind,
+    name: String,
+    version: String,
+}
+
+impl AssetVersionKey {
+    pub fn new(kind: AssetKind, name: &str, version: &str) -> std::result::Result<Self, Invalid> {
+        check_asset_name(name)?;
+        check_asset_version(version)?;
+        Ok(Self {
+            kind,
+            name: name.to_string(),
+            version: version.to_string(),
+        })
+    }
+
+    pub fn kind(&self) -> AssetKind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
 }
 
 impl ArtifactOwner {
@@ -50,6 +89,11 @@ impl ArtifactOwner {
         match self {
             ArtifactOwner::Run(id) => vec![id.as_str().to_string()],
             ArtifactOwner::Model(id) => vec!["models".to_string(), id.as_str().to_string()],
+            ArtifactOwner::Asset(a) => vec![
+                a.kind.as_str().to_string(),
+                a.name.clone(),
+                a.version.clone(),
+            ],
         }
     }
 }
@@ -75,17 +119,37 @@ impl ArtifactKey {
         }
     }
 
+    /// The key of a file of a data or model version; `experiment_id` is not part of such
+    /// keys and is set to 0.
+    pub fn asset(ws: WorkspaceName, asset: AssetVersionKey, path: ArtifactPath) -> Self {
+        Self {
+            workspace: ws,
+            experiment_id: ExperimentId(0),
+            owner: ArtifactOwner::Asset(asset),
+            path,
+        }
+    }
+
     /// The object key relative to the store root:
-    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}` or
-    /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}`.
+    /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}`,
+    /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` or
+    /// `{workspace}/assets/{kind}/{name}/{version}/{path}`.
     pub fn object_key(&self) -> String {
-        format!(
-            "{}/{}/{}/artifacts/{}",
-            self.workspace,
-            self.experiment_id,
-            self.owner.components().join("/"),
-            self.path
-        )
+        match &self.owner {
+            ArtifactOwner::Asset(_) => format!(
+                "{}/assets/{}/{}",
+                self.workspace,
+                self.owner.components().join("/"),
+                self.path
+            ),
+            _ => format!(
+                "{}/{}/{}/artifacts/{}",
+                self.workspace,
+                self.experiment_id,
+                self.owner.components().join("/"),
+                self.path
+            ),
+        }
     }
 
     /// The components of [`Self::object_key`]; fails for the root path, which is a directory.
@@ -95,12 +159,15 @@ impl ArtifactKey {
                 reason: "the artifact root is a directory, not a file".into(),
             });
         }
-        let mut parts = vec![
-            self.workspace.as_str().to_string(),
-            self.experiment_id.to_string(),
-        ];
-        parts.extend(self.owner.components());
-        parts.push("artifacts".to_string());
+        let mut parts = vec![self.workspace.as_str().to_string()];
+        if let ArtifactOwner::Asset(_) = &self.owner {
+            parts.push("assets".to_string());
+            parts.extend(self.owner.components());
+        } else {
+            parts.push(self.experiment_id.to_string());
+            parts.extend(self.owner.components());
+            parts.push("artifacts".to_string());
+        }
         parts.extend(self.path.components().map(str::to_string));
         Ok(parts)
     }
@@ -285,6 +352,27 @@ mod tests {
             "default/3/models/m-0123456789abcdef0123456789abcdef/artifacts/MLmodel"
         );
         assert_eq!(key.components().expect("file").len(), 6);
+    }
+
+    #[test]
+    fn asset_keys_live_under_assets() {
+        let asset = AssetVersionKey::new(AssetKind::Data, "iris", "2").expect("valid");
+        let key = ArtifactKey::asset(
+            WorkspaceName::default_workspace(),
+            asset,
+            ArtifactPath::parse("csv/iris.csv").expect("path"),
+        );
+        assert_eq!(key.object_key(), "default/assets/data/iris/2/csv/iris.csv");
+        assert_eq!(
+            key.components().expect("file").join("/"),
+            key.object_key()
+        );
+        for (name, version) in [("..", "1"), ("a/b", "1"), ("iris", ".."), ("iris", "")] {
+            assert!(
+                AssetVersionKey::new(AssetKind::Model, name, version).is_err(),
+                "{name}:{version} must be refused"
+            );
+        }
     }
 
     #[test]
