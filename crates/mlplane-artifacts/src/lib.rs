@@ -363,10 +363,7 @@ mod tests {
             ArtifactPath::parse("csv/iris.csv").expect("path"),
         );
         assert_eq!(key.object_key(), "default/assets/data/iris/2/csv/iris.csv");
-        assert_eq!(
-            key.components().expect("file").join("/"),
-            key.object_key()
-        );
+        assert_eq!(key.components().expect("file").join("/"), key.object_key());
         for (name, version) in [("..", "1"), ("a/b", "1"), ("iris", ".."), ("iris", "")] {
             assert!(
                 AssetVersionKey::new(AssetKind::Model, name, version).is_err(),

@@ -119,6 +119,12 @@ pub fn has_files(kind: AssetKind) -> bool {
     matches!(kind, AssetKind::Data | AssetKind::Model)
 }
 
+/// The storage URI of a completed data or model version whose files this server stores:
+/// `mlplane-assets:/{workspace}/{kind}/{name}/{version}`.
+pub fn stored_asset_uri(ws: &WorkspaceName, kind: AssetKind, name: &str, version: &str) -> String {
+    format!("mlplane-assets:/{ws}/{kind}/{name}/{version}")
+}
+
 /// Checks a file record: not the root, a 64-character lowercase hex digest.
 pub fn check_asset_file(f: &AssetFile) -> Result<(), Invalid> {
     let mut v = Vec::new();

@@ -19,6 +19,7 @@ use utoipa::OpenApi;
         artifacts::upload, artifacts::download, artifacts::delete, artifacts::list,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::io,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
+        assets::upload_file, assets::complete, assets::files, assets::download_file,
         health::healthz, health::readyz, health::metrics,
     ),
     tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "assets"), (name = "health"))

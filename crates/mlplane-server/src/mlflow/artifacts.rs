@@ -145,6 +145,12 @@ async fn owner_in_experiment(
             let m = s.store.get_logged_model(ws, id).await?;
             (m.experiment_id, true, format!("logged model '{id}'"))
         }
+        ArtifactOwner::Asset(_) => {
+            return Err(MlflowError::new(
+                MlflowCode::ResourceDoesNotExist,
+                "asset files are not served through the MLflow artifact proxy",
+            ));
+        }
     };
     if actual != exp {
         return Err(MlflowError::new(

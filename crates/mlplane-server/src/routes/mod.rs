@@ -126,6 +126,14 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/lineage"),
             get(assets::lineage),
         )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/complete"),
+            post(assets::complete),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files"),
+            get(assets::files),
+        )
         .layer(json_limit);
     let artifact_routes = Router::new()
         .route(
@@ -133,6 +141,10 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             get(artifacts::download)
                 .put(artifacts::upload)
                 .delete(artifacts::delete),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files/{{*path}}"),
+            get(assets::download_file).put(assets::upload_file),
         )
         .layer(DefaultBodyLimit::disable());
     json_routes.merge(artifact_routes)

@@ -38,6 +38,8 @@ async fn seeded() -> TestApp {
         Some(json!({"name": "iris", "version": "1", "path": "data/iris"})),
     )
     .await;
+    t.upload_asset("data", "iris", "1", &[("iris.csv", b"a,b\n1,2\n")])
+        .await;
     t
 }
 
@@ -389,6 +391,8 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
         Some(json!({"name": "clf", "type": "mlflow_model", "path": "m"})),
     )
     .await;
+    t.upload_asset("models", "clf", "1", &[("MLmodel", b"flavors: {}\n")])
+        .await;
     let body = json!({
         "name": "score",
         "command": "python score.py ${{inputs.model}} ${{inputs.k}}",
