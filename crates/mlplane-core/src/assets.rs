@@ -125,6 +125,24 @@ pub fn stored_asset_uri(ws: &WorkspaceName, kind: AssetKind, name: &str, version
     format!("mlplane-assets:/{ws}/{kind}/{name}/{version}")
 }
 
+/// The `(workspace, kind, name, version)` a [`stored_asset_uri`] names, if `uri` is one with
+/// valid parts.
+pub fn parse_stored_asset_uri(uri: &str) -> Option<(WorkspaceName, AssetKind, String, String)> {
+    let rest = uri.strip_prefix("mlplane-assets:/")?;
+    let mut parts = rest.split('/');
+    let (ws, kind, name, version) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let ws = WorkspaceName::parse(ws).ok()?;
+    let kind = AssetKind::parse(kind).ok()?;
+    if !has_files(kind) || check_asset_name(name).is_err() || check_asset_version(version).is_err()
+    {
+        return None;
+    }
+    Some((ws, kind, name.to_string(), version.to_string()))
+}
+
 /// Checks a file record: not the root, a 64-character lowercase hex digest.
 pub fn check_asset_file(f: &AssetFile) -> Result<(), Invalid> {
     let mut v = Vec::new();
@@ -236,6 +254,27 @@ pub fn check_new_asset(a: &NewAsset) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_uris_round_trip_and_refuse_anything_else() {
+        let ws = WorkspaceName::default_workspace();
+        let uri = stored_asset_uri(&ws, AssetKind::Model, "clf", "3");
+        assert_eq!(uri, "mlplane-assets:/default/model/clf/3");
+        assert_eq!(
+            parse_stored_asset_uri(&uri),
+            Some((ws, AssetKind::Model, "clf".into(), "3".into()))
+        );
+        for bad in [
+            "mlplane-assets:/default/model/clf/3/x",
+            "mlplane-assets:/default/environment/e/1",
+            "mlplane-assets:/default/data/../1",
+            "mlplane-assets:/default/data/a",
+            "http://host/default/data/a/1",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(parse_stored_asset_uri(bad), None, "{bad}");
+        }
+    }
 
     fn asset(name: &str, version: Option<&str>) -> NewAsset {
         NewAsset {

@@ -12,10 +12,10 @@
 //!   process outlives its job.
 
 use crate::process::{LogPump, signal_group};
-use crate::{Shared, spec};
+use crate::{Shared, data, spec};
 use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
-use mlplane_spec::{AssetRef, CommandJob, EnvSource, EnvironmentSpec, JobInput};
+use mlplane_spec::{AssetRef, CommandJob, DataType, EnvSource, EnvironmentSpec, JobInput};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
@@ -241,7 +241,24 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
             Outcome::Failed(format!("cannot start the job: {e}"))
         };
     }
-    run_process(sh, job, &spec, &env, &dir, &command, stop, log).await
+    let outcome = run_process(sh, job, &spec, &env, &dir, &command, stop, log).await;
+    if outcome != Outcome::Completed {
+        return outcome;
+    }
+    // Outputs are registered only after a clean exit; a failure here fails the job.
+    match data::register_outputs(sh, job, &spec, &dir).await {
+        Ok(notes) => {
+            for n in notes {
+                let _ = sh
+                    .cfg
+                    .store
+                    .append_log(&job.workspace, &job.run_id, &format!("[mlplane] {n}\n"))
+                    .await;
+            }
+            Outcome::Completed
+        }
+        Err(msg) => Outcome::Failed(msg),
+    }
 }
 
 type Prepared = (CommandJob, BuiltEnv, PathBuf, String);
@@ -266,27 +283,26 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         .join(job.name.as_str());
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut outputs = BTreeMap::new();
-    for name in spec.outputs.keys() {
-        let p = dir.join("outputs").join(name);
-        tokio::fs::create_dir_all(&p)
+    for (name, out) in &spec.outputs {
+        let p = data::output_path(&dir, name);
+        // A uri_file output is a file the job writes; its folder is `outputs/`.
+        let folder = if out.kind == DataType::UriFile {
+            dir.join("outputs")
+        } else {
+            p.clone()
+        };
+        tokio::fs::create_dir_all(&folder)
             .await
-            .map_err(|e| format!("cannot create the output folder {}: {e}", p.display()))?;
+            .map_err(|e| format!("cannot create the output folder {}: {e}", folder.display()))?;
         outputs.insert(name.clone(), p.display().to_string());
     }
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| format!("cannot create the job folder {}: {e}", dir.display()))?;
-    let mut inputs = BTreeMap::new();
+    let mut inputs = data::materialise_inputs(sh, job, &spec, &dir).await?;
     for (name, input) in &spec.inputs {
-        match input {
-            JobInput::Literal(l) => {
-                inputs.insert(name.clone(), l.render());
-            }
-            JobInput::Data { .. } => {
-                return Err(format!(
-                    "input '{name}': data inputs are not supported by the local executor yet"
-                ));
-            }
+        if let JobInput::Literal(l) = input {
+            inputs.insert(name.clone(), l.render());
         }
     }
     let command = spec

@@ -17,6 +17,7 @@
 //! - a job's processes run in their own process group, which is killed on cancel, timeout
 //!   and shutdown.
 
+pub mod data;
 pub mod job;
 pub mod process;
 pub mod spec;
@@ -64,6 +65,9 @@ pub struct ExecutorConfig {
     /// How long to sleep when nothing is queued; also how often a running job's
     /// cancellation is checked (at most every second).
     pub poll: Duration,
+    /// Where the files of data and model versions live: inputs are copied from it and
+    /// outputs uploaded into it. `None`: jobs with data inputs or outputs fail.
+    pub artifacts: Option<mlplane_artifacts::ArtifactStore>,
 }
 
 /// What every job task shares.
@@ -71,6 +75,18 @@ pub(crate) struct Shared {
     pub cfg: ExecutorConfig,
     /// The environment builder, or why there is none (uv missing).
     pub envs: std::result::Result<EnvBuilder, String>,
+}
+
+impl Shared {
+    /// The artifact store, or why jobs cannot move data without one.
+    pub(crate) fn artifacts(
+        &self,
+    ) -> std::result::Result<&mlplane_artifacts::ArtifactStore, String> {
+        self.cfg
+            .artifacts
+            .as_ref()
+            .ok_or_else(|| "this executor has no artifact store for data inputs and outputs".into())
+    }
 }
 
 /// Runs queued jobs of one compute target as local processes.

@@ -146,6 +146,7 @@ pub async fn run(
     if stale > 0 {
         tracing::info!(count = stale, "removed stale multipart uploads");
     }
+    let job_artifacts = artifacts.clone();
     let state =
         AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
     let addr = format!("{}:{}", config.host, config.port);
@@ -163,7 +164,9 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let executor = (config.job_slots > 0).then(|| {
-        let exec = mlplane_executor::Executor::new(executor_config(&config, &store, local));
+        let mut cfg = executor_config(&config, &store, local);
+        cfg.artifacts = Some(job_artifacts);
+        let exec = mlplane_executor::Executor::new(cfg);
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
     let served = axum::serve(listener, app(state))
@@ -207,6 +210,7 @@ fn executor_config(
         slots: config.job_slots,
         tracking_uri: Some(format!("http://{host}")),
         poll: std::time::Duration::from_millis(200),
+        artifacts: None,
     }
 }
 

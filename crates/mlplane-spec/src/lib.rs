@@ -22,7 +22,7 @@ pub use assets::{
 };
 pub use bind::CommandTemplate;
 pub use error::{Pos, Result, SpecError, SpecErrors};
-pub use job::{CommandJob, JobInput, JobOutput, Literal};
+pub use job::{CommandJob, InputMode, JobInput, JobOutput, Literal};
 
 use decode::Cx;
 

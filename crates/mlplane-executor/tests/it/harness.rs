@@ -82,6 +82,10 @@ impl Bench {
             slots,
             tracking_uri: Some("http://127.0.0.1:5050".into()),
             poll: Duration::from_millis(50),
+            artifacts: Some(
+                mlplane_artifacts::ArtifactStore::local(&self.dir.path().join("artifacts"))
+                    .expect("local artifact store"),
+            ),
         }
     }
 
