@@ -68,6 +68,12 @@ enum Command {
     /// Submit command jobs from spec files, follow, list and cancel them.
     #[command(subcommand)]
     Job(commands::jobs::JobCmd),
+    /// Create data versions from spec files (uploading local files), show, list, download.
+    #[command(subcommand)]
+    Data(commands::data::AssetCmd),
+    /// Create model versions from spec files (uploading local files), show, list, download.
+    #[command(subcommand)]
+    Model(commands::data::AssetCmd),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +111,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Runs(cmd) => commands::runs::run(&client()?, output, cmd).await,
         Command::Artifacts(cmd) => commands::artifacts::run(&client()?, output, cmd).await,
         Command::Job(cmd) => commands::jobs::run(&client()?, output, cmd).await,
+        Command::Data(cmd) => {
+            commands::data::run(&client()?, output, commands::data::Kind::Data, cmd).await
+        }
+        Command::Model(cmd) => {
+            commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await
+        }
     }
 }
 

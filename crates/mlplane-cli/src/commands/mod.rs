@@ -8,6 +8,7 @@
 //!   `next_page_token` until the server returns none.
 
 pub mod artifacts;
+pub mod data;
 pub mod experiments;
 pub mod jobs;
 mod logs;
