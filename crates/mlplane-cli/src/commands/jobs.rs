@@ -312,7 +312,13 @@ fn show(out: Output, job: &JobView) -> anyhow::Result<()> {
 /// job completed.
 async fn follow(c: &Client, name: &str, run_id: &str) -> anyhow::Result<()> {
     super::logs::stream(c, run_id).await?;
-    let job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
+    // The run can end before the job does: the mlflow client in the job ends it at exit,
+    // while the executor still registers outputs. Wait for the job's own terminal status.
+    let mut job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
+    while !matches!(job.status.as_str(), "Completed" | "Failed" | "Canceled") {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        job = typed(&c.get(c.url(["jobs", name])).await?)?;
+    }
     match job.status.as_str() {
         "Completed" => {
             eprintln!("job {name} completed");
