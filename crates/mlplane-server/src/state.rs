@@ -32,6 +32,19 @@ pub struct AppState {
     pub limits: Limits,
     /// Where parts of multipart uploads wait for `mpu/complete`.
     pub parts: PartStaging,
+    /// Striped locks over asset versions: file uploads hold one shared, completion holds it
+    /// exclusively, so no upload in this process writes bytes after its version completed.
+    pub asset_locks: Arc<[tokio::sync::RwLock<()>; 64]>,
+}
+
+impl AppState {
+    /// The lock stripe of one asset version.
+    pub fn asset_lock(&self, key: &str) -> &tokio::sync::RwLock<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.asset_locks[(h.finish() % 64) as usize]
+    }
 }
 
 impl AppState {
@@ -42,6 +55,7 @@ impl AppState {
             metrics: Arc::new(HttpMetrics::default()),
             limits,
             parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
+            asset_locks: Arc::new(std::array::from_fn(|_| tokio::sync::RwLock::new(()))),
         }
     }
 

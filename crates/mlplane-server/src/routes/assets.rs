@@ -7,6 +7,9 @@
 //! - local paths are stored as given with `storage_uri` null (`pending_upload`): the server
 //!   never reads the client's files; the client uploads them with `PUT .../files/{path}` and
 //!   then `POST .../complete` sets `storage_uri`, after which the files never change;
+//! - an upload holds its version's lock stripe shared and completion holds it exclusively,
+//!   so within one server process no file changes after its version completed (several
+//!   server processes over one database can still race an upload against completion);
 //! - a `path` naming another data or model version (`azureml:name:version`) takes that
 //!   version's storage location, which must be complete; nothing else (hosts, server paths) is
 //!   accepted as a location;
@@ -362,6 +365,13 @@ pub async fn upload_file(
 ) -> ApiResult<StatusCode> {
     let path = ArtifactPath::parse(&path)?;
     let (ws, a, owner) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let lock_key = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let _shared = s.asset_lock(&lock_key).read().await;
+    // Checked under the lock: a completion cannot slip in before the bytes are written.
+    let a = s
+        .store
+        .get_asset(&ws, a.kind, &a.name, &AssetVersionRef::Exact(a.version))
+        .await?;
     if a.storage_uri.is_some() {
         return Err(not_pending(&a));
     }
@@ -380,6 +390,8 @@ pub async fn complete(
     AppPath((ws, k, name, version)): VersionPath,
 ) -> ApiResult<Json<AssetView>> {
     let (ws, a, _) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let lock_key = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let _exclusive = s.asset_lock(&lock_key).write().await;
     if a.storage_uri.is_some() {
         return Err(not_pending(&a));
     }
