@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sdk"))
 
-from mlplane import Data, Environment, MLClient, MlplaneError, command  # noqa: E402
+from mlplane import Data, Environment, Input, MLClient, MlplaneError, Output, command  # noqa: E402
 
 
 def unique(prefix):
@@ -160,3 +160,61 @@ def test_gitignore_rules_match_like_git(tmp_path):
     archive.close()
     files = {p for p in paths if (tmp_path / p).is_file() and not (tmp_path / p).is_symlink()}
     assert files == {".gitignore", "keep.log", "docs/build", "src/main.py", "only/.amlignore"}
+def test_data_with_local_files_is_uploaded_and_downloads_back(client, tmp_path):
+    name = unique("iris")
+    src = tmp_path / "csv"
+    (src / "sub").mkdir(parents=True)
+    (src / "iris.csv").write_text("a,b\n1,2\n")
+    (src / "sub" / "blob.bin").write_bytes(bytes(range(256)) * 100)
+    a = client.data.create_or_update(Data(name=name, path=str(src)))
+    assert not a.pending_upload and a.storage_uri == f"mlplane-assets:/default/data/{name}/1"
+    files = client.data.files(name)
+    assert [f["path"] for f in files] == ["iris.csv", "sub/blob.bin"]
+    out = client.data.download(name, download_path=str(tmp_path / "down"))
+    assert open(os.path.join(out, "iris.csv")).read() == "a,b\n1,2\n"
+    assert open(os.path.join(out, "sub", "blob.bin"), "rb").read() == bytes(range(256)) * 100
+    # A pending version (nothing uploaded) cannot feed a job; the error names the input.
+    pending = client.data.create_or_update(Data(name=unique("pending"), path="not/here"))
+    assert pending.pending_upload
+    with pytest.raises(MlplaneError) as e:
+        client.jobs.create_or_update(
+            command(
+                command="ls ${{inputs.d}}",
+                inputs={"d": Input(path=f"azureml:{pending.name}:1")},
+                environment=Environment(pip=[]),
+            )
+        )
+    assert e.value.code == "invalid_spec"
+    assert e.value.details["errors"][0]["field"] == "inputs.d.path"
+
+
+@needs_uv
+def test_job_inputs_and_outputs_become_versions_with_lineage(client, tmp_path):
+    name = unique("rows")
+    f = tmp_path / "rows.csv"
+    f.write_text("x\n1\n2\n")
+    client.data.create_or_update(Data(name=name, path=str(f), type="uri_file"))
+    local = tmp_path / "extra"
+    local.mkdir()
+    (local / "n.txt").write_text("5\n")
+    out_name = unique("count")
+    job = client.jobs.create_or_update(
+        command(
+            command="wc -l < ${{inputs.rows}} > ${{outputs.count}}/lines.txt && cat ${{inputs.extra}}/n.txt",
+            inputs={
+                "rows": Input(type="uri_file", path=f"azureml:{name}@latest"),
+                "extra": Input(type="uri_folder", path=str(local), mode="download"),
+            },
+            outputs={"count": Output(type="uri_folder", name=out_name)},
+            environment=Environment(pip=[]),
+            experiment_name=unique("sdk-data"),
+        )
+    )
+    text = "".join(client.jobs.stream(job.name))
+    done = wait(client, job.name, {"Completed", "Failed", "Canceled"})
+    assert done.status == "Completed", (done.status_message, text)
+    assert "5\n" in text
+    produced = client.data.get(out_name)
+    assert produced.version == "1" and produced.source_job == job.name
+    got = client.data.download(out_name, download_path=str(tmp_path / "out"))
+    assert open(os.path.join(got, "lines.txt")).read().strip() == "3"

@@ -198,6 +198,32 @@ pub struct AssetListQuery {
     pub page_token: Option<String>,
 }
 
+/// One stored file of a data or model version.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssetFileView {
+    /// The file's path inside the version, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+impl From<core::AssetFile> for AssetFileView {
+    fn from(f: core::AssetFile) -> Self {
+        Self {
+            path: f.path.to_string(),
+            size: f.size,
+            sha256: f.sha256,
+        }
+    }
+}
+
+/// The files of a version, by path.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AssetFileList {
+    pub items: Vec<AssetFileView>,
+}
+
 /// Who produced an asset version and which jobs read it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LineageView {

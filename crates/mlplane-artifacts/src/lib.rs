@@ -8,6 +8,8 @@
 //! id is 32 hex characters, so it never equals `models`.
 //! Code snapshots are per workspace, at `{workspace}/snapshots/{sha256}/{path}` (see
 //! [`ArtifactKey::snapshot`]); experiment ids are numbers, so they never equal `snapshots`.
+//! Files of data and model versions are at `{workspace}/assets/{kind}/{name}/{version}/{path}`
+//! (see [`ArtifactKey::asset`]); an experiment id never equals `assets` either.
 //!
 //! Invariants:
 //! - an object is visible at its key only once it is complete: a failed, oversized or
@@ -34,12 +36,16 @@ pub use s3::S3Config;
 use bytes::Bytes;
 use futures::Stream;
 use futures::stream::BoxStream;
-use mlplane_core::{ArtifactPath, ExperimentId, LoggedModelId, RunId, SnapshotId, WorkspaceName};
+use mlplane_core::assets::{check_asset_name, check_asset_version};
+use mlplane_core::{
+    ArtifactPath, AssetKind, ExperimentId, Invalid, LoggedModelId, RunId, SnapshotId, WorkspaceName,
+};
 use std::fmt::{self, Display};
 use std::path::Path;
 use std::sync::Arc;
 
-/// What an artifact belongs to: a run, an MLflow 3 logged model or a code snapshot.
+/// What an artifact belongs to: a run, an MLflow 3 logged model, a code snapshot, or a data
+/// or model version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ArtifactOwner {
     Run(RunId),
@@ -47,6 +53,40 @@ pub enum ArtifactOwner {
     /// A job's code snapshot, content-addressed, shared by a workspace's jobs; the key's
     /// experiment id is not part of its object key.
     Snapshot(SnapshotId),
+    Asset(AssetVersionKey),
+}
+
+/// One version of a data or model asset, with a checked name and version (letters, digits,
+/// `_`, `-`, `.`, starting with a letter or digit), so it is safe as key components.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssetVersionKey {
+    kind: AssetKind,
+    name: String,
+    version: String,
+}
+
+impl AssetVersionKey {
+    pub fn new(kind: AssetKind, name: &str, version: &str) -> std::result::Result<Self, Invalid> {
+        check_asset_name(name)?;
+        check_asset_version(version)?;
+        Ok(Self {
+            kind,
+            name: name.to_string(),
+            version: version.to_string(),
+        })
+    }
+
+    pub fn kind(&self) -> AssetKind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
 }
 
 impl ArtifactOwner {
@@ -65,6 +105,12 @@ impl ArtifactOwner {
                 "artifacts".to_string(),
             ],
             ArtifactOwner::Snapshot(id) => vec!["snapshots".to_string(), id.as_str().to_string()],
+            ArtifactOwner::Asset(a) => vec![
+                "assets".to_string(),
+                a.kind.as_str().to_string(),
+                a.name.clone(),
+                a.version.clone(),
+            ],
         }
     }
 }
@@ -100,10 +146,22 @@ impl ArtifactKey {
         }
     }
 
+    /// The key of a file of a data or model version; `experiment_id` is not part of such
+    /// keys and is set to 0.
+    pub fn asset(ws: WorkspaceName, asset: AssetVersionKey, path: ArtifactPath) -> Self {
+        Self {
+            workspace: ws,
+            experiment_id: ExperimentId(0),
+            owner: ArtifactOwner::Asset(asset),
+            path,
+        }
+    }
+
     /// The object key relative to the store root:
     /// `{workspace}/{experiment_id}/{run_id}/artifacts/{path}`,
     /// `{workspace}/{experiment_id}/models/{model_id}/artifacts/{path}` or
-    /// `{workspace}/snapshots/{sha256}/{path}`.
+    /// `{workspace}/snapshots/{sha256}/{path}`,
+    /// `{workspace}/assets/{kind}/{name}/{version}/{path}`.
     pub fn object_key(&self) -> String {
         format!(
             "{}/{}/{}",
@@ -317,6 +375,24 @@ mod tests {
             format!("default/snapshots/{}/snapshot.tar.gz", "ab".repeat(32))
         );
         assert_eq!(key.components().expect("file").len(), 4);
+    }
+
+    #[test]
+    fn asset_keys_live_under_assets() {
+        let asset = AssetVersionKey::new(AssetKind::Data, "iris", "2").expect("valid");
+        let key = ArtifactKey::asset(
+            WorkspaceName::default_workspace(),
+            asset,
+            ArtifactPath::parse("csv/iris.csv").expect("path"),
+        );
+        assert_eq!(key.object_key(), "default/assets/data/iris/2/csv/iris.csv");
+        assert_eq!(key.components().expect("file").join("/"), key.object_key());
+        for (name, version) in [("..", "1"), ("a/b", "1"), ("iris", ".."), ("iris", "")] {
+            assert!(
+                AssetVersionKey::new(AssetKind::Model, name, version).is_err(),
+                "{name}:{version} must be refused"
+            );
+        }
     }
 
     #[test]

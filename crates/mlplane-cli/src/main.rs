@@ -74,6 +74,12 @@ enum Command {
     /// Register command components (jobs use them with `component: azureml:name:version`).
     #[command(subcommand)]
     Component(commands::component::ComponentCmd),
+    /// Create data versions from spec files (uploading local files), show, list, download.
+    #[command(subcommand)]
+    Data(commands::data::AssetCmd),
+    /// Create model versions from spec files (uploading local files), show, list, download.
+    #[command(subcommand)]
+    Model(commands::data::AssetCmd),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +119,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Job(cmd) => commands::jobs::run(&client()?, output, cmd).await,
         Command::Compute(cmd) => commands::compute::run(&client()?, output, cmd).await,
         Command::Component(cmd) => commands::component::run(&client()?, output, cmd).await,
+        Command::Data(cmd) => {
+            commands::data::run(&client()?, output, commands::data::Kind::Data, cmd).await
+        }
+        Command::Model(cmd) => {
+            commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await
+        }
     }
 }
 

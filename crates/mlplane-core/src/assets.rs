@@ -107,6 +107,69 @@ pub struct NewAsset {
     pub source_job: Option<JobName>,
 }
 
+/// One stored file of a data or model version, at `path` inside the version's tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetFile {
+    pub path: crate::ArtifactPath,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Whether `kind` has files of its own (data and models do; environments and components are
+/// specs only).
+pub fn has_files(kind: AssetKind) -> bool {
+    matches!(kind, AssetKind::Data | AssetKind::Model)
+}
+
+/// The storage URI of a completed data or model version whose files this server stores:
+/// `mlplane-assets:/{workspace}/{kind}/{name}/{version}`.
+pub fn stored_asset_uri(ws: &WorkspaceName, kind: AssetKind, name: &str, version: &str) -> String {
+    format!("mlplane-assets:/{ws}/{kind}/{name}/{version}")
+}
+
+/// The `(workspace, kind, name, version)` a [`stored_asset_uri`] names, if `uri` is one with
+/// valid parts.
+pub fn parse_stored_asset_uri(uri: &str) -> Option<(WorkspaceName, AssetKind, String, String)> {
+    let rest = uri.strip_prefix("mlplane-assets:/")?;
+    let mut parts = rest.split('/');
+    let (ws, kind, name, version) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let ws = WorkspaceName::parse(ws).ok()?;
+    let kind = AssetKind::parse(kind).ok()?;
+    if !has_files(kind) || check_asset_name(name).is_err() || check_asset_version(version).is_err()
+    {
+        return None;
+    }
+    Some((ws, kind, name.to_string(), version.to_string()))
+}
+
+/// Checks a file record: not the root, a 64-character lowercase hex digest.
+pub fn check_asset_file(f: &AssetFile) -> Result<(), Invalid> {
+    let mut v = Vec::new();
+    if f.path.is_root() {
+        v.push(Violation::new("path", "must name a file, not the root"));
+    }
+    if f.sha256.len() != 64
+        || !f
+            .sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        v.push(Violation::new(
+            "sha256",
+            "must be 64 lowercase hex characters",
+        ));
+    }
+    if i64::try_from(f.size).is_err() {
+        v.push(Violation::new("size", "is too large"));
+    }
+    Invalid::check(v)
+}
+
 /// Which version of an asset a caller means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AssetVersionRef {
@@ -195,6 +258,27 @@ pub fn check_new_asset(a: &NewAsset) -> Result<(), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_uris_round_trip_and_refuse_anything_else() {
+        let ws = WorkspaceName::default_workspace();
+        let uri = stored_asset_uri(&ws, AssetKind::Model, "clf", "3");
+        assert_eq!(uri, "mlplane-assets:/default/model/clf/3");
+        assert_eq!(
+            parse_stored_asset_uri(&uri),
+            Some((ws, AssetKind::Model, "clf".into(), "3".into()))
+        );
+        for bad in [
+            "mlplane-assets:/default/model/clf/3/x",
+            "mlplane-assets:/default/environment/e/1",
+            "mlplane-assets:/default/data/../1",
+            "mlplane-assets:/default/data/a",
+            "http://host/default/data/a/1",
+            "file:///etc/passwd",
+        ] {
+            assert_eq!(parse_stored_asset_uri(bad), None, "{bad}");
+        }
+    }
 
     fn asset(name: &str, version: Option<&str>) -> NewAsset {
         NewAsset {

@@ -24,7 +24,7 @@ pub mod snapshot;
 pub mod validate;
 
 pub use artifact_path::ArtifactPath;
-pub use assets::{Asset, AssetKind, AssetVersionRef, NewAsset};
+pub use assets::{Asset, AssetFile, AssetKind, AssetVersionRef, NewAsset};
 pub use error::{Invalid, Violation};
 pub use ids::{ExperimentId, RunId, WorkspaceName};
 pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};

@@ -13,10 +13,10 @@
 //!   process outlives its job.
 
 use crate::process::{LogPump, signal_group};
-use crate::{Shared, spec};
+use crate::{Shared, data, spec};
 use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
-use mlplane_spec::{AssetRef, CommandJob, EnvSource, EnvironmentSpec, JobInput};
+use mlplane_spec::{AssetRef, CommandJob, DataType, EnvSource, EnvironmentSpec, JobInput};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::os::unix::process::ExitStatusExt;
@@ -286,7 +286,24 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
             Outcome::Failed(format!("cannot start the job: {e}"))
         };
     }
-    run_process(sh, job, &spec, &env, (&dir, &cwd), &command, stop, log).await
+    let outcome = run_process(sh, job, &spec, &env, (&dir, &cwd), &command, stop, log).await;
+    if outcome != Outcome::Completed {
+        return outcome;
+    }
+    // Outputs are registered only after a clean exit; a failure here fails the job.
+    match data::register_outputs(sh, job, &spec, &dir).await {
+        Ok(notes) => {
+            for n in notes {
+                let _ = sh
+                    .cfg
+                    .store
+                    .append_log(&job.workspace, &job.run_id, &format!("[mlplane] {n}\n"))
+                    .await;
+            }
+            Outcome::Completed
+        }
+        Err(msg) => Outcome::Failed(msg),
+    }
 }
 
 /// The spec, environment, job folder, working folder and rendered command.
@@ -305,11 +322,17 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         .join(job.name.as_str());
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut outputs = BTreeMap::new();
-    for name in spec.outputs.keys() {
-        let p = dir.join("outputs").join(name);
-        tokio::fs::create_dir_all(&p)
+    for (name, out) in &spec.outputs {
+        let p = data::output_path(&dir, name);
+        // A uri_file output is a file the job writes; its folder is `outputs/`.
+        let folder = if out.kind == DataType::UriFile {
+            dir.join("outputs")
+        } else {
+            p.clone()
+        };
+        tokio::fs::create_dir_all(&folder)
             .await
-            .map_err(|e| format!("cannot create the output folder {}: {e}", p.display()))?;
+            .map_err(|e| format!("cannot create the output folder {}: {e}", folder.display()))?;
         outputs.insert(name.clone(), p.display().to_string());
     }
     tokio::fs::create_dir_all(&dir)
@@ -319,17 +342,10 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         Some(code) => crate::code::materialize(sh, job, code, &dir, log).await?,
         None => dir.clone(),
     };
-    let mut inputs = BTreeMap::new();
+    let mut inputs = data::materialise_inputs(sh, job, &spec, &dir).await?;
     for (name, input) in &spec.inputs {
-        match input {
-            JobInput::Literal(l) => {
-                inputs.insert(name.clone(), l.render());
-            }
-            JobInput::Data { .. } => {
-                return Err(format!(
-                    "input '{name}': data inputs are not supported by the local executor yet"
-                ));
-            }
+        if let JobInput::Literal(l) = input {
+            inputs.insert(name.clone(), l.render());
         }
     }
     let command = spec

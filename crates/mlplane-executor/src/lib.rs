@@ -26,6 +26,7 @@
 
 pub mod backend;
 mod code;
+pub mod data;
 pub mod job;
 pub mod orphans;
 pub mod process;

@@ -24,6 +24,7 @@ use utoipa::OpenApi;
         snapshots::head, snapshots::put, snapshots::get, snapshots::file,
         assets::create, assets::list, assets::versions, assets::get, assets::archive, assets::restore, assets::lineage,
         computes::create, computes::list, computes::get, schemas::get,
+        assets::upload_file, assets::complete, assets::files, assets::download_file,
         health::healthz, health::readyz, health::metrics,
     ),
     tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"))

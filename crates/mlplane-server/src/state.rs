@@ -36,6 +36,19 @@ pub struct AppState {
     pub wake: mlplane_executor::Wake,
     /// Slots of the built-in `local` compute target (`--job-slots`), for its view.
     pub local_slots: usize,
+    /// Striped locks over asset versions: file uploads hold one shared, completion holds it
+    /// exclusively, so no upload in this process writes bytes after its version completed.
+    pub asset_locks: Arc<[tokio::sync::RwLock<()>; 64]>,
+}
+
+impl AppState {
+    /// The lock stripe of one asset version.
+    pub fn asset_lock(&self, key: &str) -> &tokio::sync::RwLock<()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut h);
+        &self.asset_locks[(h.finish() % 64) as usize]
+    }
 }
 
 impl AppState {
@@ -48,6 +61,7 @@ impl AppState {
             parts: PartStaging::new(&std::env::temp_dir().join("mlplane-mpu-staging")),
             wake: mlplane_executor::Wake::default(),
             local_slots: 0,
+            asset_locks: Arc::new(std::array::from_fn(|_| tokio::sync::RwLock::new(()))),
         }
     }
 

@@ -26,7 +26,7 @@ pub use bind::CommandTemplate;
 pub use component::ComponentSpec;
 pub use compute::{ComputeSpec, ComputeType};
 pub use error::{Pos, Result, SpecError, SpecErrors};
-pub use job::{CommandJob, JobInput, JobOutput, Literal};
+pub use job::{CommandJob, InputMode, JobInput, JobOutput, Literal};
 
 use decode::Cx;
 

@@ -23,13 +23,16 @@
 use crate::rules::decode_input_tags;
 use crate::{Entity, Result, StoreError};
 use async_trait::async_trait;
-use mlplane_core::assets::{check_asset_name, check_asset_version, check_new_asset};
+use mlplane_core::assets::{
+    check_asset_file, check_asset_name, check_asset_version, check_new_asset, has_files,
+};
 use mlplane_core::jobs::{
     JOB_TAG, check_job_io, check_new_job, check_status_message, check_worker,
 };
 use mlplane_core::{
-    Asset, AssetKind, AssetVersionRef, ExperimentId, IoDirection, Job, JobIo, JobKind, JobName,
-    JobQuery, JobStatus, NewAsset, NewJob, Page, PageRequest, RunId, RunStatus, Tag, WorkspaceName,
+    Asset, AssetFile, AssetKind, AssetVersionRef, ExperimentId, IoDirection, Job, JobIo, JobKind,
+    JobName, JobQuery, JobStatus, NewAsset, NewJob, Page, PageRequest, RunId, RunStatus, Tag,
+    WorkspaceName,
 };
 
 /// Who produced an asset version and which jobs read it.
@@ -127,6 +130,94 @@ pub trait JobStore: Send + Sync {
         version: &str,
         archived: bool,
     ) -> Result<Asset>;
+
+    /// Records (or replaces, by path) a file of a pending data or model version, one whose
+    /// `storage_uri` is still null. A completed version, or an environment or component, is
+    /// `InvalidState`: versions are immutable once complete.
+    async fn record_asset_file(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        file: AssetFile,
+    ) -> Result<()>;
+    /// The recorded files of a version, by path.
+    async fn asset_files(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<AssetFile>>;
+    /// Completes a pending data or model version: sets its `storage_uri`, after which its
+    /// files never change. A version that has a `storage_uri` already is `InvalidState`.
+    async fn complete_asset(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        storage_uri: &str,
+    ) -> Result<Asset>;
+}
+
+/// Checks a file record of `kind` before it is written.
+pub(crate) fn check_file(kind: AssetKind, name: &str, version: &str, f: &AssetFile) -> Result<()> {
+    check_asset_key(name, Some(version))?;
+    check_kind_has_files(kind)?;
+    Ok(check_asset_file(f)?)
+}
+
+pub(crate) fn check_kind_has_files(kind: AssetKind) -> Result<()> {
+    if has_files(kind) {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidState(format!(
+            "{kind} assets have no files of their own"
+        )))
+    }
+}
+
+/// Checks that `a` may still get files: it has no storage location yet.
+pub(crate) fn check_pending(a: &Asset) -> Result<()> {
+    match &a.storage_uri {
+        None => Ok(()),
+        Some(_) => Err(StoreError::InvalidState(format!(
+            "{} is complete; its files cannot change",
+            asset_id(a.kind, &a.name, &a.version)
+        ))),
+    }
+}
+
+/// Checks a completion request: a storage URI without control characters.
+pub(crate) fn check_completion(name: &str, version: &str, storage_uri: &str) -> Result<()> {
+    check_asset_key(name, Some(version))?;
+    let uri_ok = !storage_uri.is_empty()
+        && storage_uri.len() <= mlplane_core::limits::MAX_URI_BYTES
+        && !storage_uri.chars().any(char::is_control);
+    if uri_ok {
+        Ok(())
+    } else {
+        Err(mlplane_core::Invalid::one(
+            "storage_uri",
+            format!(
+                "must be 1-{} bytes without control characters",
+                mlplane_core::limits::MAX_URI_BYTES
+            ),
+        )
+        .into())
+    }
+}
+
+/// A file row (path, size, sha256) as both engines read it.
+pub(crate) fn decode_file(path: String, size: i64, sha256: String) -> Result<AssetFile> {
+    Ok(AssetFile {
+        path: mlplane_core::ArtifactPath::parse(&path)
+            .map_err(|_| corrupt("asset file path", &path))?,
+        size: u64::try_from(size).map_err(|_| corrupt("asset file size", &size.to_string()))?,
+        sha256,
+    })
 }
 
 pub(crate) fn job_not_found(name: &JobName) -> StoreError {

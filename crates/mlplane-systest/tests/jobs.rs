@@ -1,6 +1,7 @@
 //! Jobs end to end through the real binary: a command job submitted over the REST API is
 //! claimed by the server's built-in executor, runs as a process in a uv-built environment,
-//! streams its output into the run's log and completes; a long job is cancelled.
+//! streams its output into the run's log and completes; a long job is cancelled; the
+//! sklearn example reads its data asset and registers its model output with lineage.
 //!
 //! Needs uv (`MLPLANE_UV`, installed by `make test`); without it the test prints a notice
 //! and returns, unless `MLPLANE_REQUIRE_UV` is set.
@@ -119,6 +120,24 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
     let api = server.api();
     let c = client();
 
+    // The data asset goes in through the CLI, which uploads the committed CSV.
+    let data_spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/sklearn-iris/data.yml");
+    let out = std::process::Command::new(mlplane_systest::binary())
+        .args(["--url", &server.url, "-o", "json", "data", "create", "-f"])
+        .arg(&data_spec)
+        .output()
+        .expect("run mlplane data create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data: Value = serde_json::from_slice(&out.stdout).expect("data create prints JSON");
+    assert_eq!(data["pending_upload"], false, "{data}");
+    let files = get_json(&c, &format!("{api}/data/iris-csv/versions/1/files")).await;
+    assert_eq!(files["items"][0]["path"], "iris.csv", "{files}");
+
     let job = post_json(
         &c,
         &format!("{api}/jobs"),
@@ -149,7 +168,36 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
     .await;
     let log = log_of(&c, &api, &run_id).await;
     assert_eq!(done["status"], "Completed", "{done}\nlog:\n{log}");
-    assert!(log.contains("accuracy 0.9"), "{log}");
+    assert!(log.contains("rows 150 accuracy 0.9"), "{log}");
+    assert!(
+        log.contains("registered output 'model' as model iris-classifier:1"),
+        "{log}"
+    );
+    let model = get_json(&c, &format!("{api}/models/iris-classifier/versions/latest")).await;
+    assert_eq!(model["version"], "1", "{model}");
+    assert_eq!(model["source_job"], name.as_str(), "{model}");
+    assert_eq!(model["pending_upload"], false, "{model}");
+    let files = get_json(
+        &c,
+        &format!("{api}/models/iris-classifier/versions/1/files"),
+    )
+    .await;
+    let paths: Vec<&str> = files["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    assert!(paths.contains(&"MLmodel"), "{files}");
+    assert!(paths.contains(&"model.pkl"), "{files}");
+    let lineage = get_json(
+        &c,
+        &format!("{api}/models/iris-classifier/versions/1/lineage"),
+    )
+    .await;
+    assert_eq!(lineage["producer"], name.as_str(), "{lineage}");
+    let lineage = get_json(&c, &format!("{api}/data/iris-csv/versions/1/lineage")).await;
+    assert_eq!(lineage["consumers"], json!([name]), "{lineage}");
     let run = get_json(&c, &format!("{api}/runs/{run_id}")).await;
     let metric = run["data"]["metrics"]
         .as_array()

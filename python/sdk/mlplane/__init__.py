@@ -8,11 +8,21 @@
     for text in client.jobs.stream(job.name):
         print(text, end="")
 
+Data goes in and out as versioned assets:
+
+    client.data.create_or_update(Data(name="iris", path="./data/iris.csv", type="uri_file"))
+    job = client.jobs.create_or_update(command(
+        command="python train.py ${{inputs.d}} ${{outputs.m}}",
+        inputs={"d": Input(type="uri_file", path="azureml:iris@latest")},
+        outputs={"m": Output(type="mlflow_model", name="clf")},
+        environment=Environment(pip=["scikit-learn"])))
+    client.models.download("clf", download_path="./clf")
+
 Tracking (metrics, params, artifacts, models) goes through the unmodified `mlflow` client
 pointed at the same server.
 """
 
 from .client import MLClient, MlplaneError
-from .entities import Asset, Data, Environment, Job, Model, command
+from .entities import Asset, Data, Environment, Input, Job, Model, Output, command
 
-__all__ = ["MLClient", "MlplaneError", "Job", "Asset", "Data", "Model", "Environment", "command"]
+__all__ = ["MLClient", "MlplaneError", "Job", "Asset", "Data", "Model", "Environment", "Input", "Output", "command"]

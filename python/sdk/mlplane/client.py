@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any, Iterator
 from urllib.parse import quote
 
 import httpx
 
-from .entities import Asset, CommandJob, Data, Environment, Job, Model
+from .entities import Asset, CommandJob, Data, Environment, Input, Job, Model
 from . import snapshot as _snapshot
 
 
@@ -28,8 +30,11 @@ class _Api:
     def url(self, *segments: str) -> str:
         return "/".join([self.base, *(quote(str(s), safe="") for s in segments)])
 
-    def call(self, method: str, *segments: str, json: Any = None, params: Any = None) -> Any:
-        r = self.http.request(method, self.url(*segments), json=json, params=params)
+    def call(self, method: str, *segments: str, json: Any = None, params: Any = None, content: Any = None) -> Any:
+        r = self.http.request(method, self.url(*segments), json=json, params=params, content=content)
+        return self.answer(r)
+
+    def answer(self, r: httpx.Response) -> Any:
         if r.status_code >= 400:
             try:
                 body = r.json()
@@ -55,6 +60,10 @@ class JobOperations:
             body: Any = job.spec()
             if job.code:
                 body["code_snapshot"] = self.upload_code(job.code)
+            for name, value in job.inputs.items():
+                if isinstance(value, Input) and _is_local(value.path):
+                    ref = _upload_anonymous(self._api, value)
+                    body["inputs"][name]["path"] = ref
         elif isinstance(job, str):
             body = {"yaml": job}
         else:
@@ -136,12 +145,120 @@ class JobOperations:
         raise MlplaneError(0, "log_stream_lost", "lost the log stream 20 times")
 
 
+def _is_local(path: str | None) -> bool:
+    """A path that names local files, not a registered version."""
+    if not path or path.startswith("azureml:") or "://" in path:
+        return False
+    return os.path.exists(path)
+
+
+def _plan(local: str) -> list[tuple[str, str]]:
+    """`(local file, remote path)` for `local` (a file: its name) or every file under it."""
+    local = os.path.abspath(local)
+    if os.path.isfile(local):
+        return [(local, os.path.basename(local))]
+    out = []
+    for root, dirs, files in os.walk(local):
+        dirs.sort()
+        for f in sorted(files):
+            full = os.path.join(root, f)
+            out.append((full, os.path.relpath(full, local).replace(os.sep, "/")))
+    if not out:
+        raise ValueError(f"{local} holds no files to upload")
+    return out
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _upload(api: _Api, kind: str, name: str, version: str, plan: list[tuple[str, str]]) -> dict:
+    """Streams every file into the pending version, then completes it."""
+    for local, remote in plan:
+        with open(local, "rb") as f:
+            r = api.http.put(
+                "/".join([api.url(kind, name, "versions", version, "files"), *(quote(c, safe="") for c in remote.split("/"))]),
+                content=f,
+                headers={"content-type": "application/octet-stream"},
+            )
+        api.answer(r)
+    return api.call("POST", kind, name, "versions", version, "complete")
+
+
+def _upload_anonymous(api: _Api, inp: Input) -> str:
+    """Uploads a local input as `azureml_anon_<content digest>:1` (once) and names it."""
+    plan = _plan(inp.path)
+    digest = hashlib.sha256()
+    for local, remote in plan:
+        digest.update(remote.encode() + b"\0" + bytes.fromhex(_sha256(local)))
+    name = f"azureml_anon_{digest.hexdigest()[:24]}"
+    kind = "models" if inp.type in ("mlflow_model", "custom_model") else "data"
+    try:
+        existing = api.call("GET", kind, name, "versions", "1")
+    except MlplaneError as e:
+        if e.status != 404:
+            raise
+        existing = api.call(
+            "POST", kind, json={"name": name, "version": "1", "type": inp.type, "path": os.path.basename(os.path.abspath(inp.path))}
+        )
+    if existing.get("pending_upload"):
+        _upload(api, kind, name, "1", plan)
+    return f"azureml:{name}:1"
+
+
 class AssetOperations:
     def __init__(self, api: _Api, kind: str, make):
         self._api, self._kind, self._make = api, kind, make
 
     def create_or_update(self, asset) -> Asset:
-        return Asset.from_json(self._api.call("POST", self._kind, json=self._make(asset)))
+        """Creates a version; a `Data`/`Model` whose `path` names local files uploads them
+        and completes the version (it stays pending if an upload fails)."""
+        local = getattr(asset, "path", None) if isinstance(asset, (Data, Model)) else None
+        plan = _plan(local) if _is_local(local) else None
+        body = self._make(asset)
+        if plan is not None:
+            # The server keeps the local path only as a note; it must be relative.
+            body["path"] = os.path.basename(os.path.abspath(local)) or "."
+        created = self._api.call("POST", self._kind, json=body)
+        if plan is not None and created.get("pending_upload"):
+            created = _upload(self._api, self._kind, created["name"], created["version"], plan)
+        return Asset.from_json(created)
+
+    def files(self, name: str, version: str = "latest") -> list[dict]:
+        """The version's files: `path`, `size`, `sha256`."""
+        return self._api.call("GET", self._kind, name, "versions", version, "files")["items"]
+
+    def download(self, name: str, version: str = "latest", download_path: str = ".") -> str:
+        """Writes the version's files under `download_path/<name>/`, checking each sha256;
+        answers that folder. Paths from the server never leave it."""
+        root = os.path.abspath(os.path.join(download_path, name))
+        for f in self.files(name, version):
+            parts = f["path"].split("/")
+            if any(p in ("", ".", "..") or "\\" in p for p in parts):
+                raise MlplaneError(0, "unsafe_path", f"refusing to write {f['path']!r}")
+            dest = os.path.join(root, *parts)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            h = hashlib.sha256()
+            url = "/".join([self._api.url(self._kind, name, "versions", version, "files"), *(quote(p, safe="") for p in parts)])
+            with self._api.http.stream("GET", url) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    self._api.answer(r)
+                tmp = dest + ".part"
+                with open(tmp, "wb") as out:
+                    for chunk in r.iter_bytes():
+                        h.update(chunk)
+                        out.write(chunk)
+            if h.hexdigest() != f["sha256"]:
+                os.remove(tmp)
+                raise MlplaneError(0, "checksum_mismatch", f"{f['path']}: sha256 differs from the server's record")
+            os.replace(tmp, dest)
+        os.makedirs(root, exist_ok=True)
+        return root
 
     def get(self, name: str, version: str = "latest") -> Asset:
         return Asset.from_json(self._api.call("GET", self._kind, name, "versions", version))

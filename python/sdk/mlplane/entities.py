@@ -40,7 +40,8 @@ def _meta(name, version, description, tags) -> dict[str, Any]:
 
 @dataclass
 class Data:
-    """A data asset: `path` is a registered reference or a path relative to the spec."""
+    """A data asset: `path` is a registered reference (`azureml:name:version`) or a local file
+    or folder, whose files `client.data.create_or_update` uploads."""
 
     name: str
     path: str
@@ -66,6 +67,46 @@ class Model:
 
     def spec(self) -> dict[str, Any]:
         return {**_meta(self.name, self.version, self.description, self.tags), "type": self.type, "path": self.path}
+
+
+@dataclass
+class Input:
+    """A data or model input of a job, like `azure.ai.ml.Input`: `path` is a registered
+    version (`azureml:name:version`, `azureml:name@latest`) or a local file or folder, which
+    the client uploads as an anonymous data version before submitting."""
+
+    type: str = "uri_folder"
+    path: str | None = None
+    mode: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": self.type, "path": self.path}
+        if self.mode:
+            s["mode"] = self.mode
+        return s
+
+
+@dataclass
+class Output:
+    """A job output, like `azure.ai.ml.Output`: registered when the job completes as a data
+    version (uri_file, uri_folder, mltable) or a model version (mlflow_model, custom_model),
+    named `name` (default `azureml_<job>_output_data_<output>`) at `version` (default: next)."""
+
+    type: str = "uri_folder"
+    name: str | None = None
+    version: str | None = None
+
+    def spec(self) -> dict[str, Any]:
+        s: dict[str, Any] = {"type": self.type}
+        if self.name:
+            s["name"] = self.name
+        if self.version is not None:
+            s["version"] = str(self.version)
+        return s
+
+
+def _io(v: Any) -> Any:
+    return v.spec() if isinstance(v, (Input, Output)) else v
 
 
 @dataclass
@@ -100,9 +141,9 @@ class CommandJob:
             if getattr(self, key):
                 s[key] = getattr(self, key)
         if self.inputs:
-            s["inputs"] = dict(self.inputs)
+            s["inputs"] = {k: _io(v) for k, v in self.inputs.items()}
         if self.outputs:
-            s["outputs"] = dict(self.outputs)
+            s["outputs"] = {k: _io(v) for k, v in self.outputs.items()}
         if self.tags:
             s["tags"] = dict(self.tags)
         if self.environment_variables:
@@ -154,6 +195,8 @@ class Asset:
     storage_uri: str | None
     archived: bool
     created_at: int
+    pending_upload: bool = False
+    source_job: str | None = None
 
     @classmethod
     def from_json(cls, v: dict[str, Any]) -> "Asset":

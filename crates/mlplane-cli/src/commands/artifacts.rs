@@ -112,10 +112,10 @@ async fn list(c: &Client, run_id: &str, dir: &str) -> anyhow::Result<Value> {
 }
 
 /// A file to upload and where it goes in the run.
-struct Planned {
-    local: PathBuf,
-    remote: String,
-    size: u64,
+pub(crate) struct Planned {
+    pub local: PathBuf,
+    pub remote: String,
+    pub size: u64,
 }
 
 async fn upload(
@@ -153,7 +153,7 @@ async fn upload(
 
 /// Lists the files to upload: `local` itself, or every file under it (sorted, symlinks to
 /// files followed, symlinked directories skipped with a warning).
-fn plan_upload(local: &Path, dest: &str) -> anyhow::Result<Vec<Planned>> {
+pub(crate) fn plan_upload(local: &Path, dest: &str) -> anyhow::Result<Vec<Planned>> {
     let meta =
         std::fs::metadata(local).with_context(|| format!("cannot read {}", local.display()))?;
     let join = |rel: &str| {
@@ -227,6 +227,17 @@ async fn upload_file(
     p: &Planned,
     bar: &ProgressBar,
 ) -> anyhow::Result<Value> {
+    upload_to(c, &["runs", run_id, "artifacts"], p, bar).await
+}
+
+/// Streams `p.local` with `PUT` to the URL `segments` + `p.remote`; answers the JSON body
+/// (`null` for an empty answer).
+pub(crate) async fn upload_to(
+    c: &Client,
+    segments: &[&str],
+    p: &Planned,
+    bar: &ProgressBar,
+) -> anyhow::Result<Value> {
     let file = tokio::fs::File::open(&p.local)
         .await
         .with_context(|| format!("cannot open {}", p.local.display()))?;
@@ -242,7 +253,7 @@ async fn upload_file(
             }
             e
         });
-    let mut segments = vec!["runs", run_id, "artifacts"];
+    let mut segments = segments.to_vec();
     segments.extend(p.remote.split('/'));
     let req = c
         .request(Method::PUT, c.url(segments))
@@ -253,6 +264,9 @@ async fn upload_file(
         Ok(resp) => {
             let resp = c.check(resp).await?;
             let bytes = resp.bytes().await.map_err(|e| c.unreachable(e))?;
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
             serde_json::from_slice(&bytes).context("the server's answer is not valid JSON")
         }
         Err(e) => match read_error.lock().ok().and_then(|mut s| s.take()) {
@@ -366,7 +380,7 @@ async fn download_dir(
 }
 
 /// Turns a server-provided `a/b/c` into a relative path that cannot leave its root.
-fn safe_relative(rel: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn safe_relative(rel: &str) -> anyhow::Result<PathBuf> {
     let parts_ok = rel
         .split('/')
         .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
@@ -379,7 +393,7 @@ fn safe_relative(rel: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Streams a download into `dest` through a temporary file, checking the sha256.
-async fn save(
+pub(crate) async fn save(
     c: &Client,
     resp: reqwest::Response,
     dest: &Path,
@@ -437,7 +451,7 @@ async fn save(
 }
 
 /// A byte progress bar on stderr, hidden when stderr is not a terminal.
-fn progress(total: u64) -> ProgressBar {
+pub(crate) fn progress(total: u64) -> ProgressBar {
     let target = if std::io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {

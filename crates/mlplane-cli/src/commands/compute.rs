@@ -4,13 +4,12 @@
 //! `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>: <message>` and the
 //! command exits 1.
 
-use super::jobs::{MAX_SPEC_FILE, spec_error_lines};
+use super::jobs::spec_error_lines;
 use crate::client::{ApiFailure, Client, typed};
 use crate::output::{self, Output};
-use anyhow::Context;
 use mlplane_api::{AssetList, AssetView};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ComputeCmd {
@@ -58,16 +57,9 @@ pub async fn run(c: &Client, out: Output, cmd: ComputeCmd) -> anyhow::Result<()>
     }
 }
 
-async fn create(c: &Client, file: &PathBuf, set: Vec<String>) -> anyhow::Result<AssetView> {
+async fn create(c: &Client, file: &Path, set: Vec<String>) -> anyhow::Result<AssetView> {
     let shown = file.display().to_string();
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {shown}"))?;
-    if meta.len() > MAX_SPEC_FILE {
-        anyhow::bail!(
-            "{shown} is {} bytes; a spec file may hold at most {MAX_SPEC_FILE}",
-            meta.len()
-        );
-    }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+    let text = super::data::read_spec(file)?;
     match c
         .post(
             c.api_url(["computes"]),

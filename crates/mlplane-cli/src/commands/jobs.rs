@@ -7,6 +7,12 @@
 //! - the spec file is read here and sent as text with the `--set` overrides; the server
 //!   validates it, and its `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>:
 //!   <message>` before the command fails with exit code 1;
+//! - local input paths (relative to the spec file, never outside its folder) are uploaded
+//!   first as anonymous data or model versions named by their content
+//!   (`azureml_anon_<sha256 prefix>`, so the same files are uploaded once) and the inputs
+//!   are rewritten with `--set inputs.<name>.path=azureml:<asset>:1`, as Azure ML does;
+//! - `download` writes the job's registered outputs under `named-outputs/<output>/` and its
+//!   log to `user_logs/std_log.txt`, never outside the target folder;
 //! - `--stream` prints the job's log from the server's event stream (resuming from the last
 //!   offset if the connection drops) until its run ends, then exits 0 only for `Completed`.
 
@@ -14,12 +20,9 @@ use super::{Paging, fetch_pages, print_page};
 use crate::client::{ApiFailure, Client, typed};
 use crate::output::{self, Output};
 use anyhow::Context;
-use mlplane_api::JobView;
+use mlplane_api::{AssetView, JobIoList, JobView};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-
-/// Largest spec file read, in bytes (the server's own limit is the same).
-pub(crate) const MAX_SPEC_FILE: u64 = 1 << 20;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum JobCmd {
@@ -49,6 +52,12 @@ pub enum JobCmd {
     Cancel { name: String },
     /// Print a job's log until it ends.
     Stream { name: String },
+    /// Download a job's outputs and its log (default folder `./<name>`).
+    Download {
+        name: String,
+        #[arg(long = "output-dir", visible_alias = "download-path")]
+        output_dir: Option<PathBuf>,
+    },
 }
 
 pub async fn run(c: &Client, out: Output, cmd: JobCmd) -> anyhow::Result<()> {
@@ -90,24 +99,177 @@ pub async fn run(c: &Client, out: Output, cmd: JobCmd) -> anyhow::Result<()> {
             let job: JobView = typed(&c.get(c.url(["jobs", &name])).await?)?;
             follow(c, &job.name, &job.run_id).await
         }
+        JobCmd::Download { name, output_dir } => {
+            let dest = output_dir.unwrap_or_else(|| PathBuf::from(&name));
+            download(c, &name, &dest).await
+        }
     }
+}
+
+/// The job's outputs under `dest/named-outputs/<output>/` and its log in
+/// `dest/user_logs/std_log.txt`.
+async fn download(c: &Client, name: &str, dest: &Path) -> anyhow::Result<()> {
+    let job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
+    let io: JobIoList = typed(&c.get(c.url(["jobs", name, "io"])).await?)?;
+    let mut outputs = 0;
+    for x in io.items.iter().filter(|x| x.direction == "output") {
+        let Some(a) = &x.asset else { continue };
+        let segment = if a.kind == "model" { "models" } else { "data" };
+        let target = dest
+            .join("named-outputs")
+            .join(super::artifacts::safe_relative(&x.name)?);
+        let n = super::data::download_version(c, segment, &a.name, &a.version, &target).await?;
+        eprintln!(
+            "output {}: {} {}:{} ({n} files) -> {}",
+            x.name,
+            a.kind,
+            a.name,
+            a.version,
+            target.display()
+        );
+        outputs += 1;
+    }
+    let logs = dest.join("user_logs");
+    tokio::fs::create_dir_all(&logs)
+        .await
+        .with_context(|| format!("cannot create {}", logs.display()))?;
+    let mut text = String::new();
+    let mut offset = 0u64;
+    loop {
+        let url = c.url_with(
+            ["runs", &job.run_id, "logs"],
+            &[("offset", Some(offset.to_string()))],
+        );
+        let chunk: mlplane_api::LogChunkView = typed(&c.get(url).await?)?;
+        text.push_str(&chunk.data);
+        if chunk.next_offset <= offset || chunk.data.is_empty() {
+            break;
+        }
+        offset = chunk.next_offset;
+    }
+    let log = logs.join("std_log.txt");
+    tokio::fs::write(&log, text)
+        .await
+        .with_context(|| format!("cannot write {}", log.display()))?;
+    eprintln!(
+        "job {name} ({}): {outputs} outputs and its log in {}",
+        job.status,
+        dest.display()
+    );
+    Ok(())
+}
+
+/// Uploads every local data input of the spec as an anonymous version named by its content
+/// and answers the `--set` overrides that point the inputs at them.
+async fn upload_local_inputs(
+    c: &Client,
+    file: &Path,
+    text: &str,
+    set: &[String],
+) -> anyhow::Result<Vec<String>> {
+    // An invalid spec is left to the server, which answers with positions.
+    let Ok(job) = mlplane_spec::parse_command_job(text, set) else {
+        return Ok(vec![]);
+    };
+    let mut extra = Vec::new();
+    for (input, value) in &job.inputs {
+        let mlplane_spec::JobInput::Data {
+            kind,
+            path: mlplane_spec::DataPath::Local(rel),
+            ..
+        } = value
+        else {
+            continue;
+        };
+        let field = format!("inputs.{input}.path");
+        let local = super::data::resolve_local(file, rel, &field)?;
+        let plan = super::artifacts::plan_upload(&local, "")?;
+        let asset = anonymous_name(&plan)?;
+        let segment = if kind.is_model() { "models" } else { "data" };
+        let existing = c.get(c.url([segment, &asset, "versions", "1"])).await;
+        let ready = match existing {
+            Ok(v) => !typed::<AssetView>(&v)?.pending_upload,
+            Err(e) if is_not_found(&e) => {
+                let spec = json!({"name": asset, "version": "1", "type": kind.name(),
+                                  "path": rel, "description": format!("local input '{input}' of {}", file.display())});
+                c.post(c.url([segment]), &spec).await?;
+                false
+            }
+            Err(e) => return Err(e),
+        };
+        if !ready {
+            super::data::upload_and_complete(c, segment, &asset, "1", &plan).await?;
+        }
+        eprintln!("input {input}: uploaded {} as {asset}:1", local.display());
+        extra.push(format!("{field}=azureml:{asset}:1"));
+    }
+    Ok(extra)
+}
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ApiFailure>()
+        .is_some_and(|f| f.body.code.ends_with("not_found"))
+}
+
+/// `azureml_anon_<24 hex>`: a digest of every file's relative path and content.
+fn anonymous_name(plan: &[super::artifacts::Planned]) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut all = Sha256::new();
+    for p in plan {
+        let mut f = std::fs::File::open(&p.local)
+            .with_context(|| format!("cannot read {}", p.local.display()))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = f
+                .read(&mut buf)
+                .with_context(|| format!("cannot read {}", p.local.display()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        all.update(p.remote.as_bytes());
+        all.update([0]);
+        all.update(h.finalize());
+    }
+    let hex = hex::encode(all.finalize());
+    Ok(format!("azureml_anon_{}", &hex[..24]))
+}
+
+/// Turns an `invalid_spec` failure into one `<file>:<line>:<col>: <field>: <message>` line
+/// per problem on stderr, keeping exit code 1.
+pub fn with_spec_lines(e: anyhow::Error, shown: &str, what: &str) -> anyhow::Error {
+    let Some(f) = e.downcast_ref::<ApiFailure>() else {
+        return e;
+    };
+    let lines = spec_error_lines(shown, &f.body.details);
+    if lines.is_empty() {
+        return e;
+    }
+    for line in &lines {
+        eprintln!("{line}");
+    }
+    ApiFailure {
+        body: mlplane_api::ErrorBody {
+            code: f.body.code.clone(),
+            message: format!("{shown} is not a valid {what} ({} problems)", lines.len()),
+            details: Value::Null,
+        },
+    }
+    .into()
 }
 
 async fn create(
     c: &Client,
-    file: &PathBuf,
-    set: Vec<String>,
+    file: &Path,
+    mut set: Vec<String>,
     quiet: bool,
 ) -> anyhow::Result<JobView> {
     let shown = file.display().to_string();
-    let meta = std::fs::metadata(file).with_context(|| format!("cannot read {shown}"))?;
-    if meta.len() > MAX_SPEC_FILE {
-        anyhow::bail!(
-            "{shown} is {} bytes; a spec file may hold at most {MAX_SPEC_FILE}",
-            meta.len()
-        );
-    }
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
+    let text = super::data::read_spec(file)?;
+    set.extend(upload_local_inputs(c, file, &text, &set).await?);
     // A spec that does not parse here is sent as it is, so the server's positioned errors
     // are printed below; one that names `code` gets its folder packed and uploaded first.
     let code = match mlplane_spec::parse_command_job(&text, &set) {
@@ -123,28 +285,7 @@ async fn create(
     }
     match c.post(c.url(["jobs"]), &body).await {
         Ok(v) => typed(&v),
-        Err(e) => {
-            let Some(f) = e.downcast_ref::<ApiFailure>() else {
-                return Err(e);
-            };
-            let lines = spec_error_lines(&shown, &f.body.details);
-            if lines.is_empty() {
-                return Err(e);
-            }
-            for line in &lines {
-                eprintln!("{line}");
-            }
-            // The lines above already say what is wrong and where; keep the failure (exit
-            // code 1) but not the server's copy of the same lines.
-            Err(ApiFailure {
-                body: mlplane_api::ErrorBody {
-                    code: f.body.code.clone(),
-                    message: format!("{shown} is not a valid job spec ({} problems)", lines.len()),
-                    details: Value::Null,
-                },
-            }
-            .into())
-        }
+        Err(e) => Err(with_spec_lines(e, &shown, "job spec")),
     }
 }
 
@@ -188,7 +329,13 @@ fn show(out: Output, job: &JobView) -> anyhow::Result<()> {
 /// job completed.
 async fn follow(c: &Client, name: &str, run_id: &str) -> anyhow::Result<()> {
     super::logs::stream(c, run_id).await?;
-    let job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
+    // The run can end before the job does: the mlflow client in the job ends it at exit,
+    // while the executor still registers outputs. Wait for the job's own terminal status.
+    let mut job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
+    while !matches!(job.status.as_str(), "Completed" | "Failed" | "Canceled") {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        job = typed(&c.get(c.url(["jobs", name])).await?)?;
+    }
     match job.status.as_str() {
         "Completed" => {
             eprintln!("job {name} completed");

@@ -11,6 +11,7 @@ pub mod artifacts;
 mod code;
 pub mod component;
 pub mod compute;
+pub mod data;
 pub mod experiments;
 pub mod jobs;
 mod logs;

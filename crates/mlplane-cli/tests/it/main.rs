@@ -544,3 +544,108 @@ fn job_create_stream_runs_the_job_and_prints_its_output() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("exited with code 3"), "{}", out.stderr);
 }
+
+#[test]
+fn data_create_uploads_next_to_the_spec_and_downloads_back() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("csv/sub")).expect("mkdir");
+    std::fs::write(proj.join("csv/iris.csv"), "a,b\n1,2\n").expect("write");
+    let blob = noise(300_000, 7);
+    std::fs::write(proj.join("csv/sub/blob.bin"), &blob).expect("write");
+    std::fs::write(dir.path().join("secret.txt"), "secret").expect("write");
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), proj.join("escape"))
+        .expect("symlink");
+    let spec = proj.join("data.yml");
+    std::fs::write(&spec, "name: iris\ntype: uri_folder\npath: csv\n").expect("write spec");
+    let spec = spec.display().to_string();
+    let v = server.json(&["data", "create", "-f", &spec]);
+    assert_eq!(v["pending_upload"], false, "{v}");
+    assert_eq!(v["storage_uri"], "mlplane-assets:/default/data/iris/1");
+
+    let out_dir = dir.path().join("down");
+    server.ok(&[
+        "data",
+        "download",
+        "iris",
+        "--output-dir",
+        &out_dir.display().to_string(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("iris.csv")).expect("csv"),
+        "a,b\n1,2\n"
+    );
+    assert_eq!(
+        std::fs::read(out_dir.join("sub/blob.bin")).expect("blob"),
+        blob
+    );
+
+    // A path that leaves the spec's folder (here through a link) creates nothing.
+    let bad = proj.join("bad.yml");
+    std::fs::write(&bad, "name: leak\ntype: uri_file\npath: escape\n").expect("write spec");
+    let out = server.cli(&["data", "create", "-f", &bad.display().to_string()]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("outside"), "{}", out.stderr);
+    let out = server.cli(&["data", "show", "leak"]);
+    assert_eq!(out.code, 1, "nothing was created: {}", out.stdout);
+    // `..` is refused by the spec rules, with the file, line and field.
+    std::fs::write(&bad, "name: leak\ntype: uri_file\npath: ../secret.txt\n").expect("write spec");
+    let out = server.cli(&["data", "create", "-f", &bad.display().to_string()]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("bad.yml:3:7: path"), "{}", out.stderr);
+}
+
+#[test]
+fn a_job_with_a_local_input_registers_its_output_and_downloads() {
+    if std::env::var_os("MLPLANE_UV").is_none() {
+        assert!(std::env::var_os("MLPLANE_REQUIRE_UV").is_none());
+        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    std::fs::write(dir.path().join("data/rows.csv"), "x\n1\n2\n3\n").expect("write");
+    let spec = dir.path().join("job.yml");
+    std::fs::write(
+        &spec,
+        "command: wc -l < ${{inputs.rows}}/rows.csv > ${{outputs.count}}/n.txt\n\
+         environment: {pip: []}\n\
+         inputs:\n  rows: {type: uri_folder, path: data}\n\
+         outputs:\n  count: {type: uri_folder, name: row-count, version: '7'}\n",
+    )
+    .expect("write spec");
+    let out = server.cli(&[
+        "job",
+        "create",
+        "-f",
+        &spec.display().to_string(),
+        "--stream",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("registered output 'count' as data row-count:7"),
+        "{}",
+        out.stdout
+    );
+    let jobs = server.json(&["job", "list"]);
+    let name = jobs["items"][0]["name"].as_str().expect("name").to_string();
+    let target = dir.path().join("dl");
+    server.ok(&[
+        "job",
+        "download",
+        &name,
+        "--output-dir",
+        &target.display().to_string(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(target.join("named-outputs/count/n.txt")).expect("output"),
+        "4\n"
+    );
+    let log = std::fs::read_to_string(target.join("user_logs/std_log.txt")).expect("log");
+    assert!(log.contains("registered output"), "{log}");
+    let lineage = server.json(&["data", "show", "row-count", "-v", "7"]);
+    assert_eq!(lineage["source_job"], name.as_str());
+}

@@ -2,6 +2,7 @@
 //! canonical JSON, runs an executor and checks the jobs' statuses, messages and logs.
 
 mod code;
+mod data;
 mod harness;
 
 use harness::{bench, done, is, spec, uv_available};
@@ -241,7 +242,7 @@ async fn the_process_gets_the_run_id_and_outputs_in_its_environment() {
 }
 
 #[tokio::test]
-async fn data_inputs_and_images_fail_with_a_reason() {
+async fn local_data_inputs_and_images_fail_with_a_reason() {
     if !uv_available() {
         return;
     }
@@ -259,7 +260,7 @@ async fn data_inputs_and_images_fail_with_a_reason() {
         j.status_message
             .as_deref()
             .unwrap_or("")
-            .contains("data inputs are not supported"),
+            .contains("input 'd': 'data.csv' is a local path the server never received"),
         "{:?}",
         j.status_message
     );

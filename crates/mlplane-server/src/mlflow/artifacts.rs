@@ -152,6 +152,12 @@ async fn owner_in_experiment(
                 format!("snapshot '{id}' is not an MLflow artifact owner"),
             ));
         }
+        ArtifactOwner::Asset(_) => {
+            return Err(MlflowError::new(
+                MlflowCode::ResourceDoesNotExist,
+                "asset files are not served through the MLflow artifact proxy",
+            ));
+        }
     };
     if actual != exp {
         return Err(MlflowError::new(

@@ -87,6 +87,16 @@ pub(crate) async fn record(
     match &key.owner {
         ArtifactOwner::Run(id) => s.store.record_artifact(ws, id, entry).await,
         ArtifactOwner::Model(id) => s.store.record_model_artifact(ws, id, entry).await,
+        ArtifactOwner::Asset(a) => {
+            let file = mlplane_core::AssetFile {
+                path: entry.path,
+                size: entry.size,
+                sha256: entry.sha256,
+            };
+            s.store
+                .record_asset_file(ws, a.kind(), a.name(), a.version(), file)
+                .await
+        }
         ArtifactOwner::Snapshot(id) => Err(unrecorded(id)),
     }
 }
@@ -110,6 +120,9 @@ pub(crate) async fn list_dir(
     match owner {
         ArtifactOwner::Run(id) => s.store.list_artifacts(ws, id, dir).await,
         ArtifactOwner::Model(id) => s.store.list_model_artifacts(ws, id, dir).await,
+        ArtifactOwner::Asset(_) => Err(StoreError::InvalidState(
+            "asset files are listed through their version's files route".into(),
+        )),
         ArtifactOwner::Snapshot(id) => Err(unrecorded(id)),
     }
 }
@@ -124,6 +137,27 @@ pub(crate) async fn file_response(
     let entry = match &key.owner {
         ArtifactOwner::Run(id) => s.store.get_artifact(ws, id, &key.path).await?,
         ArtifactOwner::Model(id) => s.store.get_model_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Asset(a) => {
+            let files = s
+                .store
+                .asset_files(ws, a.kind(), a.name(), a.version())
+                .await?;
+            match files.into_iter().find(|f| f.path == key.path) {
+                Some(f) => ArtifactEntry {
+                    path: f.path,
+                    size: f.size,
+                    sha256: f.sha256,
+                    created_at: 0,
+                },
+                None => {
+                    return Err(StoreError::not_found(
+                        mlplane_store::Entity::Artifact,
+                        key.path.as_str(),
+                    )
+                    .into());
+                }
+            }
+        }
         ArtifactOwner::Snapshot(id) => return Err(unrecorded(id).into()),
     };
     let (size, stream) = s.artifacts.get_stream(key).await?;
@@ -150,6 +184,9 @@ pub(crate) async fn remove_file(
     match &key.owner {
         ArtifactOwner::Run(id) => s.store.delete_artifact(ws, id, &key.path).await?,
         ArtifactOwner::Model(id) => s.store.delete_model_artifact(ws, id, &key.path).await?,
+        ArtifactOwner::Asset(_) => {
+            return Err(StoreError::InvalidState("asset versions are immutable".into()).into());
+        }
         ArtifactOwner::Snapshot(id) => return Err(unrecorded(id).into()),
     }
     s.artifacts.delete(key).await?;

@@ -6,7 +6,14 @@
 //! Invariants:
 //! - a version is created only from a spec that validated; its stored spec is canonical JSON;
 //! - local paths are stored as given with `storage_uri` null (`pending_upload`): the server
-//!   never reads the client's files;
+//!   never reads the client's files; the client uploads them with `PUT .../files/{path}` and
+//!   then `POST .../complete` sets `storage_uri`, after which the files never change;
+//! - an upload holds its version's lock stripe shared and completion holds it exclusively,
+//!   so within one server process no file changes after its version completed (several
+//!   server processes over one database can still race an upload against completion);
+//! - a `path` naming another data or model version (`azureml:name:version`) takes that
+//!   version's storage location, which must be complete; nothing else (hosts, server paths) is
+//!   accepted as a location;
 //! - `latest` in a path means the newest version that is not archived.
 
 use super::{page, workspace};
@@ -15,14 +22,19 @@ use crate::extract::{AppJson, AppPath, AppQuery};
 use crate::specs::{self, position, spec_error};
 use crate::state::AppState;
 use axum::Json;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use mlplane_api::{
-    AssetKeyView, AssetList, AssetListQuery, AssetView, CreateAssetRequest, ErrorBody, LineageView,
+    AssetFileList, AssetKeyView, AssetList, AssetListQuery, AssetView, CreateAssetRequest,
+    ErrorBody, LineageView,
 };
-use mlplane_core::assets::check_asset_name;
-use mlplane_core::{AssetKind, AssetVersionRef, NewAsset, Tag, WorkspaceName};
+use mlplane_artifacts::{ArtifactKey, AssetVersionKey};
+use mlplane_core::assets::{check_asset_name, has_files, stored_asset_uri};
+use mlplane_core::{ArtifactPath, Asset, AssetKind, AssetVersionRef, NewAsset, Tag, WorkspaceName};
 use mlplane_spec::assets::AssetMeta;
+use mlplane_spec::{AssetRef, DataPath};
 use std::collections::BTreeMap;
 
 /// The asset kind a path segment names.
@@ -67,23 +79,25 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// Parses the spec of `kind` into its shared fields and canonical JSON.
-fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<(AssetMeta, String)> {
-    let (meta, json) = match kind {
+type Parsed = (AssetMeta, String, Option<DataPath>);
+
+fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
+    let (meta, json, path) = match kind {
         AssetKind::Data => {
             let d = mlplane_spec::parse_data(src, sets)?;
-            (d.meta.clone(), specs::data_json(&d))
+            (d.meta.clone(), specs::data_json(&d), Some(d.path))
         }
         AssetKind::Model => {
             let m = mlplane_spec::parse_model(src, sets)?;
-            (m.meta.clone(), specs::model_json(&m))
+            (m.meta.clone(), specs::model_json(&m), Some(m.path))
         }
         AssetKind::Environment => {
             let e = mlplane_spec::parse_environment(src, sets)?;
-            (e.meta.clone(), specs::environment_json(&e))
+            (e.meta.clone(), specs::environment_json(&e), None)
         }
         AssetKind::Component => {
             let c = mlplane_spec::parse_component(src, sets)?;
-            (c.meta.clone(), specs::component_json(&c, src, sets))
+            (c.meta.clone(), specs::component_json(&c, src, sets), None)
         }
         // Served by `routes::computes`; `kind()` never yields it.
         AssetKind::Compute => {
@@ -96,13 +110,55 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<(AssetMeta, S
     if meta.name.is_empty() {
         return Err(spec_error(position(src, &[]), "name", "is required"));
     }
-    Ok((meta, json.to_string()))
+    Ok((meta, json.to_string(), path))
+}
+
+/// The storage location of the complete version `r` of `kind` names, or an `invalid_spec`
+/// error at `path`.
+async fn referenced_location(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    kind: AssetKind,
+    r: &AssetRef,
+) -> ApiResult<String> {
+    let (name, version) = match r {
+        AssetRef::Exact { name, version } => (name, AssetVersionRef::Exact(version.clone())),
+        AssetRef::Latest { name } => (name, AssetVersionRef::Latest),
+    };
+    let at = position(src, &["path"]);
+    match s.store.get_asset(ws, kind, name, &version).await {
+        Ok(a) if a.archived => Err(spec_error(
+            at,
+            "path",
+            format!("{kind} '{}:{}' is archived", a.name, a.version),
+        )),
+        Ok(a) => a.storage_uri.ok_or_else(|| {
+            spec_error(
+                at,
+                "path",
+                format!(
+                    "{kind} '{}:{}' is still waiting for its files to be uploaded",
+                    a.name, a.version
+                ),
+            )
+        }),
+        Err(mlplane_store::StoreError::NotFound { .. }) => Err(spec_error(
+            at,
+            "path",
+            format!(
+                "{kind} '{}' does not exist in workspace '{ws}'",
+                specs::asset_ref(r)
+            ),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/workspaces/{ws}/{kind}", tag = "assets",
     params(("ws" = String, Path), ("kind" = String, Path, description = "data, models or environments")),
     request_body = CreateAssetRequest,
-    responses((status = 201, description = "The new version; a local path is kept as given with storage_uri null and pending_upload true", body = AssetView),
+    responses((status = 201, description = "The new version; a local path is kept as given with storage_uri null and pending_upload true until its files are uploaded and the version completed; a path naming another version takes that version's storage_uri", body = AssetView),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -112,7 +168,11 @@ pub async fn create(
     let ws = workspace(&ws)?;
     let kind = kind(&k)?;
     let (src, sets) = specs::spec_text(req)?;
-    let (meta, spec) = parse(kind, &src, &sets)?;
+    let (meta, spec, path) = parse(kind, &src, &sets)?;
+    let storage_uri = match &path {
+        Some(DataPath::Asset(r)) => Some(referenced_location(&s, &ws, &src, kind, r).await?),
+        _ => None,
+    };
     let new = NewAsset {
         kind,
         name: meta.name.clone(),
@@ -120,7 +180,7 @@ pub async fn create(
         description: meta.description.clone().unwrap_or_default(),
         tags: tags(&meta.tags),
         spec,
-        storage_uri: None,
+        storage_uri,
         source_job: None,
     };
     let a = s.store.create_asset(&ws, new).await?;
@@ -266,4 +326,145 @@ pub async fn lineage(
         producer: l.producer.map(|j| j.to_string()),
         consumers: l.consumers.into_iter().map(|j| j.to_string()).collect(),
     }))
+}
+
+/// The checked key of a data or model version and the version itself.
+async fn file_owner(
+    s: &AppState,
+    (ws, k, name, version): (&str, &str, &str, &str),
+) -> ApiResult<(WorkspaceName, Asset, AssetVersionKey)> {
+    let (ws, kind) = key(ws, k, name)?;
+    if !has_files(kind) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!("{kind} assets have no files"),
+        ));
+    }
+    let version = exact(s, &ws, kind, name, version).await?;
+    let a = s
+        .store
+        .get_asset(&ws, kind, name, &AssetVersionRef::Exact(version.clone()))
+        .await?;
+    let owner = AssetVersionKey::new(kind, name, &version)?;
+    Ok((ws, a, owner))
+}
+
+fn not_pending(a: &Asset) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidState,
+        format!(
+            "{}:{} is complete; its files cannot change (create a new version)",
+            a.name, a.version
+        ),
+    )
+}
+
+#[utoipa::path(put, path = "/api/v1/workspaces/{ws}/{kind}/{name}/versions/{version}/files/{path}", tag = "assets",
+    params(("ws" = String, Path), ("kind" = String, Path, description = "data or models"), ("name" = String, Path),
+           ("version" = String, Path), ("path" = String, Path, description = "The file's path inside the version; no `..`, no leading `/`")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 204, description = "Stored and recorded with its size and sha256"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "invalid_state: the version is complete (or is an environment)", body = ErrorBody),
+              (status = 413, body = ErrorBody)))]
+pub async fn upload_file(
+    State(s): State<AppState>,
+    AppPath((ws, k, name, version, path)): AppPath<(String, String, String, String, String)>,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    let path = ArtifactPath::parse(&path)?;
+    let (ws, a, owner) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let lock_key = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let _shared = s.asset_lock(&lock_key).read().await;
+    // Checked under the lock: a completion cannot slip in before the bytes are written.
+    let a = s
+        .store
+        .get_asset(&ws, a.kind, &a.name, &AssetVersionRef::Exact(a.version))
+        .await?;
+    if a.storage_uri.is_some() {
+        return Err(not_pending(&a));
+    }
+    let key = ArtifactKey::asset(ws.clone(), owner, path);
+    super::artifacts::store_file(&s, &ws, &key, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/{kind}/{name}/versions/{version}/complete", tag = "assets",
+    params(("ws" = String, Path), ("kind" = String, Path, description = "data or models"), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, description = "storage_uri is set and pending_upload false; the files never change again", body = AssetView),
+              (status = 400, description = "no files were uploaded (or more than one for a uri_file)", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn complete(
+    State(s): State<AppState>,
+    AppPath((ws, k, name, version)): VersionPath,
+) -> ApiResult<Json<AssetView>> {
+    let (ws, a, _) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let lock_key = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let _exclusive = s.asset_lock(&lock_key).write().await;
+    if a.storage_uri.is_some() {
+        return Err(not_pending(&a));
+    }
+    let files = s
+        .store
+        .asset_files(&ws, a.kind, &a.name, &a.version)
+        .await?;
+    let is_file = serde_json::from_str::<serde_json::Value>(&a.spec)
+        .ok()
+        .and_then(|v| {
+            v.get("type")
+                .and_then(|t| t.as_str())
+                .map(|t| t == "uri_file")
+        })
+        .unwrap_or(false);
+    if files.is_empty() || (is_file && files.len() != 1) {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "{}:{} has {} uploaded file(s); a uri_file needs exactly one, other types at \
+                 least one",
+                a.name,
+                a.version,
+                files.len()
+            ),
+        ));
+    }
+    let uri = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let done = s
+        .store
+        .complete_asset(&ws, a.kind, &a.name, &a.version, &uri)
+        .await?;
+    Ok(Json(done.into()))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/{kind}/{name}/versions/{version}/files", tag = "assets",
+    params(("ws" = String, Path), ("kind" = String, Path, description = "data or models"), ("name" = String, Path), ("version" = String, Path)),
+    responses((status = 200, description = "The version's files, by path", body = AssetFileList),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn files(
+    State(s): State<AppState>,
+    AppPath((ws, k, name, version)): VersionPath,
+) -> ApiResult<Json<AssetFileList>> {
+    let (ws, a, _) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let items = s
+        .store
+        .asset_files(&ws, a.kind, &a.name, &a.version)
+        .await?;
+    Ok(Json(AssetFileList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/{kind}/{name}/versions/{version}/files/{path}", tag = "assets",
+    params(("ws" = String, Path), ("kind" = String, Path, description = "data or models"), ("name" = String, Path),
+           ("version" = String, Path), ("path" = String, Path)),
+    responses((status = 200, description = "The bytes, with `x-mlplane-sha256`", content_type = "application/octet-stream"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn download_file(
+    State(s): State<AppState>,
+    AppPath((ws, k, name, version, path)): AppPath<(String, String, String, String, String)>,
+) -> ApiResult<Response> {
+    let path = ArtifactPath::parse(&path)?;
+    let (ws, _, owner) = file_owner(&s, (&ws, &k, &name, &version)).await?;
+    let key = ArtifactKey::asset(ws.clone(), owner, path);
+    Ok(super::artifacts::file_response(&s, &ws, &key).await?)
 }

@@ -5,9 +5,11 @@
 //! - a job is stored only after its spec validated and every asset it references resolved
 //!   to an existing version; the stored spec names exact versions (`env@latest` becomes
 //!   `env:<n>` at submission), so a later version never changes what a job runs;
-//! - nothing here runs a job: it stays `Queued` until an executor claims it;
 //! - a spec naming `code` is accepted only with a stored `code_snapshot` of the workspace,
-//!   recorded as the job and run tag `mlplane.code.snapshot` (git state as run tags).
+//!   recorded as the job and run tag `mlplane.code.snapshot` (git state as run tags);
+//! - a data or model input must name a complete version (not pending, not archived); local
+//!   paths are refused, since the server never reads a client's files;
+//! - nothing here runs a job: it stays `Queued` until an executor claims it.
 
 use super::{computes, experiment_id, now_ms, page, workspace};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -47,7 +49,27 @@ async fn resolve(
         AssetRef::Exact { name, version } => (name, AssetVersionRef::Exact(version.clone())),
         AssetRef::Latest { name } => (name, AssetVersionRef::Latest),
     };
+    let at = || position(src, field);
     match s.store.get_asset(ws, kind, name, &version).await {
+        Ok(a) if a.archived => Err(spec_error(
+            at(),
+            &field.join("."),
+            format!(
+                "{kind} '{}:{}' is archived; restore it or name another version",
+                a.name, a.version
+            ),
+        )),
+        Ok(a) if mlplane_core::assets::has_files(kind) && a.storage_uri.is_none() => {
+            Err(spec_error(
+                at(),
+                &field.join("."),
+                format!(
+                    "{kind} '{}:{}' is still waiting for its files to be uploaded; a pending version \
+                 cannot be used by a job",
+                    a.name, a.version
+                ),
+            ))
+        }
         Ok(a) => Ok((a.name, a.version)),
         Err(StoreError::NotFound { .. }) => Err(spec_error(
             position(src, field),
@@ -80,6 +102,21 @@ async fn pin_assets(
     }
     let mut used = Vec::new();
     for (input, value) in job.inputs.iter_mut() {
+        if let JobInput::Data {
+            path: DataPath::Local(local),
+            ..
+        } = value
+        {
+            let field = ["inputs", input.as_str(), "path"];
+            return Err(spec_error(
+                position(src, &field),
+                &field.join("."),
+                format!(
+                    "'{local}' is a local path, which the server cannot read: register it as a \
+                     data asset first (`mlplane job create` uploads local inputs for you)"
+                ),
+            ));
+        }
         if let JobInput::Data {
             kind,
             path: path @ DataPath::Asset(_),

@@ -135,6 +135,14 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/lineage"),
             get(assets::lineage),
         )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/complete"),
+            post(assets::complete),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files"),
+            get(assets::files),
+        )
         .layer(json_limit);
     let artifact_routes = Router::new()
         .route(
@@ -152,6 +160,10 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
         .route(
             &format!("{ws}/snapshots/{{sha256}}/files/{{*path}}"),
             get(snapshots::file),
+        )
+        .route(
+            &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files/{{*path}}"),
+            get(assets::download_file).put(assets::upload_file),
         )
         .layer(DefaultBodyLimit::disable());
     json_routes.merge(artifact_routes)

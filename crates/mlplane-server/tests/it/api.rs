@@ -147,6 +147,7 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
         "/api/v1/workspaces/{ws}/runs/{run_id}/batch",
         "/api/v1/workspaces/{ws}/runs/{run_id}/artifacts/{path}",
         "/api/v1/workspaces/{ws}/runs/{run_id}/metric-history/sampled",
+        "/api/v1/workspaces/{ws}/{kind}/{name}/versions/{version}/files/{path}",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -155,7 +156,7 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
     }
     assert_eq!(
         paths.len(),
-        38,
+        41,
         "routes and OpenAPI paths drifted apart: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

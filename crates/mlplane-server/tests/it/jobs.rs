@@ -39,6 +39,8 @@ async fn seeded() -> TestApp {
         Some(json!({"name": "iris", "version": "1", "path": "data/iris"})),
     )
     .await;
+    t.upload_asset("data", "iris", "1", &[("iris.csv", b"a,b\n1,2\n")])
+        .await;
     t
 }
 
@@ -413,6 +415,8 @@ async fn a_model_input_resolves_among_models_and_set_applies_to_json_bodies() {
         Some(json!({"yaml": "name: cpu\nslots: 4\n"})),
     )
     .await;
+    t.upload_asset("models", "clf", "1", &[("MLmodel", b"flavors: {}\n")])
+        .await;
     let body = json!({
         "name": "score",
         "command": "python score.py ${{inputs.model}} ${{inputs.k}}",

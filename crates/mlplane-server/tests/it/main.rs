@@ -2,6 +2,7 @@
 //! local artifact folder in a temp dir, and called through `tower::ServiceExt::oneshot`.
 
 mod api;
+mod asset_files;
 mod assets;
 mod hostile;
 mod jobs;

@@ -67,6 +67,24 @@ impl TestApp {
         (status, headers, bytes.to_vec())
     }
 
+    /// Uploads `files` into the pending version `kind/name/version` and completes it.
+    pub async fn upload_asset(
+        &self,
+        kind: &str,
+        name: &str,
+        version: &str,
+        files: &[(&str, &[u8])],
+    ) {
+        let base = format!("{WS}/{kind}/{name}/versions/{version}");
+        for (path, bytes) in files {
+            let (s, b) = self
+                .raw("PUT", &format!("{base}/files/{path}"), None, bytes.to_vec())
+                .await;
+            assert_eq!(s.as_u16(), 204, "{}", String::from_utf8_lossy(&b));
+        }
+        self.ok("POST", &format!("{base}/complete"), None).await;
+    }
+
     pub async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
         let (ct, bytes) = match body {
             Some(v) => (

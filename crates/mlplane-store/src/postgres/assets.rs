@@ -6,7 +6,9 @@
 //!   before reading the highest number, so concurrent creates of one name serialize and get
 //!   distinct numbers; the unique key catches anything else as `AlreadyExists`;
 //! - an asset of another workspace is `NotFound`, exactly like a missing one;
-//! - only `archived` is ever updated.
+//! - only `archived` is ever updated, and `storage_uri` once, from null, when a pending
+//!   version completes (under the row lock that file records take too), so no file record
+//!   changes after completion.
 
 use super::PgStore;
 use super::pool::Db;
@@ -15,10 +17,11 @@ use super::rows::{limit_plus_one, now_ms, page_size, require_workspace};
 use crate::Result;
 use crate::jobs::check_asset_key;
 use crate::jobs::{RawAsset, asset_exists, asset_not_found, assets_scope, check_asset};
+use crate::jobs::{check_completion, check_file, check_kind_has_files, check_pending, decode_file};
 use mlplane_core::assets::numeric_version;
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Asset, AssetKind, AssetVersionRef, Cursor, CursorValue, NewAsset, Page, PageRequest,
+    Asset, AssetFile, AssetKind, AssetVersionRef, Cursor, CursorValue, NewAsset, Page, PageRequest,
     WorkspaceName,
 };
 use tokio_postgres::Row;
@@ -297,5 +300,123 @@ impl PgStore {
             items: items.into_iter().map(|(_, a)| a).collect(),
             next_page_token,
         })
+    }
+
+    /// The row id and the version, locked `FOR UPDATE` when `lock` (inside a transaction).
+    async fn asset_with_id(
+        db: Db<'_>,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        lock: bool,
+    ) -> Result<(i64, Asset)> {
+        let sql = if lock {
+            concat!(
+                "SELECT ",
+                asset_cols!(),
+                " FROM assets a
+                  WHERE a.workspace = $1 AND a.kind = $2 AND a.name = $3 AND a.version = $4
+                  FOR UPDATE"
+            )
+        } else {
+            concat!(
+                "SELECT ",
+                asset_cols!(),
+                " FROM assets a
+                  WHERE a.workspace = $1 AND a.kind = $2 AND a.name = $3 AND a.version = $4"
+            )
+        };
+        match db
+            .query_opt(sql, &[&ws.as_str(), &kind.as_str(), &name, &version])
+            .await?
+        {
+            Some(r) => asset_row(&r),
+            None => {
+                require_workspace(db, ws).await?;
+                Err(asset_not_found(
+                    kind,
+                    name,
+                    &AssetVersionRef::Exact(version.to_string()),
+                ))
+            }
+        }
+    }
+
+    pub(super) async fn asset_record_file(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        f: &AssetFile,
+    ) -> Result<()> {
+        check_file(kind, name, version, f)?;
+        let conn = self.pool.get().await?;
+        let tx = conn.begin().await?;
+        let db = tx.db();
+        let (id, a) = Self::asset_with_id(db, ws, kind, name, version, true).await?;
+        check_pending(&a)?;
+        db.execute(
+            "INSERT INTO asset_files (asset_id, path, size, sha256) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (asset_id, path) DO UPDATE SET size = EXCLUDED.size,
+                 sha256 = EXCLUDED.sha256",
+            &[
+                &id,
+                &f.path.as_str(),
+                &i64::try_from(f.size).unwrap_or(i64::MAX),
+                &f.sha256,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn asset_file_list(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<AssetFile>> {
+        check_asset_key(name, Some(version))?;
+        let conn = self.pool.get().await?;
+        let db = conn.db();
+        let (id, _) = Self::asset_with_id(db, ws, kind, name, version, false).await?;
+        let rows = db
+            .query(
+                "SELECT path, size, sha256 FROM asset_files WHERE asset_id = $1 ORDER BY path",
+                &[&id],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| decode_file(col(r, 0)?, col(r, 1)?, col(r, 2)?))
+            .collect()
+    }
+
+    pub(super) async fn asset_complete(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        storage_uri: &str,
+    ) -> Result<Asset> {
+        check_completion(name, version, storage_uri)?;
+        check_kind_has_files(kind)?;
+        let conn = self.pool.get().await?;
+        let tx = conn.begin().await?;
+        let db = tx.db();
+        let (id, a) = Self::asset_with_id(db, ws, kind, name, version, true).await?;
+        check_pending(&a)?;
+        db.execute(
+            "UPDATE assets SET storage_uri = $1 WHERE id = $2",
+            &[&storage_uri, &id],
+        )
+        .await?;
+        let asset = get_exact(db, ws, kind, name, version).await?;
+        tx.commit().await?;
+        Ok(asset)
     }
 }

@@ -23,8 +23,8 @@ use crate::{AssetLineage, Entity, Result};
 use async_trait::async_trait;
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Asset, AssetKind, AssetVersionRef, Cursor, CursorValue, Job, JobIo, JobName, JobQuery,
-    JobStatus, NewAsset, NewJob, Page, PageRequest, WorkspaceName,
+    Asset, AssetFile, AssetKind, AssetVersionRef, Cursor, CursorValue, Job, JobIo, JobName,
+    JobQuery, JobStatus, NewAsset, NewJob, Page, PageRequest, WorkspaceName,
 };
 use tokio_postgres::Row;
 
@@ -583,6 +583,47 @@ impl JobStore for PgStore {
             }
             super::assets::get_exact(db, ws, kind, name, version).await
         })
+        .await
+    }
+
+    async fn record_asset_file(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        file: AssetFile,
+    ) -> Result<()> {
+        self.timed(
+            "record_asset_file",
+            self.asset_record_file(ws, kind, name, version, &file),
+        )
+        .await
+    }
+
+    async fn asset_files(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<AssetFile>> {
+        self.timed("asset_files", self.asset_file_list(ws, kind, name, version))
+            .await
+    }
+
+    async fn complete_asset(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        storage_uri: &str,
+    ) -> Result<Asset> {
+        self.timed(
+            "complete_asset",
+            self.asset_complete(ws, kind, name, version, storage_uri),
+        )
         .await
     }
 }

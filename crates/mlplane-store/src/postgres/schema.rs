@@ -27,7 +27,15 @@ const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, in increasing version order; numbers may have gaps (each missing
 /// version is applied, whatever came before it).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (8, V8)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (8, V8),
+];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -325,6 +333,18 @@ CREATE TABLE assets (
     UNIQUE (workspace, kind, name, version)
 );
 CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
+"#;
+
+/// The files of data and model versions, stored in the artifact store under the version's
+/// key; recorded while the version is pending, frozen once it is complete.
+const V6: &str = r#"
+CREATE TABLE asset_files (
+    asset_id BIGINT NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
+    path TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (asset_id, path)
+);
 "#;
 
 /// Compute targets are assets of kind `compute` (SQLite has no check on the kind).

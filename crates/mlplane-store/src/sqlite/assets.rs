@@ -6,19 +6,21 @@
 //!   thread, so the automatic version read and the insert cannot interleave with another
 //!   create;
 //! - an asset of another workspace is `NotFound`, exactly like a missing one;
-//! - only `archived` is ever updated.
+//! - only `archived` is ever updated, and `storage_uri` once, from null, when a pending
+//!   version completes; its file records change only before that.
 
 use super::Db;
 use super::ops::{now_ms, page_size, require_workspace};
 use crate::Result;
 use crate::jobs::{
     RawAsset, asset_exists, asset_not_found, assets_scope, check_asset, check_asset_key,
+    check_completion, check_file, check_kind_has_files, check_pending, decode_file,
 };
 use crate::rules::encode_input_tags;
 use mlplane_core::assets::numeric_version;
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Asset, AssetKind, AssetVersionRef, Cursor, CursorValue, NewAsset, Page, PageRequest,
+    Asset, AssetFile, AssetKind, AssetVersionRef, Cursor, CursorValue, NewAsset, Page, PageRequest,
     TokenCodec, WorkspaceName,
 };
 use rusqlite::types::Value as SqlValue;
@@ -289,5 +291,102 @@ pub(crate) fn set_archived(
     .db()?
     .execute(params![archived, ws.as_str(), kind.as_str(), name, version])
     .db()?;
+    get_exact(conn, ws, kind, name, version)
+}
+
+/// The row id and the version `(kind, name, version)`.
+fn get_with_id(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    kind: AssetKind,
+    name: &str,
+    version: &str,
+) -> Result<(i64, Asset)> {
+    let mut args = key_args(ws, kind, name);
+    args.push(version.to_string().into());
+    match query_assets(
+        conn,
+        "a.workspace = ?1 AND a.kind = ?2 AND a.name = ?3 AND a.version = ?4",
+        args,
+    )?
+    .pop()
+    {
+        Some(r) => Ok(r),
+        None => {
+            require_workspace(conn, ws)?;
+            Err(asset_not_found(
+                kind,
+                name,
+                &AssetVersionRef::Exact(version.to_string()),
+            ))
+        }
+    }
+}
+
+pub(crate) fn record_file(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    kind: AssetKind,
+    name: &str,
+    version: &str,
+    f: &AssetFile,
+) -> Result<()> {
+    check_file(kind, name, version, f)?;
+    let (id, a) = get_with_id(conn, ws, kind, name, version)?;
+    check_pending(&a)?;
+    conn.prepare_cached(
+        "INSERT INTO asset_files (asset_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (asset_id, path) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256",
+    )
+    .db()?
+    .execute(params![
+        id,
+        f.path.as_str(),
+        i64::try_from(f.size).unwrap_or(i64::MAX),
+        f.sha256
+    ])
+    .db()?;
+    Ok(())
+}
+
+pub(crate) fn files(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    kind: AssetKind,
+    name: &str,
+    version: &str,
+) -> Result<Vec<AssetFile>> {
+    check_asset_key(name, Some(version))?;
+    let (id, _) = get_with_id(conn, ws, kind, name, version)?;
+    let rows = conn
+        .prepare_cached(
+            "SELECT path, size, sha256 FROM asset_files WHERE asset_id = ?1 ORDER BY path",
+        )
+        .db()?
+        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .db()?
+        .collect::<rusqlite::Result<Vec<(String, i64, String)>>>()
+        .db()?;
+    rows.into_iter()
+        .map(|(p, n, h)| decode_file(p, n, h))
+        .collect()
+}
+
+pub(crate) fn complete(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    kind: AssetKind,
+    name: &str,
+    version: &str,
+    storage_uri: &str,
+) -> Result<Asset> {
+    check_completion(name, version, storage_uri)?;
+    check_kind_has_files(kind)?;
+    let (id, a) = get_with_id(conn, ws, kind, name, version)?;
+    check_pending(&a)?;
+    conn.prepare_cached("UPDATE assets SET storage_uri = ?1 WHERE id = ?2 AND storage_uri IS NULL")
+        .db()?
+        .execute(params![storage_uri, id])
+        .db()?;
     get_exact(conn, ws, kind, name, version)
 }

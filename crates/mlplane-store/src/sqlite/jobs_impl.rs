@@ -7,8 +7,8 @@ use crate::AssetLineage;
 use crate::jobs::{JobStore, check_claim};
 use async_trait::async_trait;
 use mlplane_core::{
-    Asset, AssetKind, AssetVersionRef, Job, JobIo, JobName, JobQuery, JobStatus, NewAsset, NewJob,
-    Page, PageRequest, WorkspaceName,
+    Asset, AssetFile, AssetKind, AssetVersionRef, Job, JobIo, JobName, JobQuery, JobStatus,
+    NewAsset, NewJob, Page, PageRequest, WorkspaceName,
 };
 
 #[async_trait]
@@ -172,6 +172,55 @@ impl JobStore for SqliteStore {
         let (ws, name, version) = (ws.clone(), name.to_string(), version.to_string());
         self.write("set_asset_archived", move |c| {
             assets::set_archived(c, &ws, kind, &name, &version, archived)
+        })
+        .await
+    }
+
+    async fn record_asset_file(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        file: AssetFile,
+    ) -> Result<()> {
+        let (ws, name, version) = (ws.clone(), name.to_string(), version.to_string());
+        self.write("record_asset_file", move |c| {
+            assets::record_file(c, &ws, kind, &name, &version, &file)
+        })
+        .await
+    }
+
+    async fn asset_files(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+    ) -> Result<Vec<AssetFile>> {
+        let (ws, name, version) = (ws.clone(), name.to_string(), version.to_string());
+        self.read("asset_files", move |c| {
+            assets::files(c, &ws, kind, &name, &version)
+        })
+        .await
+    }
+
+    async fn complete_asset(
+        &self,
+        ws: &WorkspaceName,
+        kind: AssetKind,
+        name: &str,
+        version: &str,
+        storage_uri: &str,
+    ) -> Result<Asset> {
+        let (ws, name, version, uri) = (
+            ws.clone(),
+            name.to_string(),
+            version.to_string(),
+            storage_uri.to_string(),
+        );
+        self.write("complete_asset", move |c| {
+            assets::complete(c, &ws, kind, &name, &version, &uri)
         })
         .await
     }

@@ -6,7 +6,7 @@
 
 /// `(version, sql)` in increasing version order; numbers may have gaps (a version is
 /// applied when its row is missing, whatever came before it).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
 
 const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -273,6 +273,18 @@ CREATE TABLE assets (
     UNIQUE (workspace, kind, name, version)
 );
 CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
+"#;
+
+/// Version 6: the files of data and model versions, stored in the artifact store under the
+/// version's key; recorded while the version is pending, frozen once it is complete.
+const V6: &str = r#"
+CREATE TABLE asset_files (
+    asset_id INTEGER NOT NULL REFERENCES assets(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (asset_id, path)
+) WITHOUT ROWID;
 "#;
 
 #[cfg(test)]

@@ -173,6 +173,7 @@ contract_tests! {
     assets::concurrent_automatic_versions_are_distinct,
     assets::assets_are_scoped_by_workspace,
     assets::every_asset_kind_is_stored_apart,
+    assets::pending_asset_files_are_recorded_then_frozen_by_completion,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

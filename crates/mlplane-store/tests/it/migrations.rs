@@ -1,17 +1,18 @@
-//! Upgrades: a database made before migration 5 (jobs and assets) gets it at the next open,
-//! on both engines, and keeps its data. (Gaps in the numbering are covered by the unit test
+//! Upgrades: a database made before migration 5 (jobs and assets) gets it and migration 6
+//! (asset files, which reference assets) at the next open, on both engines, and keeps its
+//! data. (Gaps in the numbering are covered by the unit test
 //! in `sqlite/mod.rs`.)
 //!
 //! Invariants:
-//! - the "old" database is made by opening a current one and removing what version 5 added,
-//!   which is exactly the state a pre-5 release leaves behind.
+//! - the "old" database is made by opening a current one and removing what versions 5 and 6
+//!   added, which is exactly the state a pre-5 release leaves behind.
 
 use crate::contract::jobs::new_job;
 use crate::contract::{default_ws, new_run, now_ms};
 use mlplane_core::ExperimentId;
 
-const UNDO_V5: &str = "DROP TABLE job_io; DROP TABLE jobs; DROP TABLE assets; \
-                       DELETE FROM schema_migrations WHERE version = 5;";
+const UNDO_V5: &str = "DROP TABLE asset_files; DROP TABLE job_io; DROP TABLE jobs; \
+                       DROP TABLE assets; DELETE FROM schema_migrations WHERE version IN (5, 6);";
 
 async fn check_upgraded(store: &crate::harness::Store, run_id: &mlplane_core::RunId) {
     store
@@ -26,6 +27,35 @@ async fn check_upgraded(store: &crate::harness::Store, run_id: &mlplane_core::Ru
         .await
         .expect("jobs work after the upgrade");
     assert_eq!(job.name.as_str(), "after-upgrade");
+    let asset = mlplane_core::NewAsset {
+        kind: mlplane_core::AssetKind::Data,
+        name: "after-upgrade".into(),
+        version: None,
+        description: String::new(),
+        tags: vec![],
+        spec: "{}".into(),
+        storage_uri: None,
+        source_job: None,
+    };
+    store
+        .create_asset(&default_ws(), asset)
+        .await
+        .expect("assets work after the upgrade");
+    let file = mlplane_core::AssetFile {
+        path: mlplane_core::ArtifactPath::parse("a.csv").expect("path"),
+        size: 1,
+        sha256: "0".repeat(64),
+    };
+    store
+        .record_asset_file(
+            &default_ws(),
+            mlplane_core::AssetKind::Data,
+            "after-upgrade",
+            "1",
+            file,
+        )
+        .await
+        .expect("asset files work after the upgrade");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +106,7 @@ async fn pg_database_from_before_jobs_gets_migration_5() {
         .await
         .expect("versions");
     let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 8]);
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 8]);
     store.close().await;
     drop(client);
     db.drop_db().await;

@@ -1,12 +1,13 @@
 //! Contract checks for versioned assets: immutable versions, automatic numbering (also by
-//! concurrent creators), `Latest`, listings, archiving and workspace isolation.
+//! concurrent creators), `Latest`, listings, archiving, workspace isolation, and the files of
+//! pending versions frozen by completion.
 //!
 //! Invariants:
 //! - each check starts from a fresh store and asserts on variants, not messages.
 
 use super::jobs::{job_name, submit};
 use super::*;
-use mlplane_core::{Asset, AssetKind, AssetVersionRef, NewAsset};
+use mlplane_core::{Asset, AssetFile, AssetKind, AssetVersionRef, NewAsset};
 
 fn new_asset(kind: AssetKind, name: &str, version: Option<&str>) -> NewAsset {
     NewAsset {
@@ -382,4 +383,116 @@ pub async fn every_asset_kind_is_stored_apart(store: Store) {
             .expect("list");
         assert_eq!(listed.items.len(), 1, "{kind}: {:?}", listed.items);
     }
+}
+fn file(path: &str, size: u64, fill: char) -> AssetFile {
+    AssetFile {
+        path: ArtifactPath::parse(path).expect("valid path"),
+        size,
+        sha256: fill.to_string().repeat(64),
+    }
+}
+
+pub async fn pending_asset_files_are_recorded_then_frozen_by_completion(store: Store) {
+    let mut pending = new_asset(AssetKind::Data, "iris", None);
+    pending.storage_uri = None;
+    let a = store
+        .create_asset(&default_ws(), pending)
+        .await
+        .expect("pending version");
+    assert_eq!(a.storage_uri, None);
+    let d = default_ws();
+    let rec = |f: AssetFile| store.record_asset_file(&d, AssetKind::Data, "iris", "1", f);
+    rec(file("b/iris.csv", 10, 'a')).await.expect("recorded");
+    rec(file("a.txt", 3, 'b')).await.expect("recorded");
+    rec(file("b/iris.csv", 12, 'c'))
+        .await
+        .expect("replaced by path");
+    let files = store
+        .asset_files(&d, AssetKind::Data, "iris", "1")
+        .await
+        .expect("listed");
+    assert_eq!(
+        files,
+        vec![file("a.txt", 3, 'b'), file("b/iris.csv", 12, 'c')]
+    );
+    expect_invalid(
+        rec(AssetFile {
+            sha256: "XYZ".into(),
+            ..file("c", 1, 'a')
+        })
+        .await,
+        "sha256",
+    );
+    expect_not_found(
+        store
+            .record_asset_file(&d, AssetKind::Data, "iris", "9", file("c", 1, 'a'))
+            .await,
+        Entity::Asset,
+    );
+    expect_not_found(
+        store
+            .record_asset_file(
+                &ws("other"),
+                AssetKind::Data,
+                "iris",
+                "1",
+                file("c", 1, 'a'),
+            )
+            .await,
+        Entity::Workspace,
+    );
+
+    let done = store
+        .complete_asset(
+            &d,
+            AssetKind::Data,
+            "iris",
+            "1",
+            "mlplane:/default/assets/data/iris/1",
+        )
+        .await
+        .expect("completed");
+    assert_eq!(
+        done.storage_uri.as_deref(),
+        Some("mlplane:/default/assets/data/iris/1")
+    );
+    expect_invalid_state(rec(file("late.txt", 1, 'd')).await);
+    expect_invalid_state(
+        store
+            .complete_asset(&d, AssetKind::Data, "iris", "1", "mlplane:/elsewhere")
+            .await,
+    );
+    let after = store
+        .get_asset(&d, AssetKind::Data, "iris", &exact("1"))
+        .await
+        .expect("read back");
+    assert_eq!(
+        after.storage_uri.as_deref(),
+        Some("mlplane:/default/assets/data/iris/1")
+    );
+    assert_eq!(
+        store
+            .asset_files(&d, AssetKind::Data, "iris", "1")
+            .await
+            .expect("listed"),
+        files,
+        "completion froze the files"
+    );
+
+    // A version created with a storage location has no pending files to take.
+    create(&store, AssetKind::Data, "remote", None).await;
+    expect_invalid_state(
+        store
+            .record_asset_file(&d, AssetKind::Data, "remote", "1", file("x", 1, 'a'))
+            .await,
+    );
+    // Environments have no files.
+    let mut env = new_asset(AssetKind::Environment, "py", None);
+    env.storage_uri = None;
+    store.create_asset(&d, env).await.expect("environment");
+    expect_invalid_state(
+        store
+            .record_asset_file(&d, AssetKind::Environment, "py", "1", file("x", 1, 'a'))
+            .await,
+    );
 }
