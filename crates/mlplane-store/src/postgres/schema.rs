@@ -27,7 +27,7 @@ const TOKEN_KEY: &str = "page_token_key";
 
 /// The migrations, in increasing version order; numbers may have gaps (each missing
 /// version is applied, whatever came before it).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (9, V9)];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
 /// input tags as a JSON array of [key, value] pairs.
@@ -413,6 +413,16 @@ async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
     tx.commit().await?;
     Ok(key)
 }
+
+/// `metric_series.unique_steps`: true when no two points of the series share a step (kept
+/// conservatively by ingestion: it may turn false on an overlap it cannot rule out, never
+/// true wrongly). With `count = max_step - min_step + 1` it means the series holds exactly
+/// one point at every step of its range, so a downsampled read can compute which steps to
+/// fetch instead of reading every point.
+const V9: &str = r#"
+ALTER TABLE metric_series ADD COLUMN unique_steps BOOLEAN NOT NULL DEFAULT true;
+UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
 
 #[cfg(test)]
 mod tests {

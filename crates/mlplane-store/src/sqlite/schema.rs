@@ -6,7 +6,7 @@
 
 /// `(version, sql)` in increasing version order; numbers may have gaps (a version is
 /// applied when its row is missing, whatever came before it).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (9, V9)];
 
 const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -273,6 +273,16 @@ CREATE TABLE assets (
     UNIQUE (workspace, kind, name, version)
 );
 CREATE INDEX assets_by_name ON assets (workspace, kind, name, created_at DESC, id DESC);
+"#;
+
+/// `metric_series.unique_steps`: 1 when no two points of the series share a step (kept
+/// conservatively by ingestion: it may turn false on an overlap it cannot rule out, never
+/// true wrongly). With `count = max_step - min_step + 1` it means the series holds exactly
+/// one point at every step of its range, so a downsampled read can compute which steps to
+/// fetch instead of reading every point.
+const V9: &str = r#"
+ALTER TABLE metric_series ADD COLUMN unique_steps INTEGER NOT NULL DEFAULT 1;
+UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
 "#;
 
 #[cfg(test)]
