@@ -69,10 +69,34 @@ struct Args {
     mlplane_protocol: String,
     #[arg(long)]
     skip_mlflow: bool,
+    /// Run only these workloads (comma-separated: create-run, log-batch, writers, history,
+    /// search, artifacts); the others show as n/a. For quick iterations on one slow spot.
+    #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
+    only: Vec<String>,
+}
+
+/// The workload names `--only` accepts.
+const WORKLOADS: [&str; 6] = [
+    "create-run",
+    "log-batch",
+    "writers",
+    "history",
+    "search",
+    "artifacts",
+];
+
+/// `--only`, set once at start; empty means every workload.
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Whether `--only` (if given) names workload `w`.
+fn wanted(w: &str) -> bool {
+    ONLY.get()
+        .is_none_or(|only| only.is_empty() || only.iter().any(|o| o == w))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let _ = ONLY.set(args.only.clone());
     // reqwest is built with rustls and no provider; the bench only speaks plain http, but
     // building a client still needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -368,15 +392,17 @@ async fn measure(
         })
     };
 
-    side.create_run = Some(
-        workloads::create_run(&ctx)
-            .await
-            .map_err(|e| format!("{e:#}")),
-    );
-    progress(name, "create-run", &side.create_run, "runs");
-    side.rss_after
-        .push(("create-run", procfs::tree_rss_bytes(pid)));
-    if all {
+    if wanted("create-run") {
+        side.create_run = Some(
+            workloads::create_run(&ctx)
+                .await
+                .map_err(|e| format!("{e:#}")),
+        );
+        progress(name, "create-run", &side.create_run, "runs");
+        side.rss_after
+            .push(("create-run", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("log-batch") {
         side.log_batch = Some(
             workloads::log_batch(&ctx)
                 .await
@@ -385,6 +411,8 @@ async fn measure(
         progress(name, "log-batch", &side.log_batch, "points");
         side.rss_after
             .push(("log-batch", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("writers") {
         side.writers = Some(
             workloads::concurrent_writers(&ctx)
                 .await
@@ -393,6 +421,8 @@ async fn measure(
         progress(name, "writers", &side.writers, "points");
         side.rss_after
             .push(("writers", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("history") {
         let h = workloads::history(&ctx).await.map_err(|e| format!("{e:#}"));
         match &h {
             Ok(h) => eprintln!(
@@ -408,20 +438,22 @@ async fn measure(
         side.history = Some(h);
         side.rss_after
             .push(("history", procfs::tree_rss_bytes(pid)));
-        if api.dialect == Dialect::Mlflow {
-            let r = search::search(&ctx).await.map_err(|e| format!("{e:#}"));
-            match &r {
-                Ok(r) => eprintln!(
-                    "bench: {name}: search over {} runs: {} matched, median {:.1} ms",
-                    r.seeded,
-                    r.matched,
-                    r.timed.median.as_secs_f64() * 1000.0
-                ),
-                Err(e) => eprintln!("bench: {name}: search failed: {e}"),
-            }
-            side.search = Some(r);
-            side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("search") && api.dialect == Dialect::Mlflow {
+        let r = search::search(&ctx).await.map_err(|e| format!("{e:#}"));
+        match &r {
+            Ok(r) => eprintln!(
+                "bench: {name}: search over {} runs: {} matched, median {:.1} ms",
+                r.seeded,
+                r.matched,
+                r.timed.median.as_secs_f64() * 1000.0
+            ),
+            Err(e) => eprintln!("bench: {name}: search failed: {e}"),
         }
+        side.search = Some(r);
+        side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("artifacts") {
         let a = workloads::artifacts(&ctx, blob, work)
             .await
             .map_err(|e| format!("{e:#}"));
