@@ -238,26 +238,12 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
     // equality on a param, tag or dataset usually narrows more than a metric range.
     let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
     clauses.sort_by_key(|c| selectivity_rank(c));
-    // A metric that is both filtered on and ordered by is joined once, with the filter in
-    // the join: the runs are then reached from that metric's `(key, value)` index and the
-    // clause needs no subquery of its own (it already excludes runs without the metric).
-    let merged: Option<&Clause> = order.iter().find_map(|o| match &o.entity {
-        Entity::Metric(key) => clauses
-            .iter()
-            .copied()
-            .find(|c| matches!(&c.entity, Entity::Metric(k) if k == key)),
-        _ => None,
-    });
-    for c in &clauses {
+    for c in clauses {
         b.parts.keyed |= !matches!(c.entity, Entity::Attribute(_))
             && !(matches!(&c.entity, Entity::Tag(k) if k == RUN_NAME_TAG));
-        if merged.is_some_and(|m| std::ptr::eq(m, *c)) {
-            continue;
-        }
         let cond = run_clause(&mut b, c);
         b.parts.conditions.push(cond);
     }
-    let mut merged = merged;
     let mut has_start = false;
     for o in order {
         let dir = if o.ascending { "ASC" } else { "DESC" };
@@ -265,20 +251,9 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
             Entity::Metric(key) => {
                 let k = b.bind(Arg::Text(key.clone()));
                 let o = format!("o{}", b.parts.joins.len());
-                let join = match merged
-                    .take_if(|c| matches!(&c.entity, Entity::Metric(m) if m == key))
-                {
-                    Some(c) => {
-                        let cmp = compare(&mut b, &metric_value(d, &o), c.op, &c.value);
-                        format!(
-                            "JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0 AND {cmp}"
-                        )
-                    }
-                    None => format!(
-                        "LEFT JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0"
-                    ),
-                };
-                b.parts.joins.push(join);
+                b.parts.joins.push(format!(
+                    "LEFT JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0"
+                ));
                 let v = metric_value(d, &o);
                 // 0 = a value, 1 = NaN, 2 = no such metric.
                 b.parts.order.push(format!(

@@ -4,8 +4,8 @@
 //! Invariants:
 //! - filters and orderings are translated by `crate::search_sql`, values always bound;
 //! - paging is by offset under a token bound to the whole search (`search_scope`);
-//! - a run's params, tags, metrics and inputs are loaded by one seek per run and table,
-//!   through cached statements.
+//! - a run's params, tags, metrics and inputs are loaded for a whole page at once, in
+//!   chunks that stay under SQLite's bound-variable limit.
 
 use super::Db;
 use super::ops::{
@@ -15,7 +15,7 @@ use super::runs::{RUN_COLS, active, run_row, to_info};
 use crate::rules::page_size;
 use crate::search_sql::{self, Arg, Dialect};
 use crate::types::search_scope;
-use crate::{ExperimentSearch, Result, RunSearch};
+use crate::{ExperimentSearch, Result, RunSearch, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
     Cursor, CursorValue, Dataset, DatasetInput, Experiment, Metric, Page, PageRequest, Param, Run,
@@ -23,6 +23,10 @@ use mlplane_core::{
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
+use std::collections::HashMap;
+
+/// Ids per `IN (...)` list when loading run data.
+const CHUNK: usize = 500;
 
 fn to_sql(args: Vec<Arg>) -> impl Iterator<Item = SqlValue> {
     args.into_iter().map(|a| match a {
@@ -159,91 +163,111 @@ pub(crate) fn search_experiments(
     })
 }
 
+/// Runs `sql` (which has one `IN ({ids})` list) over the ids in chunks, calling `each`
+/// with the run id (column 0) and the row.
+fn per_run(
+    conn: &Connection,
+    sql: &str,
+    ids: &[&str],
+    mut each: impl FnMut(&str, &rusqlite::Row<'_>) -> Result<()>,
+) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let text = sql.replace("{ids}", &marks);
+        let mut stmt = conn.prepare_cached(&text).db()?;
+        let mut rows = stmt.query(params_from_iter(chunk.iter())).db()?;
+        while let Some(row) = rows.next().db()? {
+            let id: String = row.get(0).db()?;
+            each(&id, row)?;
+        }
+    }
+    Ok(())
+}
+
 /// Loads params, tags, latest metrics and inputs of each run, keeping the order given.
-///
-/// One cached statement per table, run once per run: each is a seek on the table's
-/// `(run_id, ..)` key whose rows come back in key order, which costs less than an `IN`
-/// list (SQLite builds and sorts a temporary index of the ids, and every row then carries
-/// its run id back to be matched to its run).
 pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-    let mut params_q = conn
-        .prepare_cached("SELECT key, value FROM run_params WHERE run_id = ?1 ORDER BY key")
-        .db()?;
-    let mut tags_q = conn
-        .prepare_cached("SELECT key, value FROM run_tags WHERE run_id = ?1 ORDER BY key")
-        .db()?;
-    let mut metrics_q = conn
-        .prepare_cached(
-            "SELECT key, last_bits, last_ts, last_step FROM metric_series
-             WHERE run_id = ?1 AND count > 0 ORDER BY key",
-        )
-        .db()?;
-    let mut inputs_q = conn
-        .prepare_cached(
-            "SELECT name, digest, source_type, source, dataset_schema, dataset_profile, tags
-             FROM run_inputs WHERE run_id = ?1 ORDER BY seq",
-        )
-        .db()?;
-    let mut runs = Vec::with_capacity(infos.len());
-    for info in infos {
-        let id = info.id.as_str();
-        let params = params_q
-            .query_map([id], |r| {
-                Ok(Param {
-                    key: r.get(0)?,
-                    value: r.get(1)?,
-                })
-            })
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        let tags = tags_q
-            .query_map([id], |r| {
-                Ok(Tag {
-                    key: r.get(0)?,
-                    value: r.get(1)?,
-                })
-            })
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        let metrics = metrics_q
-            .query_map([id], |r| {
-                Ok(Metric {
-                    key: r.get(0)?,
-                    value: f64::from_bits(r.get::<_, i64>(1)? as u64),
-                    timestamp: r.get(2)?,
-                    step: r.get(3)?,
-                })
-            })
-            .db()?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .db()?;
-        let mut inputs = Vec::new();
-        let mut rows = inputs_q.query([id]).db()?;
-        while let Some(r) = rows.next().db()? {
-            let tags: String = r.get(6).db()?;
-            inputs.push(DatasetInput {
+    let ids: Vec<&str> = infos.iter().map(|i| i.id.as_str()).collect();
+    let index: HashMap<String, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.to_string(), i))
+        .collect();
+    let mut runs: Vec<Run> = infos
+        .iter()
+        .map(|info| Run {
+            info: info.clone(),
+            params: Vec::new(),
+            tags: Vec::new(),
+            metrics: Vec::new(),
+            inputs: Vec::new(),
+        })
+        .collect();
+    let slot = |id: &str| {
+        index
+            .get(id)
+            .copied()
+            .ok_or_else(|| StoreError::Internal(format!("unexpected run '{id}' in result")))
+    };
+    per_run(
+        conn,
+        "SELECT run_id, key, value FROM run_params WHERE run_id IN ({ids}) ORDER BY run_id, key",
+        &ids,
+        |id, r| {
+            runs[slot(id)?].params.push(Param {
+                key: r.get(1).db()?,
+                value: r.get(2).db()?,
+            });
+            Ok(())
+        },
+    )?;
+    per_run(
+        conn,
+        "SELECT run_id, key, value FROM run_tags WHERE run_id IN ({ids}) ORDER BY run_id, key",
+        &ids,
+        |id, r| {
+            runs[slot(id)?].tags.push(Tag {
+                key: r.get(1).db()?,
+                value: r.get(2).db()?,
+            });
+            Ok(())
+        },
+    )?;
+    per_run(
+        conn,
+        "SELECT run_id, key, last_bits, last_ts, last_step FROM metric_series
+         WHERE run_id IN ({ids}) AND count > 0 ORDER BY run_id, key",
+        &ids,
+        |id, r| {
+            runs[slot(id)?].metrics.push(Metric {
+                key: r.get(1).db()?,
+                value: f64::from_bits(r.get::<_, i64>(2).db()? as u64),
+                timestamp: r.get(3).db()?,
+                step: r.get(4).db()?,
+            });
+            Ok(())
+        },
+    )?;
+    per_run(
+        conn,
+        "SELECT run_id, name, digest, source_type, source, dataset_schema, dataset_profile, tags
+         FROM run_inputs WHERE run_id IN ({ids}) ORDER BY run_id, seq",
+        &ids,
+        |id, r| {
+            let tags: String = r.get(7).db()?;
+            runs[slot(id)?].inputs.push(DatasetInput {
                 dataset: Dataset {
-                    name: r.get(0).db()?,
-                    digest: r.get(1).db()?,
-                    source_type: r.get(2).db()?,
-                    source: r.get(3).db()?,
-                    schema: r.get(4).db()?,
-                    profile: r.get(5).db()?,
+                    name: r.get(1).db()?,
+                    digest: r.get(2).db()?,
+                    source_type: r.get(3).db()?,
+                    source: r.get(4).db()?,
+                    schema: r.get(5).db()?,
+                    profile: r.get(6).db()?,
                 },
                 tags: crate::rules::decode_input_tags(&tags)?,
             });
-        }
-        drop(rows);
-        runs.push(Run {
-            info,
-            params,
-            tags,
-            metrics,
-            inputs,
-        });
-    }
+            Ok(())
+        },
+    )?;
     Ok(runs)
 }
 
