@@ -427,10 +427,13 @@ mod tests {
             .filter(|(v, _)| *v != 4)
             .collect();
         migrate_with(&mut conn, &without_four).unwrap();
-        assert_eq!(applied(&conn), vec![1, 2, 3, 5]);
+        // Versions after 5 (later features) are whatever the list holds.
+        let all: Vec<i64> = schema::MIGRATIONS.iter().map(|(v, _)| *v).collect();
+        let all_but_four: Vec<i64> = all.iter().copied().filter(|v| *v != 4).collect();
+        assert_eq!(applied(&conn), all_but_four);
         // ... gets 4 when it arrives, even though 5 is already there.
         migrate(&mut conn).unwrap();
-        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+        assert_eq!(applied(&conn), all);
         conn.execute("SELECT count(*) FROM logged_models", [])
             .map(|_| ())
             .or_else(|e| match e {
@@ -440,6 +443,6 @@ mod tests {
             .unwrap();
         // Running again applies nothing twice.
         migrate(&mut conn).unwrap();
-        assert_eq!(applied(&conn), vec![1, 2, 3, 4, 5]);
+        assert_eq!(applied(&conn), all);
     }
 }
