@@ -79,25 +79,34 @@ struct Args {
     /// The uv binary jobs build environments with (default: the server's own lookup).
     #[arg(long, env = "MLPLANE_UV")]
     uv: Option<PathBuf>,
-    /// Run only the artifact workload (and the local copy it is compared with), e.g. while
-    /// working on artifact throughput; skips the `--workers 1` mlflow server.
-    #[arg(long)]
-    only_artifacts: bool,
+    /// Run only these workloads (comma-separated: create-run, log-batch, writers, history,
+    /// search, artifacts); the others show as n/a. For quick iterations on one slow spot.
+    #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
+    only: Vec<String>,
 }
 
-/// Which workloads one server run measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    /// Every workload.
-    All,
-    /// Create-run only (the `mlflow --workers 1` comparison).
-    CreateRun,
-    /// The artifact transfers only (`--only-artifacts`).
-    Artifacts,
+/// The workload names `--only` accepts.
+const WORKLOADS: [&str; 6] = [
+    "create-run",
+    "log-batch",
+    "writers",
+    "history",
+    "search",
+    "artifacts",
+];
+
+/// `--only`, set once at start; empty means every workload.
+static ONLY: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Whether `--only` (if given) names workload `w`.
+fn wanted(w: &str) -> bool {
+    ONLY.get()
+        .is_none_or(|only| only.is_empty() || only.iter().any(|o| o == w))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let _ = ONLY.set(args.only.clone());
     // reqwest is built with rustls and no provider; the bench only speaks plain http, but
     // building a client still needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -234,11 +243,6 @@ async fn run(mut args: Args) -> Result<()> {
         local_copy.fsync.mib_per_sec()
     );
 
-    let full = if args.only_artifacts {
-        Scope::Artifacts
-    } else {
-        Scope::All
-    };
     let mut mlplane = Side::default();
     if !args.skip_mlplane {
         let dir = work.join("mlplane");
@@ -264,7 +268,7 @@ async fn run(mut args: Args) -> Result<()> {
             sizes.mlplane,
             &blob,
             &work,
-            full,
+            true,
             &mut mlplane,
         )
         .await;
@@ -273,11 +277,9 @@ async fn run(mut args: Args) -> Result<()> {
     let mut mlflow = Side::default();
     let mut mlflow_w1 = Side::default();
     if !args.skip_mlflow {
-        for (workers, side, scope) in [
-            (None, &mut mlflow, full),
-            (Some(1), &mut mlflow_w1, Scope::CreateRun),
-        ] {
-            if scope == Scope::CreateRun && args.only_artifacts {
+        for (workers, side, all) in [(None, &mut mlflow, true), (Some(1), &mut mlflow_w1, false)] {
+            // The `--workers 1` server only measures create-run.
+            if workers.is_some() && !wanted("create-run") {
                 continue;
             }
             let name = if workers.is_some() {
@@ -313,7 +315,7 @@ async fn run(mut args: Args) -> Result<()> {
                 sizes.mlflow,
                 &blob,
                 &work,
-                scope,
+                all,
                 side,
             )
             .await;
@@ -346,7 +348,7 @@ async fn run(mut args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Starts one server, measures the workloads of `scope`, stops it.
+/// Starts one server, measures it, stops it. With `all` false only create-run runs.
 #[allow(clippy::too_many_arguments)]
 async fn run_side(
     name: &str,
@@ -357,7 +359,7 @@ async fn run_side(
     per: PerServer,
     blob: &Blob,
     work: &Path,
-    scope: Scope,
+    all: bool,
     side: &mut Side,
 ) {
     eprintln!("bench: starting {name}");
@@ -369,7 +371,7 @@ async fn run_side(
             return;
         }
     };
-    if let Err(e) = measure(&mut srv, name, api, sizes, per, blob, work, scope, side).await {
+    if let Err(e) = measure(&mut srv, name, api, sizes, per, blob, work, all, side).await {
         eprintln!("bench: {name}: {e:#}");
         side.failure = Some(format!("{e:#}"));
     }
@@ -388,7 +390,7 @@ async fn measure(
     per: PerServer,
     blob: &Blob,
     work: &Path,
-    scope: Scope,
+    all: bool,
     side: &mut Side,
 ) -> Result<()> {
     let startup = srv
@@ -428,7 +430,7 @@ async fn measure(
         })
     };
 
-    if scope != Scope::Artifacts {
+    if wanted("create-run") {
         side.create_run = Some(
             workloads::create_run(&ctx)
                 .await
@@ -438,7 +440,7 @@ async fn measure(
         side.rss_after
             .push(("create-run", procfs::tree_rss_bytes(pid)));
     }
-    if scope == Scope::All {
+    if all && wanted("log-batch") {
         side.log_batch = Some(
             workloads::log_batch(&ctx)
                 .await
@@ -447,6 +449,8 @@ async fn measure(
         progress(name, "log-batch", &side.log_batch, "points");
         side.rss_after
             .push(("log-batch", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("writers") {
         side.writers = Some(
             workloads::concurrent_writers(&ctx)
                 .await
@@ -455,6 +459,8 @@ async fn measure(
         progress(name, "writers", &side.writers, "points");
         side.rss_after
             .push(("writers", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("history") {
         let h = workloads::history(&ctx).await.map_err(|e| format!("{e:#}"));
         match &h {
             Ok(h) => eprintln!(
@@ -470,22 +476,22 @@ async fn measure(
         side.history = Some(h);
         side.rss_after
             .push(("history", procfs::tree_rss_bytes(pid)));
-        if api.dialect == Dialect::Mlflow {
-            let r = search::search(&ctx).await.map_err(|e| format!("{e:#}"));
-            match &r {
-                Ok(r) => eprintln!(
-                    "bench: {name}: search over {} runs: {} matched, median {:.1} ms",
-                    r.seeded,
-                    r.matched,
-                    r.timed.median.as_secs_f64() * 1000.0
-                ),
-                Err(e) => eprintln!("bench: {name}: search failed: {e}"),
-            }
-            side.search = Some(r);
-            side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
-        }
     }
-    if scope != Scope::CreateRun {
+    if all && wanted("search") && api.dialect == Dialect::Mlflow {
+        let r = search::search(&ctx).await.map_err(|e| format!("{e:#}"));
+        match &r {
+            Ok(r) => eprintln!(
+                "bench: {name}: search over {} runs: {} matched, median {:.1} ms",
+                r.seeded,
+                r.matched,
+                r.timed.median.as_secs_f64() * 1000.0
+            ),
+            Err(e) => eprintln!("bench: {name}: search failed: {e}"),
+        }
+        side.search = Some(r);
+        side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
+    }
+    if all && wanted("artifacts") {
         let a = workloads::artifacts(&ctx, blob, work)
             .await
             .map_err(|e| format!("{e:#}"));

@@ -90,6 +90,22 @@ impl Downsampler {
     }
 }
 
+/// The positions MLflow's `get-history-bulk-interval` keeps out of `n` points in history
+/// order, for a budget of `max` (MLflow 3's `NTILE` sampling): the points are cut into `max`
+/// buckets as even as possible (the first `n % max` one point larger), the first point of
+/// each bucket is kept, and the last point of all replaces the last bucket's first point.
+/// All positions when `n <= max`; ascending, at most `max` of them (`max` 0 counts as 1).
+pub fn interval_positions(n: u64, max: u64) -> Vec<u64> {
+    let max = max.max(1);
+    if n <= max {
+        return (0..n).collect();
+    }
+    let (size, larger) = (n / max, n % max);
+    let mut out: Vec<u64> = (0..max - 1).map(|b| b * size + b.min(larger)).collect();
+    out.push(n - 1);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +155,52 @@ mod tests {
             let min = pts.iter().map(|p| p.1).fold(f64::MAX, f64::min);
             prop_assert!(out.iter().any(|p| p.value == max));
             prop_assert!(out.iter().any(|p| p.value == min));
+        }
+    }
+
+    /// The same positions the long way: `NTILE(max)` over `n` rows, then the first row of
+    /// each bucket, then the last row replacing the final pick when it is not already it.
+    fn ntile_reference(n: u64, max: u64) -> Vec<u64> {
+        let max = max.max(1);
+        let mut bucket_of = Vec::new();
+        let (size, larger) = (n / max, n % max);
+        for b in 0..max.min(n) {
+            let len = if b < larger { size + 1 } else { size };
+            bucket_of.extend(std::iter::repeat_n(b, len as usize));
+        }
+        let mut out: Vec<u64> = Vec::new();
+        for (i, b) in bucket_of.iter().enumerate() {
+            if i == 0 || bucket_of[i - 1] != *b {
+                out.push(i as u64);
+            }
+        }
+        if n > 0 && out.last() != Some(&(n - 1)) {
+            if out.len() as u64 >= max {
+                out.pop();
+            }
+            out.push(n - 1);
+        }
+        out
+    }
+
+    #[test]
+    fn interval_positions_match_ntile_sampling() {
+        assert_eq!(interval_positions(0, 10), Vec::<u64>::new());
+        assert_eq!(interval_positions(3, 10), vec![0, 1, 2]);
+        assert_eq!(interval_positions(5, 1), vec![4]);
+        assert_eq!(interval_positions(10, 3), vec![0, 4, 9]);
+        let big = interval_positions(100_000, 1000);
+        assert_eq!(big.len(), 1000);
+        assert_eq!(&big[..3], &[0, 100, 200]);
+        assert_eq!(big.last(), Some(&99_999));
+        for n in 0..120 {
+            for max in 1..40 {
+                assert_eq!(
+                    interval_positions(n, max),
+                    ntile_reference(n, max),
+                    "n={n} max={max}"
+                );
+            }
         }
     }
 }

@@ -167,6 +167,19 @@ pub trait MetadataStore:
         key: &str,
         max_points: usize,
     ) -> Result<SampledHistory>;
+    /// The points of one metric that MLflow's `get-history-bulk-interval` returns: within
+    /// `[start, end]` (inclusive; open where `None`), at the positions of
+    /// `mlplane_core::downsample::interval_positions` in history order, so at most
+    /// `max_points` with the window's first and last point always among them.
+    async fn metric_history_interval(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        max_points: usize,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<MetricPoint>>;
 
     // --- run logs -----------------------------------------------------------------------
 

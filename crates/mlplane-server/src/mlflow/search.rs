@@ -15,7 +15,6 @@ use super::{MlflowJson, MlflowQuery, Pairs, Workspace, experiment_id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use mlplane_core::downsample::Downsampler;
 use mlplane_core::search::{
     FilterError, SearchKind, parse_experiment_filter, parse_order_by, parse_run_filter,
 };
@@ -31,8 +30,6 @@ const DEFAULT_SEARCH_RESULTS: i64 = 1_000;
 const MAX_BULK_RUNS: usize = 100;
 /// Most points per run in one bulk history request.
 const MAX_BULK_POINTS: i64 = 2_500;
-/// Points per history page read while windowing a bulk request.
-const WINDOW_PAGE: usize = 100_000;
 
 fn filter_error(what: &str, input: &str, e: FilterError) -> MlflowError {
     MlflowError::invalid(format!(
@@ -205,9 +202,10 @@ pub struct BulkHistoryResponse {
     pub metrics: Vec<BulkMetricView>,
 }
 
-/// `GET metrics/get-history-bulk-interval`: up to `max_results` representative points of
-/// one metric for each run, optionally within `[start_step, end_step]`; the first and last
-/// step of each run's window are always among them.
+/// `GET metrics/get-history-bulk-interval`: up to `max_results` points of one metric for
+/// each run, optionally within `[start_step, end_step]`, sampled evenly over the window's
+/// points as MLflow 3 does (`MetadataStore::metric_history_interval`); the window's first
+/// and last point are always among them.
 pub async fn history_bulk_interval(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
@@ -243,21 +241,17 @@ pub async fn history_bulk_interval(
     let mut metrics = Vec::new();
     for raw in &raw_ids {
         let id = RunId::parse(raw)?;
-        let points = if start.is_none() && end.is_none() {
-            match s
-                .store
-                .metric_history_sampled(&ws, &id, &key, max as usize)
-                .await
-            {
-                Ok(h) => h.points,
-                Err(StoreError::NotFound {
-                    entity: Entity::Metric,
-                    ..
-                }) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            windowed(&s, &ws, &id, &key, start, end, max as usize).await?
+        let points = match s
+            .store
+            .metric_history_interval(&ws, &id, &key, max as usize, start, end)
+            .await
+        {
+            Ok(points) => points,
+            Err(StoreError::NotFound {
+                entity: Entity::Metric,
+                ..
+            }) => Vec::new(),
+            Err(e) => return Err(e.into()),
         };
         metrics.extend(points.into_iter().map(|p| BulkMetricView {
             metric: MetricView::from_point(&key, p),
@@ -265,55 +259,4 @@ pub async fn history_bulk_interval(
         }));
     }
     Ok(Json(BulkHistoryResponse { metrics }))
-}
-
-/// The points of one metric within a step window, reduced to `max` representatives.
-async fn windowed(
-    s: &AppState,
-    ws: &mlplane_core::WorkspaceName,
-    id: &RunId,
-    key: &str,
-    start: Option<i64>,
-    end: Option<i64>,
-    max: usize,
-) -> MlflowResult<Vec<mlplane_core::MetricPoint>> {
-    let (lo, hi) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
-    let mut inside = Vec::new();
-    let mut token = None;
-    loop {
-        let page = PageRequest {
-            max_results: WINDOW_PAGE,
-            page_token: token,
-        };
-        let p = match s.store.metric_history(ws, id, key, &page).await {
-            Ok(p) => p,
-            Err(StoreError::NotFound {
-                entity: Entity::Metric,
-                ..
-            }) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
-        };
-        // History is ordered by step, so the window ends at the first step past it.
-        let past = p.items.last().is_some_and(|pt| pt.step > hi);
-        inside.extend(
-            p.items
-                .into_iter()
-                .filter(|pt| (lo..=hi).contains(&pt.step)),
-        );
-        match p.next_page_token {
-            Some(t) if !past => token = Some(t),
-            _ => break,
-        }
-    }
-    let (Some(first), Some(last)) = (inside.first(), inside.last()) else {
-        return Ok(Vec::new());
-    };
-    if inside.len() <= max {
-        return Ok(inside);
-    }
-    let mut d = Downsampler::new(first.step, last.step, max);
-    for p in inside {
-        d.push(p);
-    }
-    Ok(d.finish())
 }

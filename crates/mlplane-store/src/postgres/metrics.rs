@@ -34,7 +34,7 @@ use super::rows::{
 use super::runs::UPSERT_RUN_TAGS;
 use crate::{Entity, Result, SampledHistory, StoreError};
 use futures::TryStreamExt;
-use mlplane_core::downsample::Downsampler;
+use mlplane_core::downsample::{Downsampler, interval_positions};
 use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
     Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
@@ -78,7 +78,11 @@ const LOCK_SERIES: &str = "SELECT id FROM metric_series WHERE id = ANY($1) ORDER
 
 /// Merges per-batch summaries (`$1` ids, `$2` counts, `$3`/`$4` step range, `$5`..`$8` the
 /// batch's last point) into the stored ones. Every `SET` expression sees the old row, so
-/// the four `CASE`s agree on whether the batch's last point comes later.
+/// the four `CASE`s agree on whether the batch's last point comes later. `$9` says whether
+/// each series' steps are distinct within the batch; `unique_steps` stays true when they
+/// are and no point of another batch (`seq` outside `$10 .. $10 + $11`) lies where the
+/// batch's step range overlaps the stored one. The series row is locked by then, so every
+/// batch merged before this one is visible to that check.
 const MERGE_SERIES: &str = "UPDATE metric_series AS s
      SET count = s.count + u.n,
          min_step = LEAST(s.min_step, u.min_step),
@@ -94,10 +98,19 @@ const MERGE_SERIES: &str = "UPDATE metric_series AS s
                         THEN u.last_ts ELSE s.last_ts END,
          last_seq = CASE WHEN s.last_seq IS NULL
                            OR (u.last_step, u.last_ts, u.last_seq) > (s.last_step, s.last_ts, s.last_seq)
-                         THEN u.last_seq ELSE s.last_seq END
+                         THEN u.last_seq ELSE s.last_seq END,
+         unique_steps = CASE
+             WHEN NOT s.unique_steps OR NOT u.uniq THEN false
+             WHEN s.count = 0 OR u.min_step > s.max_step OR u.max_step < s.min_step THEN true
+             ELSE NOT EXISTS (
+                 SELECT 1 FROM metrics m
+                 WHERE m.series_id = s.id
+                   AND m.step BETWEEN GREATEST(u.min_step, s.min_step) AND LEAST(u.max_step, s.max_step)
+                   AND (m.seq < $10 OR m.seq >= $10 + $11))
+         END
      FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::float8[],
-                 $6::bigint[], $7::bigint[], $8::bigint[])
-          AS u(id, n, min_step, max_step, last_value, last_step, last_ts, last_seq)
+                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bool[])
+          AS u(id, n, min_step, max_step, last_value, last_step, last_ts, last_seq, uniq)
      WHERE s.id = u.id";
 
 /// For the rest of the transaction, read points in index order rather than sorting them:
@@ -119,6 +132,20 @@ const HISTORY_PAGE: &str = "SELECT step, ts, value, seq FROM metrics
 const SERIES_POINTS: &str =
     "SELECT step, ts, value FROM metrics WHERE series_id = $1 ORDER BY step, ts, seq";
 
+/// The points of a series at the steps `$2`, one per step when the series is dense.
+const POINTS_AT_STEPS: &str = "SELECT step, ts, value FROM metrics
+     WHERE series_id = $1 AND step = ANY($2::bigint[]) ORDER BY step, ts, seq";
+
+/// The points at positions `$4` (0-based, history order) of the window `[$2, $3]`; the
+/// numbering runs in the server, so only the sampled rows travel.
+const POINTS_AT_POSITIONS: &str = "SELECT step, ts, value FROM (
+         SELECT step, ts, value, seq, row_number() OVER (ORDER BY step, ts, seq) - 1 AS pos
+         FROM metrics WHERE series_id = $1 AND step BETWEEN $2 AND $3) w
+     WHERE pos = ANY($4::bigint[]) ORDER BY step, ts, seq";
+
+const WINDOW_COUNT: &str =
+    "SELECT COUNT(*) FROM metrics WHERE series_id = $1 AND step BETWEEN $2 AND $3";
+
 /// Awaits `f` if there is one.
 async fn maybe<T>(f: Option<impl Future<Output = Result<T>>>) -> Result<Option<T>> {
     match f {
@@ -134,6 +161,8 @@ struct Summary {
     max_step: i64,
     /// (step, timestamp, seq, value) of the batch's last point in history order.
     last: (i64, i64, i64, f64),
+    /// The batch's steps for the series; sorted and checked for repeats once complete.
+    steps: Vec<i64>,
 }
 
 /// The columns of the point rows and of the summary rows of a batch.
@@ -171,12 +200,14 @@ fn prepare(metrics: &[Metric], ids: &HashMap<String, i64>, batch_no: i64) -> Res
                 if (m.step, m.timestamp) >= (s.last.0, s.last.1) {
                     s.last = point;
                 }
+                s.steps.push(m.step);
             })
-            .or_insert(Summary {
+            .or_insert_with(|| Summary {
                 n: 1,
                 min_step: m.step,
                 max_step: m.step,
                 last: point,
+                steps: vec![m.step],
             });
         p.series_id.push(sid);
         p.step.push(m.step);
@@ -195,12 +226,14 @@ struct SeriesInfo {
     count: i64,
     min_step: i64,
     max_step: i64,
+    /// One point per step (`metric_series.unique_steps`).
+    unique_steps: bool,
 }
 
 async fn find_series(db: Db<'_>, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<SeriesInfo> {
     let row = db
         .query_opt(
-            "SELECT s.id, s.count, s.min_step, s.max_step
+            "SELECT s.id, s.count, s.min_step, s.max_step, s.unique_steps
              FROM runs r LEFT JOIN metric_series s ON s.run_id = r.id AND s.key = $3
              WHERE r.id = $1 AND r.workspace = $2",
             &[&id.as_str(), &ws.as_str(), &key],
@@ -213,12 +246,14 @@ async fn find_series(db: Db<'_>, ws: &WorkspaceName, id: &RunId, key: &str) -> R
     let count: Option<i64> = col(&row, 1)?;
     let min_step: Option<i64> = col(&row, 2)?;
     let max_step: Option<i64> = col(&row, 3)?;
+    let unique_steps: Option<bool> = col(&row, 4)?;
     match (sid, count, min_step, max_step) {
         (Some(id), Some(count), Some(min_step), Some(max_step)) if count > 0 => Ok(SeriesInfo {
             id,
             count,
             min_step,
             max_step,
+            unique_steps: unique_steps.unwrap_or(false),
         }),
         _ => Err(StoreError::not_found(Entity::Metric, key)),
     }
@@ -343,7 +378,7 @@ impl PgStore {
             Some(row) => col(row, 0)?,
             None => return Err(StoreError::Internal("nextval returned no row".into())),
         };
-        let p = prepare(&b.metrics, &ids, batch_no)?;
+        let mut p = prepare(&b.metrics, &ids, batch_no)?;
         let sum_ids: Vec<i64> = p.sums.iter().map(|(id, _)| *id).collect();
         let n: Vec<i64> = p.sums.iter().map(|(_, s)| s.n).collect();
         let min_step: Vec<i64> = p.sums.iter().map(|(_, s)| s.min_step).collect();
@@ -352,13 +387,22 @@ impl PgStore {
         let last_ts: Vec<i64> = p.sums.iter().map(|(_, s)| s.last.1).collect();
         let last_seq: Vec<i64> = p.sums.iter().map(|(_, s)| s.last.2).collect();
         let last_value: Vec<f64> = p.sums.iter().map(|(_, s)| s.last.3).collect();
+        let uniq: Vec<bool> = p
+            .sums
+            .iter_mut()
+            .map(|(_, s)| {
+                s.steps.sort_unstable();
+                !s.steps.windows(2).any(|w| w[0] == w[1])
+            })
+            .collect();
+        let (seq_base, seq_span) = (batch_no << SEQ_SHIFT, 1i64 << SEQ_SHIFT);
 
         let insert = db.stmt(INSERT_POINTS).await?;
         let lock = db.stmt(LOCK_SERIES).await?;
         let merge = db.stmt(MERGE_SERIES).await?;
         let points: [&(dyn ToSql + Sync); 5] = [&p.series_id, &p.step, &p.ts, &p.seq, &p.value];
         let lock_args: [&(dyn ToSql + Sync); 1] = [&sum_ids];
-        let merge_args: [&(dyn ToSql + Sync); 8] = [
+        let merge_args: [&(dyn ToSql + Sync); 11] = [
             &sum_ids,
             &n,
             &min_step,
@@ -367,6 +411,9 @@ impl PgStore {
             &last_step,
             &last_ts,
             &last_seq,
+            &uniq,
+            &seq_base,
+            &seq_span,
         ];
         // If a statement fails, the server turns the COMMIT behind it into a rollback.
         let (inserted, locked, merged, committed) = futures::join!(
@@ -487,5 +534,65 @@ impl PgStore {
             total_points,
             downsampled: true,
         })
+    }
+
+    /// MLflow's bulk-interval sample; see `MetadataStore::metric_history_interval`. A
+    /// dense series (one point per step of its range) is read at the sampled steps only;
+    /// any other is numbered in the server and only the sampled rows come back.
+    pub(super) async fn history_interval(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        max_points: usize,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<MetricPoint>> {
+        let conn = self.pool.get().await?;
+        let tx = conn.tx();
+        let db = tx.db();
+        // One snapshot, so the series summary and the points agree.
+        let (begun, planned) =
+            futures::join!(tx.send_begin_snapshot(), db.batch_execute(INDEX_ORDER_ONLY));
+        begun?;
+        planned?;
+        let series = find_series(db, ws, id, key).await?;
+        let lo = start.unwrap_or(i64::MIN).max(series.min_step);
+        let hi = end.unwrap_or(i64::MAX).min(series.max_step);
+        if lo > hi {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        let dense = series.unique_steps
+            && series.max_step as i128 - series.min_step as i128 + 1 == series.count as i128;
+        let rows = if dense {
+            let n = (hi as i128 - lo as i128 + 1) as u64;
+            let steps: Vec<i64> = interval_positions(n, max_points as u64)
+                .into_iter()
+                .map(|p| lo + p as i64)
+                .collect();
+            let st = db.stmt(POINTS_AT_STEPS).await?;
+            db.query_stmt(&st, &[&series.id, &steps]).await?
+        } else {
+            let n: i64 = if lo == series.min_step && hi == series.max_step {
+                series.count
+            } else {
+                let st = db.stmt(WINDOW_COUNT).await?;
+                let rows = db.query_stmt(&st, &[&series.id, &lo, &hi]).await?;
+                match rows.first() {
+                    Some(r) => col(r, 0)?,
+                    None => 0,
+                }
+            };
+            let positions: Vec<i64> = interval_positions(n as u64, max_points as u64)
+                .into_iter()
+                .map(|p| p as i64)
+                .collect();
+            let st = db.stmt(POINTS_AT_POSITIONS).await?;
+            db.query_stmt(&st, &[&series.id, &lo, &hi, &positions])
+                .await?
+        };
+        tx.commit().await?;
+        rows.iter().map(point).collect()
     }
 }

@@ -341,6 +341,22 @@ impl MetadataStore for PgStore {
         .await
     }
 
+    async fn metric_history_interval(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        max_points: usize,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<MetricPoint>> {
+        self.timed(
+            "metric_history_interval",
+            self.history_interval(ws, id, key, max_points, start, end),
+        )
+        .await
+    }
+
     async fn append_log(&self, ws: &WorkspaceName, id: &RunId, data: &str) -> Result<u64> {
         self.timed("append_log", self.log_append(ws, id, data))
             .await

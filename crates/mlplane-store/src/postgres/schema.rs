@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (8, V8),
+    (9, V9),
 ];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
@@ -440,6 +441,16 @@ async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
     tx.commit().await?;
     Ok(key)
 }
+
+/// `metric_series.unique_steps`: true when no two points of the series share a step (kept
+/// conservatively by ingestion: it may turn false on an overlap it cannot rule out, never
+/// true wrongly). With `count = max_step - min_step + 1` it means the series holds exactly
+/// one point at every step of its range, so a downsampled read can compute which steps to
+/// fetch instead of reading every point.
+const V9: &str = r#"
+ALTER TABLE metric_series ADD COLUMN unique_steps BOOLEAN NOT NULL DEFAULT true;
+UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
 
 #[cfg(test)]
 mod tests {

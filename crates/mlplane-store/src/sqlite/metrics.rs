@@ -13,7 +13,7 @@ use super::Db;
 use super::ops::{decode_ints, page_size};
 use super::runs::{active, get_info, upsert_tag};
 use crate::{Entity, Result, SampledHistory, StoreError};
-use mlplane_core::downsample::Downsampler;
+use mlplane_core::downsample::{Downsampler, interval_positions};
 use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
     Cursor, CursorValue, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId, TokenCodec,
@@ -28,6 +28,12 @@ struct SeriesAgg {
     min_step: i64,
     max_step: i64,
     last: MetricPoint,
+    /// `metric_series.unique_steps`, updated for this batch once its steps are known.
+    unique: bool,
+    /// The step range stored before this batch (`None` for a series without points).
+    stored: Option<(i64, i64)>,
+    /// The batch's steps for this series, kept only while `unique` can still hold.
+    steps: Vec<i64>,
 }
 
 pub(crate) fn log_batch(
@@ -87,12 +93,18 @@ pub(crate) fn log_batch(
         if (m.step, m.timestamp) >= (s.last.step, s.last.timestamp) {
             s.last = m.point();
         }
+        if s.unique {
+            s.steps.push(m.step);
+        }
+    }
+    for s in series.values_mut() {
+        s.unique = s.unique && steps_stay_unique(conn, s)?;
     }
     insert_points(conn, &rows)?;
     let mut update = conn
         .prepare_cached(
             "UPDATE metric_series SET count = ?1, min_step = ?2, max_step = ?3, last_value = ?4,
-             last_step = ?5, last_ts = ?6, last_bits = ?8 WHERE id = ?7",
+             last_step = ?5, last_ts = ?6, last_bits = ?8, unique_steps = ?9 WHERE id = ?7",
         )
         .db()?;
     for s in series.values() {
@@ -106,11 +118,39 @@ pub(crate) fn log_batch(
                 s.last.step,
                 s.last.timestamp,
                 s.id,
-                s.last.value.to_bits() as i64
+                s.last.value.to_bits() as i64,
+                s.unique
             ])
             .db()?;
     }
     Ok(())
+}
+
+/// Whether the series still has one point per step once the batch's steps (`s.steps`,
+/// checked before they are inserted) are added. Conservative: a batch whose steps overlap
+/// the stored range counts as a repeat when any stored point lies in the overlap, which
+/// one index seek answers; batches that extend the range, the usual case, need none.
+fn steps_stay_unique(conn: &Connection, s: &mut SeriesAgg) -> Result<bool> {
+    let mut steps = std::mem::take(&mut s.steps);
+    steps.sort_unstable();
+    if steps.windows(2).any(|w| w[0] == w[1]) {
+        return Ok(false);
+    }
+    let (Some((lo, hi)), Some(first), Some(last)) = (s.stored, steps.first(), steps.last()) else {
+        return Ok(true);
+    };
+    let (from, to) = ((*first).max(lo), (*last).min(hi));
+    if from > to {
+        return Ok(true);
+    }
+    let taken: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM metrics WHERE series_id = ?1 AND step BETWEEN ?2 AND ?3)",
+        )
+        .db()?
+        .query_row(params![s.id, from, to], |r| r.get(0))
+        .db()?;
+    Ok(!taken)
 }
 
 /// Rows per multi-row INSERT: fewer statement executions per point.
@@ -157,21 +197,26 @@ fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
 fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Result<SeriesAgg> {
     let row = conn
         .prepare_cached(
-            "SELECT id, count, min_step, max_step, last_bits, last_step, last_ts FROM metric_series
-             WHERE run_id = ?1 AND key = ?2",
+            "SELECT id, count, min_step, max_step, last_bits, last_step, last_ts, unique_steps
+             FROM metric_series WHERE run_id = ?1 AND key = ?2",
         )
         .db()?
         .query_row(params![run.as_str(), first.key], |r| {
+            let count: i64 = r.get(1)?;
+            let (min_step, max_step) = (r.get(2)?, r.get(3)?);
             Ok(SeriesAgg {
                 id: r.get(0)?,
-                count: r.get(1)?,
-                min_step: r.get(2)?,
-                max_step: r.get(3)?,
+                count,
+                min_step,
+                max_step,
                 last: MetricPoint {
                     value: f64::from_bits(r.get::<_, i64>(4)? as u64),
                     step: r.get(5)?,
                     timestamp: r.get(6)?,
                 },
+                unique: r.get(7)?,
+                stored: (count > 0).then_some((min_step, max_step)),
+                steps: Vec::new(),
             })
         })
         .optional()
@@ -193,6 +238,9 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
         min_step: first.step,
         max_step: first.step,
         last: first.point(),
+        unique: true,
+        stored: None,
+        steps: Vec::new(),
     })
 }
 
@@ -345,4 +393,101 @@ pub(crate) fn metric_history_sampled(
         total_points: count as u64,
         downsampled: true,
     })
+}
+
+/// MLflow's bulk-interval sample of one metric within `[start, end]` (inclusive, open
+/// where `None`): the points at [`interval_positions`] of the window's history. When the
+/// series has exactly one point per step of its range, position `i` is step `lo + i`, so
+/// only the sampled steps are read, one index seek each; otherwise the window is walked
+/// once and only the sampled rows are decoded.
+pub(crate) fn metric_history_interval(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    id: &RunId,
+    key: &str,
+    max_points: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Result<Vec<MetricPoint>> {
+    get_info(conn, ws, id)?;
+    let row = conn
+        .prepare_cached(
+            "SELECT id, count, min_step, max_step, unique_steps FROM metric_series
+             WHERE run_id = ?1 AND key = ?2",
+        )
+        .db()?
+        .query_row(params![id.as_str(), key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()
+        .db()?;
+    let Some((series, count, min_step, max_step, unique)) = row else {
+        return Err(StoreError::not_found(Entity::Metric, key));
+    };
+    let (series, count, min_step, max_step, unique): (i64, i64, i64, i64, bool) =
+        (series, count, min_step, max_step, unique);
+    let lo = start.unwrap_or(i64::MIN).max(min_step);
+    let hi = end.unwrap_or(i64::MAX).min(max_step);
+    if count == 0 || lo > hi {
+        return Ok(Vec::new());
+    }
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<MetricPoint> {
+        Ok(MetricPoint {
+            step: r.get(0)?,
+            timestamp: r.get(1)?,
+            value: f64::from_bits(r.get::<_, i64>(2)? as u64),
+        })
+    };
+    let dense = unique && max_step as i128 - min_step as i128 + 1 == count as i128;
+    if dense {
+        let n = (hi as i128 - lo as i128 + 1) as u64;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT step, ts, value FROM metrics WHERE series_id = ?1 AND step = ?2",
+            )
+            .db()?;
+        let mut out = Vec::new();
+        for pos in interval_positions(n, max_points as u64) {
+            let step = lo + pos as i64;
+            let p = stmt
+                .query_row(params![series, step], read)
+                .optional()
+                .db()?
+                .ok_or_else(|| {
+                    StoreError::Internal(format!("metric '{key}' has no point at step {step}"))
+                })?;
+            out.push(p);
+        }
+        return Ok(out);
+    }
+    let n: i64 = if lo == min_step && hi == max_step {
+        count
+    } else {
+        conn.prepare_cached(
+            "SELECT COUNT(*) FROM metrics WHERE series_id = ?1 AND step BETWEEN ?2 AND ?3",
+        )
+        .db()?
+        .query_row(params![series, lo, hi], |r| r.get(0))
+        .db()?
+    };
+    let wanted = interval_positions(n as u64, max_points as u64);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT step, ts, value FROM metrics WHERE series_id = ?1 AND step BETWEEN ?2 AND ?3
+             ORDER BY step, ts, seq",
+        )
+        .db()?;
+    let mut rows = stmt.query(params![series, lo, hi]).db()?;
+    let mut out = Vec::with_capacity(wanted.len());
+    let mut next = wanted.iter().peekable();
+    let mut pos = 0u64;
+    while let Some(&&want) = next.peek() {
+        let Some(r) = rows.next().db()? else { break };
+        if pos == want {
+            out.push(read(r).db()?);
+            next.next();
+        }
+        pos += 1;
+    }
+    Ok(out)
 }

@@ -427,9 +427,10 @@ mod tests {
             .filter(|(v, _)| *v != 4)
             .collect();
         migrate_with(&mut conn, &without_four).unwrap();
+        // Versions after 5 (later features) are whatever the list holds.
         let all: Vec<i64> = schema::MIGRATIONS.iter().map(|(v, _)| *v).collect();
-        let but_four: Vec<i64> = all.iter().copied().filter(|v| *v != 4).collect();
-        assert_eq!(applied(&conn), but_four);
+        let all_but_four: Vec<i64> = all.iter().copied().filter(|v| *v != 4).collect();
+        assert_eq!(applied(&conn), all_but_four);
         // ... gets 4 when it arrives, even though 5 is already there.
         migrate(&mut conn).unwrap();
         assert_eq!(applied(&conn), all);

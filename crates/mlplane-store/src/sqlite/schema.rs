@@ -6,7 +6,15 @@
 
 /// `(version, sql)` in increasing version order; numbers may have gaps (a version is
 /// applied when its row is missing, whatever came before it).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (9, V9),
+];
 
 const V1: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -285,6 +293,16 @@ CREATE TABLE asset_files (
     sha256 TEXT NOT NULL,
     PRIMARY KEY (asset_id, path)
 ) WITHOUT ROWID;
+"#;
+
+/// `metric_series.unique_steps`: 1 when no two points of the series share a step (kept
+/// conservatively by ingestion: it may turn false on an overlap it cannot rule out, never
+/// true wrongly). With `count = max_step - min_step + 1` it means the series holds exactly
+/// one point at every step of its range, so a downsampled read can compute which steps to
+/// fetch instead of reading every point.
+const V9: &str = r#"
+ALTER TABLE metric_series ADD COLUMN unique_steps INTEGER NOT NULL DEFAULT 1;
+UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
 "#;
 
 #[cfg(test)]

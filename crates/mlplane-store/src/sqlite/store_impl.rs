@@ -274,6 +274,22 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
+    async fn metric_history_interval(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        key: &str,
+        max_points: usize,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<MetricPoint>> {
+        let (ws, id, key) = (ws.clone(), id.clone(), key.to_string());
+        self.read("metric_history_interval", move |c| {
+            metrics::metric_history_interval(c, &ws, &id, &key, max_points, start, end)
+        })
+        .await
+    }
+
     async fn append_log(&self, ws: &WorkspaceName, id: &RunId, data: &str) -> Result<u64> {
         let (ws, id, data) = (ws.clone(), id.clone(), data.to_string());
         self.write("append_log", move |c| files::append_log(c, &ws, &id, &data))

@@ -122,6 +122,7 @@ contract_tests! {
     metrics::sampled_history_returns_every_point_when_few,
     metrics::sampled_history_rejects_zero_or_too_many_points,
     metrics::hundred_thousand_points_page_and_downsample,
+    metrics::interval_sample_is_mlflows_on_dense_sparse_and_repeated_steps,
     metrics::concurrent_writers_lose_no_point,
     // logs and artifacts
     files::log_appends_return_the_length_and_read_back_in_order,

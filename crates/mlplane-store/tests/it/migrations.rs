@@ -1,6 +1,7 @@
 //! Upgrades: a database made before migration 5 (jobs and assets) gets it and migration 6
 //! (asset files, which reference assets) at the next open, on both engines, and keeps its
-//! data. (Gaps in the numbering are covered by the unit test
+//! data; so does one made before migration 9 (which marks the metric series that hold one
+//! point per step). (Gaps in the numbering are covered by the unit test
 //! in `sqlite/mod.rs`.)
 //!
 //! Invariants:
@@ -74,7 +75,9 @@ async fn sqlite_database_from_before_jobs_gets_migration_5() {
         .prepare("SELECT version FROM schema_migrations ORDER BY version")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .expect("versions");
-    assert_eq!(versions, vec![1, 2, 3, 4]);
+    // Versions after 5 (other features' migrations) may be present.
+    let upto5: Vec<i64> = versions.into_iter().filter(|v| *v <= 5).collect();
+    assert_eq!(upto5, vec![1, 2, 3, 4]);
     drop(conn);
     let store = mlplane_store::open(&db.url).await.expect("reopens");
     check_upgraded(&store, &run.info.id).await;
@@ -106,7 +109,83 @@ async fn pg_database_from_before_jobs_gets_migration_5() {
         .await
         .expect("versions");
     let versions: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 8]);
+    let upto5: Vec<i64> = versions.into_iter().filter(|v| *v <= 5).collect();
+    assert_eq!(upto5, vec![1, 2, 3, 4, 5]);
+    store.close().await;
+    drop(client);
+    db.drop_db().await;
+}
+
+/// Undoes migration 9 (the column added last, so dropping it restores the old table).
+const UNDO_V9: &str = "ALTER TABLE metric_series DROP COLUMN unique_steps; \
+                       DELETE FROM schema_migrations WHERE version = 9;";
+
+/// Logs a series with one point per step and one that has as many points as steps in its
+/// range but repeats one step (so only the migration's count can tell them apart).
+async fn log_series_for_v9(store: &crate::harness::Store) -> mlplane_core::RunId {
+    use crate::contract::{metric, metrics_batch};
+    let run = store
+        .create_run(&default_ws(), new_run(ExperimentId(0), now_ms()))
+        .await
+        .expect("run");
+    let id = run.info.id;
+    let dense: Vec<_> = (0..100).map(|s| metric("dense", s, s, s as f64)).collect();
+    let repeated: Vec<_> = (0..100)
+        .map(|s| if s == 70 { 50 } else { s })
+        .map(|s| metric("repeated", s, s, s as f64))
+        .collect();
+    for b in [dense, repeated] {
+        store
+            .log_batch(&default_ws(), &id, metrics_batch(b))
+            .await
+            .expect("batch");
+    }
+    id
+}
+
+/// After the upgrade both series sample as MLflow does (the repeated one must not be read
+/// as one point per step).
+async fn check_v9(store: &crate::harness::Store, id: &mlplane_core::RunId) {
+    let steps = |v: Vec<mlplane_core::MetricPoint>| v.iter().map(|p| p.step).collect::<Vec<_>>();
+    let dense = store
+        .metric_history_interval(&default_ws(), id, "dense", 5, None, None)
+        .await
+        .expect("dense sample");
+    assert_eq!(steps(dense), vec![0, 20, 40, 60, 99]);
+    let repeated = store
+        .metric_history_interval(&default_ws(), id, "repeated", 100, Some(49), Some(52))
+        .await
+        .expect("repeated sample");
+    assert_eq!(steps(repeated), vec![49, 50, 50, 51, 52]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_from_before_migration_9_gets_it() {
+    let db = crate::harness::sqlite_db().await;
+    let id = log_series_for_v9(&db.store).await;
+    db.store.close().await;
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let conn = rusqlite::Connection::open(&path).expect("open the file");
+    conn.execute_batch(UNDO_V9).expect("undo version 9");
+    drop(conn);
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_v9(&store, &id).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_database_from_before_migration_9_gets_it() {
+    let Some(db) = crate::harness::pg_db().await else {
+        return;
+    };
+    let id = log_series_for_v9(&db.store).await;
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client.batch_execute(UNDO_V9).await.expect("undo version 9");
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_v9(&store, &id).await;
     store.close().await;
     drop(client);
     db.drop_db().await;

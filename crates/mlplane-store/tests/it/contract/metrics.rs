@@ -5,7 +5,7 @@
 //! - float values are compared bit for bit (NaN by `is_nan`), never with a tolerance.
 
 use super::*;
-use mlplane_core::downsample::Downsampler;
+use mlplane_core::downsample::{Downsampler, interval_positions};
 use mlplane_core::limits::{DEFAULT_PAGE_SIZE, MAX_DOWNSAMPLE_POINTS};
 use mlplane_core::{MetricPoint, RunId};
 
@@ -441,4 +441,155 @@ pub async fn concurrent_writers_lose_no_point(store: Store) {
         .await
         .expect("sampled");
     assert_eq!(s.total_points as i64, TASKS * BATCHES * POINTS);
+}
+
+/// What `metric_history_interval` must return, computed the long way: every point of the
+/// metric, the window's points, then MLflow's sampled positions among them.
+async fn interval_reference(
+    store: &Store,
+    id: &RunId,
+    key: &str,
+    max: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Vec<MetricPoint> {
+    let (lo, hi) = (start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX));
+    let inside: Vec<MetricPoint> = history(store, id, key, 0)
+        .await
+        .into_iter()
+        .filter(|p| (lo..=hi).contains(&p.step))
+        .collect();
+    interval_positions(inside.len() as u64, max as u64)
+        .into_iter()
+        .map(|i| inside[i as usize])
+        .collect()
+}
+
+async fn check_interval(store: &Store, id: &RunId, key: &str) {
+    let windows = [
+        (None, None),
+        (Some(100), Some(199)),
+        (Some(-5), None),
+        (None, Some(50)),
+        (Some(37), Some(37)),
+        (Some(5_000), None),
+        (None, Some(-1)),
+    ];
+    for (start, end) in windows {
+        for max in [1, 2, 7, 50, 999, 1000, 2500] {
+            let got = store
+                .metric_history_interval(&default_ws(), id, key, max, start, end)
+                .await
+                .expect("interval sample");
+            let want = interval_reference(store, id, key, max, start, end).await;
+            assert!(got.len() <= max, "{key} {start:?}..{end:?} max {max}");
+            same_bits(&got, &want);
+        }
+    }
+}
+
+/// Steps `range`, one point each, as a batch of metric `key`; `ts` offsets the timestamps.
+fn steps_batch(key: &str, steps: impl IntoIterator<Item = i64>, ts: i64) -> LogBatch {
+    metrics_batch(
+        steps
+            .into_iter()
+            .map(|s| metric(key, s, ts + s, (s as f64 * 0.37).sin() + ts as f64))
+            .collect(),
+    )
+}
+
+pub async fn interval_sample_is_mlflows_on_dense_sparse_and_repeated_steps(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let ws = default_ws();
+    let log = |b: LogBatch| {
+        let store = store.clone();
+        let id = id.clone();
+        async move { store.log_batch(&default_ws(), &id, b).await.expect("batch") }
+    };
+    // One point per step, batches arriving out of order: the dense case.
+    for chunk in [2, 0, 3, 1] {
+        log(steps_batch("dense", chunk * 250..(chunk + 1) * 250, 0)).await;
+    }
+    // Every third step only.
+    log(steps_batch("sparse", (0..1500).map(|s| s * 3), 0)).await;
+    // As many points as steps in the range, but step 500 twice and step 700 missing, once
+    // within a batch and once across batches.
+    log(steps_batch(
+        "dup_in_batch",
+        (0..1000).filter(|s| *s != 700).chain([500]),
+        0,
+    ))
+    .await;
+    log(steps_batch(
+        "dup_across",
+        (0..1000).filter(|s| *s != 700),
+        0,
+    ))
+    .await;
+    log(steps_batch("dup_across", [500], 10_000)).await;
+    // The same, with the repeating batch filling a gap inside the stored range.
+    log(steps_batch(
+        "dup_in_gap",
+        (0..300).filter(|s| !(100..110).contains(s)),
+        0,
+    ))
+    .await;
+    log(steps_batch("dup_in_gap", (100..109).chain([150]), 10_000)).await;
+    // A gap filled by a batch of new steps keeps the series dense.
+    log(steps_batch("gap_filled", (0..100).chain(200..300), 0)).await;
+    log(steps_batch("gap_filled", 100..200, 0)).await;
+    // Two concurrent batches that repeat step 50 and leave out step 99.
+    let (a, b) = (
+        log(steps_batch("dup_concurrent", 0..99, 0)),
+        log(steps_batch(
+            "dup_concurrent",
+            (100..200).chain([50]),
+            10_000,
+        )),
+    );
+    tokio::join!(a, b);
+    // Every point at one step, and a single point.
+    log(steps_batch("one_step", std::iter::repeat_n(0, 30), 0)).await;
+    log(steps_batch("single", [42], 0)).await;
+    for key in [
+        "dense",
+        "sparse",
+        "dup_in_batch",
+        "dup_across",
+        "dup_in_gap",
+        "gap_filled",
+        "dup_concurrent",
+        "one_step",
+        "single",
+    ] {
+        check_interval(&store, id, key).await;
+    }
+    // Dense: the first, every 100th and the last point.
+    let got = store
+        .metric_history_interval(&ws, id, "dense", 10, None, None)
+        .await
+        .expect("sample");
+    let steps: Vec<i64> = got.iter().map(|p| p.step).collect();
+    assert_eq!(steps, vec![0, 100, 200, 300, 400, 500, 600, 700, 800, 999]);
+    match store
+        .metric_history_interval(&ws, id, "nope", 10, None, None)
+        .await
+    {
+        Err(StoreError::NotFound {
+            entity: Entity::Metric,
+            ..
+        }) => {}
+        other => panic!("expected metric not found, got {other:?}"),
+    }
+    match store
+        .metric_history_interval(&ws, &RunId::generate(), "dense", 10, None, None)
+        .await
+    {
+        Err(StoreError::NotFound {
+            entity: Entity::Run,
+            ..
+        }) => {}
+        other => panic!("expected run not found, got {other:?}"),
+    }
 }
