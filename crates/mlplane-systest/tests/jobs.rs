@@ -138,12 +138,20 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
     let files = get_json(&c, &format!("{api}/data/iris-csv/versions/1/files")).await;
     assert_eq!(files["items"][0]["path"], "iris.csv", "{files}");
 
-    let job = post_json(
-        &c,
-        &format!("{api}/jobs"),
-        &json!({"yaml": example("sklearn-iris")}),
-    )
-    .await;
+    // The job goes in through the CLI too: it packs `code: ./src` into a snapshot first.
+    let job_spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/sklearn-iris/job.yml");
+    let out = std::process::Command::new(mlplane_systest::binary())
+        .args(["--url", &server.url, "-o", "json", "job", "create", "-f"])
+        .arg(&job_spec)
+        .output()
+        .expect("run mlplane job create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let job: Value = serde_json::from_slice(&out.stdout).expect("job create prints JSON");
     let name = job["name"]
         .as_str()
         .unwrap_or_else(|| panic!("{job}"))
@@ -169,6 +177,16 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
     let log = log_of(&c, &api, &run_id).await;
     assert_eq!(done["status"], "Completed", "{done}\nlog:\n{log}");
     assert!(log.contains("rows 150 accuracy 0.9"), "{log}");
+    // The command ran train.py from the job's code snapshot.
+    let run = get_json(&c, &format!("{api}/runs/{run_id}")).await;
+    let has_tag = |key: &str| {
+        run["data"]["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["key"] == key)
+    };
+    assert!(has_tag("mlplane.code.snapshot"), "{run}");
     assert!(
         log.contains("registered output 'model' as model iris-classifier:1"),
         "{log}"
