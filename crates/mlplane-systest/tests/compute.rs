@@ -324,5 +324,34 @@ async fn a_component_with_code_runs_its_script_from_the_snapshot() {
             .contains(&json!({"key": "mlplane.code.snapshot", "value": snapshot})),
         "{jobs}"
     );
+    // A job naming its own `code` runs that folder instead.
+    std::fs::create_dir_all(dir.path().join("mine")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("mine/greet.py"),
+        "import sys\nprint('greeted from the job:', sys.argv[1])\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &job,
+        "component: azureml:scripted:1\ncode: ./mine\ninputs:\n  who: bob\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &[
+            "job",
+            "create",
+            "-f",
+            job.to_str().expect("utf-8"),
+            "--stream",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("greeted from the job: bob"), "{log}");
     drop(server);
 }
