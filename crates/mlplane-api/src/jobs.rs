@@ -40,7 +40,9 @@ pub struct CreateJobRequest {
     #[serde(flatten)]
     pub spec: SpecRequest,
 }
-/// Creates a data, model or environment version (see [`SpecRequest`]).
+/// Creates a data, model, environment or component version (see [`SpecRequest`]); a
+/// component naming `code` also sends `code_snapshot` (a [`crate::CodeSnapshotRequest`]
+/// naming the uploaded snapshot of that folder), stored with the version.
 pub type CreateAssetRequest = SpecRequest;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

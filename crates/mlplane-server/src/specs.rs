@@ -244,6 +244,22 @@ pub fn component_json(c: &mlplane_spec::ComponentSpec, src: &str, sets: &[String
     })
 }
 
+/// The code snapshot stored with a component version (`code_snapshot` beside its spec),
+/// if its spec names `code`.
+pub fn component_snapshot(spec: &str) -> ApiResult<Option<mlplane_api::CodeSnapshotRequest>> {
+    let v: Value = serde_json::from_str(spec).map_err(|e| {
+        tracing::error!("a stored component is not JSON: {e}");
+        ApiError::new(ErrorCode::Internal, "internal server error")
+    })?;
+    match v.get("code_snapshot") {
+        None | Some(Value::Null) => Ok(None),
+        Some(c) => serde_json::from_value(c.clone()).map(Some).map_err(|e| {
+            tracing::error!("a stored component's code_snapshot does not parse: {e}");
+            ApiError::new(ErrorCode::Internal, "internal server error")
+        }),
+    }
+}
+
 /// The component a stored component asset holds.
 pub fn component_of(spec: &str) -> ApiResult<mlplane_spec::ComponentSpec> {
     let v: Value = serde_json::from_str(spec).map_err(|e| {

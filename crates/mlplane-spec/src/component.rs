@@ -420,4 +420,27 @@ code: ./src
             .is_err()
         );
     }
+
+    #[test]
+    fn a_jobs_own_code_is_read_without_its_component() {
+        assert_eq!(
+            crate::job_code("component: train:1\ncode: ./mine/\n", &[])
+                .expect("valid")
+                .as_deref(),
+            Some("./mine")
+        );
+        assert!(
+            crate::job_code("component: train:1\n", &[])
+                .expect("valid")
+                .is_none()
+        );
+        assert_eq!(
+            crate::job_code("component: train:1\n", &["code=src".into()])
+                .expect("valid")
+                .as_deref(),
+            Some("src")
+        );
+        let e = crate::job_code("component: train:1\ncode: ../up\n", &[]).expect_err("escapes");
+        assert_eq!(e.0[0].field, "code", "{e:?}");
+    }
 }

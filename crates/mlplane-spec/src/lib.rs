@@ -101,6 +101,21 @@ pub fn component_ref(src: &str, sets: &[String]) -> Result<Option<(AssetRef, Pos
     })
 }
 
+/// The `code` folder a job spec names itself (not through its component), checked like
+/// [`parse_command_job`] checks it; the CLI packs it before the server sees the job.
+pub fn job_code(src: &str, sets: &[String]) -> Result<Option<String>> {
+    run(src, sets, |cx, root| {
+        let yaml::Value::Map(entries) = &root.value else {
+            return Some(None);
+        };
+        let Some((_, node)) = entries.iter().find(|(k, _)| k.name == "code") else {
+            return Some(None);
+        };
+        let text = decode::string(cx, node, "code")?;
+        assets::local_path(cx, node.pos, "code", &text).map(Some)
+    })
+}
+
 /// A job of component `comp` (see [`job::decode_command_job_with`]).
 pub fn parse_component_job(src: &str, sets: &[String], comp: &ComponentSpec) -> Result<CommandJob> {
     run(src, sets, |cx, root| {

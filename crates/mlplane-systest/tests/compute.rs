@@ -224,3 +224,134 @@ async fn a_component_job_runs_from_the_cli() {
     assert_eq!(log.matches("hello component").count(), 2, "{log}");
     drop(server);
 }
+
+/// A component naming `code` has that folder (next to its spec) packed and uploaded by
+/// `mlplane component create`; a job naming the component, submitted from another folder,
+/// runs the component's script from that snapshot and records it as a tag. A `code` outside
+/// the spec's folder is refused by the CLI naming the field, and nothing is registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_with_code_runs_its_script_from_the_snapshot() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "1"]);
+    let comp_dir = dir.path().join("comp");
+    std::fs::create_dir_all(comp_dir.join("src")).expect("mkdir");
+    std::fs::write(
+        comp_dir.join("src/greet.py"),
+        "import sys\nprint('greeted from the snapshot:', sys.argv[1])\n",
+    )
+    .expect("write");
+    let comp = comp_dir.join("component.yml");
+    std::fs::write(
+        &comp,
+        "type: command\nname: scripted\nversion: '1'\ncode: ./src\ninputs:\n  who: {type: string}\n\
+         command: python greet.py ${{inputs.who}}\nenvironment: {pip: []}\n",
+    )
+    .expect("write");
+    let bad = comp_dir.join("bad.yml");
+    std::fs::write(
+        &bad,
+        "type: command\nname: escaping\nversion: '1'\ncode: ../\ncommand: ls\nenvironment: {pip: []}\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &["component", "create", "-f", bad.to_str().expect("utf-8")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("code"), "{err}");
+    let c = client();
+    let api = format!("{}/api/v1/workspaces/default", server.url);
+    let resp = c
+        .get(format!("{api}/components/escaping/versions/1"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status().as_u16(), 404);
+
+    let out = cli(
+        &server.url,
+        &[
+            "-o",
+            "json",
+            "component",
+            "create",
+            "-f",
+            comp.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registered: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let snapshot = registered["spec"]["code_snapshot"]["sha256"]
+        .as_str()
+        .expect("snapshot id")
+        .to_string();
+    // The job is submitted from the server's folder, which holds no greet.py.
+    let job = dir.path().join("job.yml");
+    std::fs::write(
+        &job,
+        "component: azureml:scripted:1\ninputs:\n  who: alice\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &[
+            "job",
+            "create",
+            "-f",
+            job.to_str().expect("utf-8"),
+            "--stream",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("greeted from the snapshot: alice"), "{log}");
+    let jobs = get_json(&c, &format!("{api}/jobs")).await;
+    let tags = &jobs["items"][0]["tags"];
+    assert!(
+        tags.as_array()
+            .expect("tags")
+            .contains(&json!({"key": "mlplane.code.snapshot", "value": snapshot})),
+        "{jobs}"
+    );
+    // A job naming its own `code` runs that folder instead.
+    std::fs::create_dir_all(dir.path().join("mine")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("mine/greet.py"),
+        "import sys\nprint('greeted from the job:', sys.argv[1])\n",
+    )
+    .expect("write");
+    std::fs::write(
+        &job,
+        "component: azureml:scripted:1\ncode: ./mine\ninputs:\n  who: bob\n",
+    )
+    .expect("write");
+    let out = cli(
+        &server.url,
+        &[
+            "job",
+            "create",
+            "-f",
+            job.to_str().expect("utf-8"),
+            "--stream",
+        ],
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{log}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(log.contains("greeted from the job: bob"), "{log}");
+    drop(server);
+}

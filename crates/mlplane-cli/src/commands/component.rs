@@ -3,7 +3,10 @@
 //!
 //! Invariant: like `mlplane job create`, the spec file is sent as text; the server's
 //! `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>: <message>` and the
-//! command exits 1.
+//! command exits 1;
+//! - a spec naming `code` has that folder (next to the spec file, never outside it) packed and
+//!   uploaded as a code snapshot first (`code.rs`, as `job create` does), sent as
+//!   `code_snapshot` with its git state and stored with the component version.
 
 use super::jobs::spec_error_lines;
 use crate::client::{ApiFailure, Client, typed};
@@ -29,7 +32,7 @@ pub enum ComponentCmd {
 pub async fn run(c: &Client, out: Output, cmd: ComponentCmd) -> anyhow::Result<()> {
     match cmd {
         ComponentCmd::Create { file, set } => {
-            let v = create(c, &file, set).await?;
+            let v = create(c, &file, set, out == Output::Json).await?;
             show(out, &v)
         }
         ComponentCmd::Show { name } => {
@@ -49,13 +52,28 @@ pub async fn run(c: &Client, out: Output, cmd: ComponentCmd) -> anyhow::Result<(
     }
 }
 
-async fn create(c: &Client, file: &Path, set: Vec<String>) -> anyhow::Result<AssetView> {
+async fn create(
+    c: &Client,
+    file: &Path,
+    set: Vec<String>,
+    quiet: bool,
+) -> anyhow::Result<AssetView> {
     let shown = file.display().to_string();
     let text = super::data::read_spec(file)?;
-    match c
-        .post(c.url(["components"]), &json!({ "yaml": text, "set": set }))
-        .await
-    {
+    // A spec that does not parse here is sent as it is, so the server's positioned errors
+    // are printed below; one that names `code` gets its folder packed and uploaded first.
+    let code = match mlplane_spec::parse_component(&text, &set) {
+        Ok(spec) => match spec.code {
+            Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
+            None => None,
+        },
+        Err(_) => None,
+    };
+    let mut body = json!({ "yaml": text, "set": set });
+    if let Some(code) = code {
+        body["code_snapshot"] = serde_json::to_value(code)?;
+    }
+    match c.post(c.url(["components"]), &body).await {
         Ok(v) => typed(&v),
         Err(e) => {
             let Some(f) = e.downcast_ref::<ApiFailure>() else {

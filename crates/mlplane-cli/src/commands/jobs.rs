@@ -3,7 +3,8 @@
 //!
 //! Invariants:
 //! - a spec naming `code` has that folder (next to the spec file) packed and uploaded as a
-//!   code snapshot first (`code.rs`), sent as `code_snapshot` with its git state;
+//!   code snapshot first (`code.rs`), sent as `code_snapshot` with its git state; a job of a
+//!   component that names no `code` itself runs the component's stored snapshot;
 //! - the spec file is read here and sent as text with the `--set` overrides; the server
 //!   validates it, and its `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>:
 //!   <message>` before the command fails with exit code 1;
@@ -272,12 +273,17 @@ async fn create(
     set.extend(upload_local_inputs(c, file, &text, &set).await?);
     // A spec that does not parse here is sent as it is, so the server's positioned errors
     // are printed below; one that names `code` gets its folder packed and uploaded first.
-    let code = match mlplane_spec::parse_command_job(&text, &set) {
-        Ok(spec) => match spec.code {
-            Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
-            None => None,
-        },
+    // A job of a component gets the component's stored snapshot unless it names its own.
+    let own = match mlplane_spec::component_ref(&text, &set) {
+        Ok(Some(_)) => mlplane_spec::job_code(&text, &set).ok().flatten(),
+        Ok(None) => mlplane_spec::parse_command_job(&text, &set)
+            .ok()
+            .and_then(|spec| spec.code),
         Err(_) => None,
+    };
+    let code = match own {
+        Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
+        None => None,
     };
     let mut body = json!({ "yaml": text, "set": set });
     if let Some(code) = code {

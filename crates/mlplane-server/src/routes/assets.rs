@@ -27,8 +27,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use mlplane_api::{
-    AssetFileList, AssetKeyView, AssetList, AssetListQuery, AssetView, CreateAssetRequest,
-    ErrorBody, LineageView,
+    AssetFileList, AssetKeyView, AssetList, AssetListQuery, AssetView, CodeSnapshotRequest,
+    CreateAssetRequest, ErrorBody, LineageView,
 };
 use mlplane_artifacts::{ArtifactKey, AssetVersionKey};
 use mlplane_core::assets::{check_asset_name, has_files, stored_asset_uri};
@@ -79,7 +79,7 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
 }
 
 /// Parses the spec of `kind` into its shared fields and canonical JSON.
-type Parsed = (AssetMeta, String, Option<DataPath>);
+type Parsed = (AssetMeta, serde_json::Value, Option<DataPath>);
 
 fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
     let (meta, json, path) = match kind {
@@ -110,7 +110,7 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
     if meta.name.is_empty() {
         return Err(spec_error(position(src, &[]), "name", "is required"));
     }
-    Ok((meta, json.to_string(), path))
+    Ok((meta, json, path))
 }
 
 /// The storage location of the complete version `r` of `kind` names, or an `invalid_spec`
@@ -167,8 +167,29 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<AssetView>)> {
     let ws = workspace(&ws)?;
     let kind = kind(&k)?;
+    let mut req = req;
+    // A component naming `code` comes with the snapshot of that folder, stored beside its
+    // spec; the version is immutable, so its code is too.
+    let snapshot = match kind {
+        AssetKind::Component => req
+            .fields
+            .remove("code_snapshot")
+            .map(serde_json::from_value::<CodeSnapshotRequest>)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("code_snapshot: {e}")))?,
+        _ => None,
+    };
     let (src, sets) = specs::spec_text(req)?;
-    let (meta, spec, path) = parse(kind, &src, &sets)?;
+    let (meta, mut spec, path) = parse(kind, &src, &sets)?;
+    if kind == AssetKind::Component {
+        let code = mlplane_spec::parse_component(&src, &sets)?.code;
+        let snapshot =
+            super::snapshots::component_code(&s, &ws, &src, code.as_deref(), snapshot).await?;
+        if let Some(snapshot) = snapshot {
+            spec["code_snapshot"] = serde_json::to_value(snapshot).map_err(ApiError::internal)?;
+        }
+    }
+    let spec = spec.to_string();
     let storage_uri = match &path {
         Some(DataPath::Asset(r)) => Some(referenced_location(&s, &ws, &src, kind, r).await?),
         _ => None,

@@ -201,6 +201,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let ws = workspace(&ws)?;
     let (src, sets) = specs::spec_text(req.spec)?;
+    let mut code_snapshot = req.code_snapshot;
     let (mut job, component) = match mlplane_spec::component_ref(&src, &sets)? {
         None => (mlplane_spec::parse_command_job(&src, &sets)?, None),
         Some((r, _)) => {
@@ -217,6 +218,28 @@ pub async fn create(
                 .await?;
             let comp = specs::component_of(&a.spec)?;
             let job = mlplane_spec::parse_component_job(&src, &sets, &comp)?;
+            // The job's own `code` (uploaded with this submission) wins over the component's,
+            // whose snapshot was stored with the component version.
+            let own_code = comp.code.is_none()
+                || mlplane_spec::parse_component_job(
+                    &src,
+                    &sets,
+                    &mlplane_spec::ComponentSpec {
+                        code: None,
+                        ..comp.clone()
+                    },
+                )?
+                .code
+                .is_some();
+            if !own_code {
+                if code_snapshot.is_some() {
+                    return Err(ApiError::bad_request(
+                        "code_snapshot was given but the job spec names no `code` folder; the \
+                         component's own code snapshot is used",
+                    ));
+                }
+                code_snapshot = specs::component_snapshot(&a.spec)?;
+            }
             (job, Some(format!("{name}:{version}")))
         }
     };
@@ -238,7 +261,7 @@ pub async fn create(
         &src,
         job.code.as_deref(),
         &user_tags,
-        req.code_snapshot,
+        code_snapshot,
     )
     .await?;
     let name = match job.name.as_deref() {

@@ -322,35 +322,14 @@ pub(crate) async fn job_code(
             "this tag is set by the server from the uploaded code snapshot",
         ));
     }
-    let (code, req) = match (code, req) {
-        (None, None) => {
-            return Ok(JobCode {
-                job_tags: vec![],
-                run_tags: vec![],
-            });
-        }
-        (None, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "code_snapshot was given but the spec names no `code` folder",
-            ));
-        }
-        (Some(code), None) => {
-            return Err(spec_error(
-                position(src, &["code"]),
-                "code",
-                format!(
-                    "the folder '{code}' must be uploaded as a code snapshot first: submit with \
-                     `mlplane job create -f <file>` or the Python SDK, which pack and upload it"
-                ),
-            ));
-        }
-        (Some(c), Some(r)) => (c, r),
+    let how = "submit with `mlplane job create -f <file>` or the Python SDK, which pack and \
+               upload it";
+    let Some((id, req)) = checked(s, ws, src, code, req, how).await? else {
+        return Ok(JobCode {
+            job_tags: vec![],
+            run_tags: vec![],
+        });
     };
-    let id =
-        SnapshotId::parse(&req.sha256).map_err(|e| ApiError::from(e.within("code_snapshot")))?;
-    if stored_size(s, ws, &id).await?.is_none() {
-        return Err(not_found(ws, &id));
-    }
     tracing::debug!(code, snapshot = %id, "job code snapshot");
     let mut run_tags = vec![tag(TAG_SNAPSHOT, id.as_str())];
     if let Some(git) = req.git {
@@ -372,4 +351,50 @@ pub(crate) async fn job_code(
         job_tags: vec![tag(TAG_SNAPSHOT, id.as_str())],
         run_tags,
     })
+}
+
+/// Checks a component's `code` against its `code_snapshot` like [`job_code`] does for a
+/// job; returns the snapshot to store with the component version.
+pub(crate) async fn component_code(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    code: Option<&str>,
+    req: Option<CodeSnapshotRequest>,
+) -> ApiResult<Option<CodeSnapshotRequest>> {
+    let how = "register it with `mlplane component create -f <file>`, which packs and uploads it";
+    Ok(checked(s, ws, src, code, req, how).await?.map(|(_, r)| r))
+}
+
+/// Both `code` and its snapshot or neither; the snapshot's id valid and stored in `ws`.
+async fn checked(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    code: Option<&str>,
+    req: Option<CodeSnapshotRequest>,
+    how: &str,
+) -> ApiResult<Option<(SnapshotId, CodeSnapshotRequest)>> {
+    let req = match (code, req) {
+        (None, None) => return Ok(None),
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "code_snapshot was given but the spec names no `code` folder",
+            ));
+        }
+        (Some(code), None) => {
+            return Err(spec_error(
+                position(src, &["code"]),
+                "code",
+                format!("the folder '{code}' must be uploaded as a code snapshot first: {how}"),
+            ));
+        }
+        (Some(_), Some(r)) => r,
+    };
+    let id =
+        SnapshotId::parse(&req.sha256).map_err(|e| ApiError::from(e.within("code_snapshot")))?;
+    if stored_size(s, ws, &id).await?.is_none() {
+        return Err(not_found(ws, &id));
+    }
+    Ok(Some((id, req)))
 }

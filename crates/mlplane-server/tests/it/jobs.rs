@@ -649,3 +649,98 @@ async fn a_job_runs_a_registered_component_with_its_inputs_bound() {
     assert_error(s, &e, 400, "invalid_spec");
     assert_eq!(e["details"]["errors"][0]["field"], "command", "{e}");
 }
+
+#[tokio::test]
+async fn a_component_naming_code_stores_its_snapshot_and_its_jobs_carry_it() {
+    let t = seeded().await;
+    let yaml = "name: scripted\ncode: ./src\ncommand: python run.py\nenvironment: sk-env:1\n";
+    let url = format!("{WS}/components");
+    // Without its snapshot the component is refused at `code`, and nothing is stored.
+    let (s, e) = t.call("POST", &url, Some(json!({"yaml": yaml}))).await;
+    assert_error(s, &e, 400, "invalid_spec");
+    assert_eq!(e["details"]["errors"][0]["field"], "code", "{e}");
+    let (s, e) = t
+        .call("GET", &format!("{url}/scripted/versions/1"), None)
+        .await;
+    assert_eq!(s, 404, "{e}");
+    // A snapshot id the workspace does not hold is refused too.
+    let missing = "0".repeat(64);
+    let (s, e) = t
+        .call(
+            "POST",
+            &url,
+            Some(json!({"yaml": yaml, "code_snapshot": {"sha256": missing}})),
+        )
+        .await;
+    assert_eq!(s, 404, "{e}");
+    // A component without `code` takes no snapshot.
+    let code = crate::snapshots::upload(&t, &[("run.py", "print(1)")]).await;
+    let (s, e) = t
+        .call(
+            "POST",
+            &url,
+            Some(json!({"yaml": COMPONENT, "code_snapshot": {"sha256": code}})),
+        )
+        .await;
+    assert_error(s, &e, 400, "bad_request");
+
+    let c = t
+        .ok(
+            "POST",
+            &url,
+            Some(json!({"yaml": yaml, "code_snapshot": {"sha256": code, "git": {"commit": "abc", "dirty": true}}})),
+        )
+        .await;
+    assert_eq!(c["spec"]["code_snapshot"]["sha256"], code.as_str(), "{c}");
+    let j = t
+        .ok(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit("component: azureml:scripted:1\n", &[]),
+        )
+        .await;
+    let tags = j["tags"].as_array().unwrap();
+    assert!(
+        tags.contains(&json!({"key": "mlplane.code.snapshot", "value": code})),
+        "{j}"
+    );
+    assert_eq!(j["spec"]["code"], "./src", "{j}");
+    let run = t
+        .ok(
+            "GET",
+            &format!(
+                "/api/2.0/mlflow/runs/get?run_id={}",
+                j["run_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    let run_tags = run["run"]["data"]["tags"].as_array().unwrap();
+    assert!(
+        run_tags.contains(&json!({"key": "mlflow.source.git.commit", "value": "abc"})),
+        "{run}"
+    );
+    // A second snapshot of the job's own `code` wins over the component's.
+    let own = crate::snapshots::upload(&t, &[("run.py", "print(2)")]).await;
+    let j = t
+        .ok(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit_code("component: scripted:1\ncode: ./mine\n", &[], &own),
+        )
+        .await;
+    let tags = j["tags"].as_array().unwrap();
+    assert!(
+        tags.contains(&json!({"key": "mlplane.code.snapshot", "value": own})),
+        "{j}"
+    );
+    // Without its own `code`, a job of the component may not send another snapshot.
+    let (s, e) = t
+        .call(
+            "POST",
+            &format!("{WS}/jobs"),
+            submit_code("component: scripted:1\n", &[], &own),
+        )
+        .await;
+    assert_error(s, &e, 400, "bad_request");
+}
