@@ -81,7 +81,12 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
 /// Parses the spec of `kind` into its shared fields and canonical JSON.
 type Parsed = (AssetMeta, String, Option<DataPath>);
 
-fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
+fn parse(
+    kind: AssetKind,
+    src: &str,
+    sets: &[String],
+    files: &mut BTreeMap<String, String>,
+) -> ApiResult<Parsed> {
     let (meta, json, path) = match kind {
         AssetKind::Data => {
             let d = mlplane_spec::parse_data(src, sets)?;
@@ -92,7 +97,8 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
             (m.meta.clone(), specs::model_json(&m), Some(m.path))
         }
         AssetKind::Environment => {
-            let e = mlplane_spec::parse_environment(src, sets)?;
+            let mut e = mlplane_spec::parse_environment(src, sets)?;
+            specs::inline_env_files(&mut e, files, src, &[])?;
             (e.meta.clone(), specs::environment_json(&e), None)
         }
         AssetKind::Component => {
@@ -163,12 +169,14 @@ async fn referenced_location(
 pub async fn create(
     State(s): State<AppState>,
     AppPath((ws, k)): AppPath<(String, String)>,
-    AppJson(req): AppJson<CreateAssetRequest>,
+    AppJson(mut req): AppJson<CreateAssetRequest>,
 ) -> ApiResult<(StatusCode, Json<AssetView>)> {
     let ws = workspace(&ws)?;
     let kind = kind(&k)?;
+    let mut files = std::mem::take(&mut req.files);
     let (src, sets) = specs::spec_text(req)?;
-    let (meta, spec, path) = parse(kind, &src, &sets)?;
+    let (meta, spec, path) = parse(kind, &src, &sets, &mut files)?;
+    specs::no_unused_files(&files)?;
     let storage_uri = match &path {
         Some(DataPath::Asset(r)) => Some(referenced_location(&s, &ws, &src, kind, r).await?),
         _ => None,
