@@ -272,6 +272,7 @@ async fn create(
     set.extend(upload_local_inputs(c, file, &text, &set).await?);
     // A spec that does not parse here is sent as it is, so the server's positioned errors
     // are printed below; one that names `code` gets its folder packed and uploaded first.
+    let mut files = serde_json::Map::new();
     let code = match mlplane_spec::parse_command_job(&text, &set) {
         Ok(spec) => match spec.code {
             Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
@@ -279,7 +280,12 @@ async fn create(
         },
         Err(_) => None,
     };
-    let mut body = json!({ "yaml": text, "set": set });
+    if let Ok(spec) = mlplane_spec::parse_command_job(&text, &set)
+        && let mlplane_spec::EnvSource::Inline(e) = &spec.environment
+    {
+        files = super::data::env_files(file, e)?;
+    }
+    let mut body = json!({ "yaml": text, "set": set, "files": files });
     if let Some(code) = code {
         body["code_snapshot"] = serde_json::to_value(code)?;
     }
