@@ -7,7 +7,9 @@
 //! - the canonical JSON is built from the validated types only, so what is stored is
 //!   always something the spec parser accepted (asset references resolved to exact
 //!   versions by the caller before it is built);
-//! - a local path is kept as `local_path` and never read here: the server does no uploads.
+//! - a local path is kept as `local_path` and never read here: the server does no uploads;
+//! - a stored environment never names a file: a `pip_requirements`/`conda_file` reference
+//!   is replaced by the packages of the request's `files` entry (`inline_env_files`).
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use mlplane_api::SpecRequest;
@@ -310,7 +312,13 @@ pub fn inline_env_files(
     e.deps = if key == "pip_requirements" {
         let pip = text
             .lines()
-            .map(|l| l.split(" #").next().unwrap_or_default().trim())
+            .map(|l| {
+                let cut = l
+                    .char_indices()
+                    .find(|&(i, c)| c == '#' && (i == 0 || l[..i].ends_with(char::is_whitespace)))
+                    .map_or(l.len(), |(i, _)| i);
+                l[..cut].trim()
+            })
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(str::to_string)
             .collect();
