@@ -218,3 +218,25 @@ def test_job_inputs_and_outputs_become_versions_with_lineage(client, tmp_path):
     assert produced.version == "1" and produced.source_job == job.name
     got = client.data.download(out_name, download_path=str(tmp_path / "out"))
     assert open(os.path.join(got, "lines.txt")).read().strip() == "3"
+
+
+@needs_uv
+def test_environment_from_requirements_and_conda_files(client, tmp_path):
+    req = tmp_path / "requirements.txt"
+    req.write_text("# tiny\nsix==1.16.0\n")
+    conda = tmp_path / "conda.yml"
+    conda.write_text("dependencies:\n  - pip\n  - pip:\n    - six==1.17.0\n")
+    for env, want in ((Environment(pip_requirements=str(req)), "1.16.0"), (Environment(conda_file=str(conda)), "1.17.0")):
+        job = client.jobs.create_or_update(
+            command(command="python -c \"import six; print('six', six.__version__)\"", environment=env)
+        )
+        text = "".join(client.jobs.stream(job.name))
+        assert f"six {want}" in text, text
+        assert client.jobs.get(job.name).status == "Completed"
+    reg = client.environments.create_or_update(Environment(name=unique("envf"), pip_requirements=str(req)))
+    assert reg.spec["deps"]["inline"]["pip"] == ["six==1.16.0"]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("dependencies:\n  - numpy=1.26\n")
+    with pytest.raises(MlplaneError) as e:
+        client.environments.create_or_update(Environment(name=unique("envf"), conda_file=str(bad)))
+    assert e.value.code == "invalid_spec" and "bad.yml:2:" in e.value.details["errors"][0]["message"]

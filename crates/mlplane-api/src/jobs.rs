@@ -24,6 +24,11 @@ pub struct SpecRequest {
     /// `path=value` overrides applied before validation, like the CLI's `--set`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<String>,
+    /// Text files the spec references by relative path (an environment's
+    /// `pip_requirements` or `conda_file`), keyed by that path exactly as the spec gives it;
+    /// their content is stored inline with the spec.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, String>,
     /// The spec's own fields, when `yaml` is not given.
     #[serde(flatten)]
     #[schema(value_type = Object)]

@@ -80,6 +80,10 @@ enum Command {
     /// Create model versions from spec files (uploading local files), show, list, download.
     #[command(subcommand)]
     Model(commands::data::AssetCmd),
+    /// Register environments from spec files (a `pip_requirements` or `conda_file` next to
+    /// the spec is sent with it), show and list them.
+    #[command(subcommand)]
+    Environment(commands::data::AssetCmd),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +125,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Component(cmd) => commands::component::run(&client()?, output, cmd).await,
         Command::Data(cmd) => {
             commands::data::run(&client()?, output, commands::data::Kind::Data, cmd).await
+        }
+        Command::Environment(cmd) => {
+            commands::data::run(&client()?, output, commands::data::Kind::Environment, cmd).await
         }
         Command::Model(cmd) => {
             commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await

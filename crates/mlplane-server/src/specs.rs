@@ -7,7 +7,9 @@
 //! - the canonical JSON is built from the validated types only, so what is stored is
 //!   always something the spec parser accepted (asset references resolved to exact
 //!   versions by the caller before it is built);
-//! - a local path is kept as `local_path` and never read here: the server does no uploads.
+//! - a local path is kept as `local_path` and never read here: the server does no uploads;
+//! - a stored environment never names a file: a `pip_requirements`/`conda_file` reference
+//!   is replaced by the packages of the request's `files` entry (`inline_env_files`).
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use mlplane_api::SpecRequest;
@@ -279,4 +281,91 @@ pub fn component_of(spec: &str) -> ApiResult<mlplane_spec::ComponentSpec> {
         tracing::error!("a stored component no longer parses: {e}");
         ApiError::new(ErrorCode::Internal, "internal server error")
     })
+}
+
+/// The largest file an environment may reference (`pip_requirements`, `conda_file`).
+pub const MAX_ENV_FILE_BYTES: usize = 1024 * 1024;
+
+/// Replaces the file an environment references (`pip_requirements` or `conda_file`, at
+/// `at` in the spec `src`) with its content from `files`, so the stored spec carries the
+/// packages inline (the environment's hash then covers them). A missing, oversize or
+/// invalid file is an `invalid_spec` error at the field, naming the file; a file the spec
+/// does not reference is refused too. `files` is emptied of the file used.
+pub fn inline_env_files(
+    e: &mut EnvironmentSpec,
+    files: &mut BTreeMap<String, String>,
+    src: &str,
+    at: &[&str],
+) -> ApiResult<()> {
+    let (key, rel) = match &e.deps {
+        DepsSource::RequirementsFile(r) => ("pip_requirements", r.clone()),
+        DepsSource::CondaFile(r) => ("conda_file", r.clone()),
+        _ => return Ok(()),
+    };
+    let mut path = at.to_vec();
+    path.push(key);
+    let field = path.join(".");
+    let pos = position(src, &path);
+    let Some(text) = files.remove(&rel) else {
+        return Err(spec_error(
+            pos,
+            &field,
+            format!(
+                "the file '{rel}' was not sent: give its content in the request's 'files' (the CLI and SDK read it next to the spec file)"
+            ),
+        ));
+    };
+    if text.len() > MAX_ENV_FILE_BYTES {
+        return Err(spec_error(
+            pos,
+            &field,
+            format!(
+                "the file '{rel}' is {} bytes; at most {MAX_ENV_FILE_BYTES} are allowed",
+                text.len()
+            ),
+        ));
+    }
+    e.deps = if key == "pip_requirements" {
+        let pip = text
+            .lines()
+            .map(|l| {
+                let cut = l
+                    .char_indices()
+                    .find(|&(i, c)| c == '#' && (i == 0 || l[..i].ends_with(char::is_whitespace)))
+                    .map_or(l.len(), |(i, _)| i);
+                l[..cut].trim()
+            })
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        DepsSource::Inline(PythonDeps { python: None, pip })
+    } else {
+        let deps = mlplane_spec::parse_conda(&text).map_err(|errs| {
+            let problems: Vec<String> = errs
+                .0
+                .iter()
+                .map(|x| {
+                    let f = if x.field.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}: ", x.field)
+                    };
+                    format!("{rel}:{}:{}: {f}{}", x.pos.line, x.pos.col, x.message)
+                })
+                .collect();
+            spec_error(pos, &field, problems.join("; "))
+        })?;
+        DepsSource::CondaInline(deps)
+    };
+    Ok(())
+}
+
+/// Refuses files a request sent that its spec did not reference.
+pub fn no_unused_files(files: &BTreeMap<String, String>) -> ApiResult<()> {
+    match files.keys().next() {
+        None => Ok(()),
+        Some(k) => Err(ApiError::bad_request(format!(
+            "the file '{k}' was sent but the spec does not reference it (only an environment's pip_requirements or conda_file are read)"
+        ))),
+    }
 }

@@ -58,6 +58,8 @@ class JobOperations:
         has its folder packed and uploaded first (skipped when the server has it)."""
         if isinstance(job, CommandJob):
             body: Any = job.spec()
+            if isinstance(job.environment, Environment) and job.environment.files():
+                body["files"] = job.environment.files()
             if job.code:
                 body["code_snapshot"] = self.upload_code(job.code)
             for name, value in job.inputs.items():
@@ -220,6 +222,8 @@ class AssetOperations:
         local = getattr(asset, "path", None) if isinstance(asset, (Data, Model)) else None
         plan = _plan(local) if _is_local(local) else None
         body = self._make(asset)
+        if isinstance(asset, Environment) and asset.files():
+            body["files"] = asset.files()
         if plan is not None:
             # The server keeps the local path only as a note; it must be relative.
             body["path"] = os.path.basename(os.path.abspath(local)) or "."

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
+
+MAX_ENV_FILE_BYTES = 1 << 20
 
 
 @dataclass
 class Environment:
-    """A Python environment: inline `pip` requirements (built with uv on the server), or a
-    registered environment referenced as `name:version` / `name@latest` in a job."""
+    """A Python environment: inline `pip` requirements (built with uv on the server), a
+    local `pip_requirements` file or `conda_file` (its `pip:` section and python version;
+    read here and sent with the request, at most 1 MiB of UTF-8), or a registered
+    environment referenced as `name:version` / `name@latest` in a job."""
 
     pip: list[str] = field(default_factory=list)
     python: str | None = None
@@ -17,10 +22,30 @@ class Environment:
     version: str | None = None
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    pip_requirements: str | None = None
+    conda_file: str | None = None
+
+    def _file(self) -> tuple[str, str] | None:
+        given = [(k, p) for k, p in (("pip_requirements", self.pip_requirements), ("conda_file", self.conda_file)) if p]
+        if len(given) > 1 or (given and self.pip):
+            raise ValueError("give only one of pip, pip_requirements and conda_file")
+        return given[0] if given else None
+
+    def files(self) -> dict[str, str]:
+        """The request's `files`: the referenced file's text under its base name."""
+        f = self._file()
+        if f is None:
+            return {}
+        path = f[1]
+        if os.path.getsize(path) > MAX_ENV_FILE_BYTES:
+            raise ValueError(f"{path} is larger than {MAX_ENV_FILE_BYTES} bytes")
+        with open(path, encoding="utf-8") as fh:
+            return {os.path.basename(path): fh.read()}
 
     def spec(self, inline: bool) -> dict[str, Any]:
-        s: dict[str, Any] = {"pip": list(self.pip)}
-        if self.python:
+        f = self._file()
+        s: dict[str, Any] = {f[0]: os.path.basename(f[1])} if f else {"pip": list(self.pip)}
+        if self.python and (not f or f[0] == "pip_requirements"):
             s["python"] = self.python
         if not inline:
             s.update(_meta(self.name, self.version, self.description, self.tags))

@@ -27,6 +27,7 @@ pub(crate) const MAX_SPEC_FILE: u64 = 1 << 20;
 pub enum Kind {
     Data,
     Model,
+    Environment,
 }
 
 impl Kind {
@@ -35,6 +36,7 @@ impl Kind {
         match self {
             Kind::Data => "data",
             Kind::Model => "models",
+            Kind::Environment => "environments",
         }
     }
 }
@@ -181,6 +183,26 @@ pub fn resolve_local(spec_file: &Path, rel: &str, field: &str) -> anyhow::Result
     Ok(real)
 }
 
+/// The file an environment references (`pip_requirements`, `conda_file`), read next to
+/// `spec_file` (it must stay inside its folder, be UTF-8 and at most [`MAX_SPEC_FILE`]
+/// bytes), as the request's `files` map; empty when it references none.
+pub fn env_files(
+    spec_file: &Path,
+    e: &mlplane_spec::EnvironmentSpec,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    use mlplane_spec::assets::DepsSource;
+    let (field, rel) = match &e.deps {
+        DepsSource::RequirementsFile(r) => ("pip_requirements", r),
+        DepsSource::CondaFile(r) => ("conda_file", r),
+        _ => return Ok(serde_json::Map::new()),
+    };
+    let full = resolve_local(spec_file, rel, field)?;
+    let text = read_spec(&full).with_context(|| format!("{}: {field}", spec_file.display()))?;
+    let mut m = serde_json::Map::new();
+    m.insert(rel.clone(), serde_json::Value::String(text));
+    Ok(m)
+}
+
 /// Creates a version from `file`, uploading its local path when it names one.
 pub async fn create_from_file(
     c: &Client,
@@ -191,9 +213,16 @@ pub async fn create_from_file(
     let text = read_spec(file)?;
     // Parse here too, to find the local path and check it before creating anything; the
     // server validates again and answers with positions if the spec is invalid.
+    let mut files = serde_json::Map::new();
     let local = match kind {
         Kind::Data => mlplane_spec::parse_data(&text, &set).ok().map(|d| d.path),
         Kind::Model => mlplane_spec::parse_model(&text, &set).ok().map(|m| m.path),
+        Kind::Environment => {
+            if let Ok(e) = mlplane_spec::parse_environment(&text, &set) {
+                files = env_files(file, &e)?;
+            }
+            None
+        }
     };
     let local = match local {
         Some(DataPath::Local(rel)) => Some(resolve_local(file, &rel, "path")?),
@@ -201,7 +230,10 @@ pub async fn create_from_file(
     };
     let plan = local.as_deref().map(|l| plan_upload(l, "")).transpose()?;
     let created = c
-        .post(c.url([kind.segment()]), &json!({"yaml": text, "set": set}))
+        .post(
+            c.url([kind.segment()]),
+            &json!({"yaml": text, "set": set, "files": files}),
+        )
         .await
         .map_err(|e| super::jobs::with_spec_lines(e, &file.display().to_string(), "spec"))?;
     let created: AssetView = typed(&created)?;

@@ -285,7 +285,13 @@ async fn create(
         Some(code) => Some(super::code::snapshot(c, file, &code, quiet).await?),
         None => None,
     };
-    let mut body = json!({ "yaml": text, "set": set });
+    let mut files = serde_json::Map::new();
+    if let Ok(spec) = mlplane_spec::parse_command_job(&text, &set)
+        && let mlplane_spec::EnvSource::Inline(e) = &spec.environment
+    {
+        files = super::data::env_files(file, e)?;
+    }
+    let mut body = json!({ "yaml": text, "set": set, "files": files });
     if let Some(code) = code {
         body["code_snapshot"] = serde_json::to_value(code)?;
     }

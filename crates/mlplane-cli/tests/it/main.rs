@@ -649,3 +649,87 @@ fn a_job_with_a_local_input_registers_its_output_and_downloads() {
     let lineage = server.json(&["data", "show", "row-count", "-v", "7"]);
     assert_eq!(lineage["source_job"], name.as_str());
 }
+
+#[test]
+fn job_environments_come_from_a_requirements_or_conda_file_next_to_the_spec() {
+    if std::env::var_os("MLPLANE_UV").is_none() {
+        assert!(std::env::var_os("MLPLANE_REQUIRE_UV").is_none());
+        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
+        return;
+    }
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(proj.join("env")).expect("mkdir");
+    std::fs::write(proj.join("env/requirements.txt"), "# tiny\nsix==1.16.0\n").expect("write");
+    std::fs::write(
+        proj.join("conda.yml"),
+        "name: x\ndependencies:\n  - pip\n  - pip:\n    - six==1.17.0\n",
+    )
+    .expect("write");
+    let cmd = "command: python -c \"import six; print('six', six.__version__)\"\n";
+    let req = proj.join("req.yml");
+    std::fs::write(
+        &req,
+        format!("{cmd}environment:\n  pip_requirements: env/requirements.txt\n"),
+    )
+    .expect("write");
+    let out = server.cli(&[
+        "job",
+        "create",
+        "-f",
+        &req.display().to_string(),
+        "--stream",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("six 1.16.0"), "{}", out.stdout);
+    let conda = proj.join("conda-job.yml");
+    std::fs::write(
+        &conda,
+        format!("{cmd}environment:\n  conda_file: conda.yml\n"),
+    )
+    .expect("write");
+    let out = server.cli(&[
+        "job",
+        "create",
+        "-f",
+        &conda.display().to_string(),
+        "--stream",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("six 1.17.0"), "{}", out.stdout);
+
+    // A registered environment from a conda file with a conda-only package: exit 1 naming
+    // the conda file's line; a file leading outside the spec's folder is refused.
+    std::fs::write(proj.join("bad.yml"), "dependencies:\n  - numpy=1.26\n").expect("write");
+    let env = proj.join("env.yml");
+    std::fs::write(&env, "name: e\nconda_file: bad.yml\n").expect("write");
+    let out = server.cli(&["environment", "create", "-f", &env.display().to_string()]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("bad.yml:2:") && out.stderr.contains("numpy"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(dir.path().join("outside.txt"), "six\n").expect("write");
+    std::os::unix::fs::symlink(dir.path().join("outside.txt"), proj.join("link.txt"))
+        .expect("symlink");
+    std::fs::write(&env, "name: e\npip_requirements: link.txt\n").expect("write");
+    let out = server.cli(&["environment", "create", "-f", &env.display().to_string()]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("outside"), "{}", out.stderr);
+    std::fs::write(&env, "name: e\npip_requirements: env/requirements.txt\n").expect("write");
+    let v: Value = serde_json::from_str(&server.ok(&[
+        "environment",
+        "create",
+        "-f",
+        &env.display().to_string(),
+        "--output",
+        "json",
+    ]))
+    .expect("json");
+    assert_eq!(
+        v["spec"]["deps"]["inline"]["pip"],
+        serde_json::json!(["six==1.16.0"])
+    );
+}

@@ -81,7 +81,12 @@ fn tags(t: &BTreeMap<String, String>) -> Vec<Tag> {
 /// Parses the spec of `kind` into its shared fields and canonical JSON.
 type Parsed = (AssetMeta, serde_json::Value, Option<DataPath>);
 
-fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
+fn parse(
+    kind: AssetKind,
+    src: &str,
+    sets: &[String],
+    files: &mut BTreeMap<String, String>,
+) -> ApiResult<Parsed> {
     let (meta, json, path) = match kind {
         AssetKind::Data => {
             let d = mlplane_spec::parse_data(src, sets)?;
@@ -92,7 +97,8 @@ fn parse(kind: AssetKind, src: &str, sets: &[String]) -> ApiResult<Parsed> {
             (m.meta.clone(), specs::model_json(&m), Some(m.path))
         }
         AssetKind::Environment => {
-            let e = mlplane_spec::parse_environment(src, sets)?;
+            let mut e = mlplane_spec::parse_environment(src, sets)?;
+            specs::inline_env_files(&mut e, files, src, &[])?;
             (e.meta.clone(), specs::environment_json(&e), None)
         }
         AssetKind::Component => {
@@ -163,11 +169,10 @@ async fn referenced_location(
 pub async fn create(
     State(s): State<AppState>,
     AppPath((ws, k)): AppPath<(String, String)>,
-    AppJson(req): AppJson<CreateAssetRequest>,
+    AppJson(mut req): AppJson<CreateAssetRequest>,
 ) -> ApiResult<(StatusCode, Json<AssetView>)> {
     let ws = workspace(&ws)?;
     let kind = kind(&k)?;
-    let mut req = req;
     // A component naming `code` comes with the snapshot of that folder, stored beside its
     // spec; the version is immutable, so its code is too.
     let snapshot = match kind {
@@ -179,8 +184,10 @@ pub async fn create(
             .map_err(|e| ApiError::bad_request(format!("code_snapshot: {e}")))?,
         _ => None,
     };
+    let mut files = std::mem::take(&mut req.files);
     let (src, sets) = specs::spec_text(req)?;
-    let (meta, mut spec, path) = parse(kind, &src, &sets)?;
+    let (meta, mut spec, path) = parse(kind, &src, &sets, &mut files)?;
+    specs::no_unused_files(&files)?;
     if kind == AssetKind::Component {
         let code = mlplane_spec::parse_component(&src, &sets)?.code;
         let snapshot =

@@ -197,9 +197,10 @@ async fn experiment(s: &AppState, ws: &WorkspaceName, name: &str) -> ApiResult<E
 pub async fn create(
     State(s): State<AppState>,
     AppPath(ws): AppPath<String>,
-    AppJson(req): AppJson<CreateJobRequest>,
+    AppJson(mut req): AppJson<CreateJobRequest>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let ws = workspace(&ws)?;
+    let mut files = std::mem::take(&mut req.spec.files);
     let (src, sets) = specs::spec_text(req.spec)?;
     let mut code_snapshot = req.code_snapshot;
     let (mut job, component) = match mlplane_spec::component_ref(&src, &sets)? {
@@ -243,6 +244,10 @@ pub async fn create(
             (job, Some(format!("{name}:{version}")))
         }
     };
+    if let EnvSource::Inline(e) = &mut job.environment {
+        specs::inline_env_files(e, &mut files, &src, &["environment"])?;
+    }
+    specs::no_unused_files(&files)?;
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
     let image = environment_image(&s, &ws, &job.environment).await?;
     let compute = job
