@@ -14,7 +14,7 @@
 
 use crate::process::{LogPump, signal_group};
 use crate::{Shared, data, spec};
-use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, WorkspaceName};
+use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, LogBatch, Tag, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
 use mlplane_spec::{AssetRef, CommandJob, DataType, EnvSource, EnvironmentSpec, JobInput};
 use std::collections::BTreeMap;
@@ -25,6 +25,9 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// The run tag that holds the command's exit code (or `signal <n>`).
+pub const EXIT_TAG: &str = "mlplane.job.exit_code";
 
 /// Time between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -558,6 +561,7 @@ async fn run_process(
     let outcome = match waited {
         Ok(Ok(Ok(status))) => {
             signal_group(pgid, libc::SIGKILL);
+            record_exit(sh, job, &status).await;
             if status.success() {
                 Outcome::Completed
             } else if let Some(code) = status.code() {
@@ -592,6 +596,30 @@ async fn run_process(
     }
     log.finish(READ_GRACE).await;
     outcome
+}
+
+/// Records how the command ended as the run tag [`EXIT_TAG`]: its exit code, or
+/// `signal <n>` when a signal ended it. Best effort: the job's outcome does not depend on it.
+async fn record_exit(sh: &Shared, job: &Job, status: &std::process::ExitStatus) {
+    let value = match status.code() {
+        Some(code) => code.to_string(),
+        None => format!("signal {}", status.signal().unwrap_or_default()),
+    };
+    let batch = LogBatch {
+        tags: vec![Tag {
+            key: EXIT_TAG.into(),
+            value,
+        }],
+        ..LogBatch::default()
+    };
+    if let Err(e) = sh
+        .cfg
+        .store
+        .log_batch(&job.workspace, &job.run_id, batch)
+        .await
+    {
+        tracing::warn!(job = %job.name, "cannot record the exit code: {e}");
+    }
 }
 
 /// SIGTERM to the group, SIGKILL after [`KILL_GRACE`] if the shell has not exited, and a

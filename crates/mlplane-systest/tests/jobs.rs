@@ -187,6 +187,13 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
             .any(|t| t["key"] == key)
     };
     assert!(has_tag("mlplane.code.snapshot"), "{run}");
+    let exit_code = run["data"]["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t["key"] == "mlplane.job.exit_code")
+        .map(|t| t["value"].clone());
+    assert_eq!(exit_code, Some(json!("0")), "{run}");
     assert!(
         log.contains("registered output 'model' as model iris-classifier:1"),
         "{log}"
@@ -254,6 +261,16 @@ async fn the_examples_run_and_mlflow_logs_land_on_the_jobs_run() {
             .unwrap_or("")
             .contains("exited with code 3"),
         "{failed}"
+    );
+    let run_id = failed["run_id"].as_str().expect("run id");
+    let run = get_json(&c, &format!("{api}/runs/{run_id}")).await;
+    assert!(
+        run["data"]["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|t| t["key"] == "mlplane.job.exit_code" && t["value"] == "3"),
+        "{run}"
     );
     drop(server);
 }
