@@ -8,11 +8,11 @@
 //!   uploaded as a code snapshot first (`code.rs`, as `job create` does), sent as
 //!   `code_snapshot` with its git state and stored with the component version.
 
-use super::jobs::spec_error_lines;
-use crate::client::{ApiFailure, Client, typed};
+use super::jobs::with_spec_lines;
+use crate::client::{Client, typed};
 use crate::output::{self, Output};
 use mlplane_api::AssetView;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
@@ -75,29 +75,7 @@ async fn create(
     }
     match c.post(c.url(["components"]), &body).await {
         Ok(v) => typed(&v),
-        Err(e) => {
-            let Some(f) = e.downcast_ref::<ApiFailure>() else {
-                return Err(e);
-            };
-            let lines = spec_error_lines(&shown, &f.body.details);
-            if lines.is_empty() {
-                return Err(e);
-            }
-            for line in &lines {
-                eprintln!("{line}");
-            }
-            Err(ApiFailure {
-                body: mlplane_api::ErrorBody {
-                    code: f.body.code.clone(),
-                    message: format!(
-                        "{shown} is not a valid component spec ({} problems)",
-                        lines.len()
-                    ),
-                    details: Value::Null,
-                },
-            }
-            .into())
-        }
+        Err(e) => Err(with_spec_lines(e, &shown, "component spec")),
     }
 }
 

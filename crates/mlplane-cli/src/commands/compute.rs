@@ -4,11 +4,11 @@
 //! `invalid_spec` errors are printed as `<file>:<line>:<col>: <field>: <message>` and the
 //! command exits 1.
 
-use super::jobs::spec_error_lines;
-use crate::client::{ApiFailure, Client, typed};
+use super::jobs::with_spec_lines;
+use crate::client::{Client, typed};
 use crate::output::{self, Output};
 use mlplane_api::{AssetList, AssetView};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
@@ -68,29 +68,7 @@ async fn create(c: &Client, file: &Path, set: Vec<String>) -> anyhow::Result<Ass
         .await
     {
         Ok(v) => typed(&v),
-        Err(e) => {
-            let Some(f) = e.downcast_ref::<ApiFailure>() else {
-                return Err(e);
-            };
-            let lines = spec_error_lines(&shown, &f.body.details);
-            if lines.is_empty() {
-                return Err(e);
-            }
-            for line in &lines {
-                eprintln!("{line}");
-            }
-            Err(ApiFailure {
-                body: mlplane_api::ErrorBody {
-                    code: f.body.code.clone(),
-                    message: format!(
-                        "{shown} is not a valid compute spec ({} problems)",
-                        lines.len()
-                    ),
-                    details: Value::Null,
-                },
-            }
-            .into())
-        }
+        Err(e) => Err(with_spec_lines(e, &shown, "compute spec")),
     }
 }
 
