@@ -87,14 +87,7 @@ class JobOperations:
                     headers={"content-type": "application/octet-stream"},
                 )
                 if r.status_code >= 400:
-                    try:
-                        body = r.json()
-                    except ValueError:
-                        body = {}
-                    raise MlplaneError(
-                        r.status_code, body.get("code", f"http_{r.status_code}"),
-                        body.get("message", r.text[:200]), body.get("details"),
-                    )
+                    self._api.answer(r)  # raises MlplaneError with the server's error body
         out: dict = {"sha256": sha}
         git = _snapshot.git_info(folder)
         if git is not None:
