@@ -427,8 +427,9 @@ pub async fn complete(
     AppPath((ws, k, name, version)): VersionPath,
 ) -> ApiResult<Json<AssetView>> {
     let (ws, a, _) = file_owner(&s, (&ws, &k, &name, &version)).await?;
-    let lock_key = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
-    let _exclusive = s.asset_lock(&lock_key).write().await;
+    // The version's storage URI is both its lock key and what completion stores.
+    let uri = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
+    let _exclusive = s.asset_lock(&uri).write().await;
     if a.storage_uri.is_some() {
         return Err(not_pending(&a));
     }
@@ -456,7 +457,6 @@ pub async fn complete(
             ),
         ));
     }
-    let uri = stored_asset_uri(&ws, a.kind, &a.name, &a.version);
     let done = s
         .store
         .complete_asset(&ws, a.kind, &a.name, &a.version, &uri)
