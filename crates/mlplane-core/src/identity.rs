@@ -1,8 +1,8 @@
 //! Who acts: the principal a request or a job runs as, as the auth layer established it.
 //!
 //! The server's auth layer puts a [`Principal`] into each request's extensions (and a copy
-//! into the response's, so layers outside it, such as the audit log, can see who was
-//! allowed or refused). With `--auth none` every request acts as [`Principal::local`].
+//! into the response's, with the route's [`RouteAction`], so layers outside it, such as the
+//! audit log, can see who was allowed or refused and for what). With `--auth none` every request acts as [`Principal::local`].
 
 /// The kinds of identity mlplane knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,6 +73,11 @@ impl Principal {
         }
     }
 }
+
+/// The action string a route requires (`runs/write`, `models/read`, …), which the auth layer
+/// puts into the request and response extensions next to the [`Principal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RouteAction(pub &'static str);
 
 #[cfg(test)]
 mod tests {
