@@ -22,6 +22,12 @@ pub enum Entity {
     LoggedModel,
     Job,
     Asset,
+    User,
+    ServicePrincipal,
+    ApiToken,
+    Session,
+    RoleBinding,
+    Role,
 }
 
 impl fmt::Display for Entity {
@@ -38,6 +44,12 @@ impl fmt::Display for Entity {
             Entity::LoggedModel => "logged model",
             Entity::Job => "job",
             Entity::Asset => "asset",
+            Entity::User => "user",
+            Entity::ServicePrincipal => "service principal",
+            Entity::ApiToken => "API token",
+            Entity::Session => "session",
+            Entity::RoleBinding => "role binding",
+            Entity::Role => "role",
         })
     }
 }

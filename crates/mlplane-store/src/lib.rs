@@ -15,6 +15,7 @@
 //!   re-check only what needs the database (uniqueness, immutability, existence);
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
+pub mod auth;
 mod error;
 pub mod jobs;
 mod logged_models;
@@ -25,6 +26,7 @@ mod search_sql;
 pub mod sqlite;
 mod types;
 
+pub use auth::AuthStore;
 pub use error::{Entity, Result, StoreError};
 pub use jobs::{AssetLineage, JobStore};
 pub use logged_models::{LoggedModelQuery, LoggedModelStore};
@@ -42,7 +44,7 @@ use std::sync::Arc;
 /// Everything the server needs from metadata storage.
 #[async_trait]
 pub trait MetadataStore:
-    ModelRegistry + LoggedModelStore + JobStore + Send + Sync + 'static
+    ModelRegistry + LoggedModelStore + JobStore + AuthStore + Send + Sync + 'static
 {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;

@@ -21,6 +21,7 @@
 
 mod artifacts;
 mod assets;
+mod auth;
 mod catalog;
 mod jobs;
 mod logged_models;

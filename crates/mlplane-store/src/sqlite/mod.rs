@@ -18,6 +18,7 @@
 //! - in-memory databases have no read pool: reads go through the writer, which sees all.
 
 mod assets;
+mod auth;
 mod files;
 mod jobs;
 mod jobs_impl;

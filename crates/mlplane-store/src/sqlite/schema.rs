@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (9, V9),
+    (11, V11),
 ];
 
 const V1: &str = r#"
@@ -303,6 +304,60 @@ CREATE TABLE asset_files (
 const V9: &str = r#"
 ALTER TABLE metric_series ADD COLUMN unique_steps INTEGER NOT NULL DEFAULT 1;
 UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
+
+/// Version 11: identities and grants (users, service principals, API tokens stored as the
+/// sha256 of their secret, web sessions, role bindings per workspace, custom roles).
+const V11: &str = r#"
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    password_hash TEXT,
+    is_admin INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE service_principals (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY,
+    owner_kind TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    secret_sha256 TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    workspace TEXT,
+    expires_at INTEGER,
+    last_used_at INTEGER,
+    revoked_at INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX api_tokens_by_owner ON api_tokens (owner_kind, owner_id);
+CREATE TABLE sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    csrf_sha256 TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE TABLE role_bindings (
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    principal_kind TEXT NOT NULL,
+    principal_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace, principal_kind, principal_id, role)
+) WITHOUT ROWID;
+CREATE INDEX role_bindings_by_principal ON role_bindings (principal_kind, principal_id);
+CREATE TABLE custom_roles (
+    name TEXT PRIMARY KEY,
+    actions TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
 "#;
 
 #[cfg(test)]

@@ -175,6 +175,14 @@ contract_tests! {
     assets::assets_are_scoped_by_workspace,
     assets::every_asset_kind_is_stored_apart,
     assets::pending_asset_files_are_recorded_then_frozen_by_completion,
+    // identities and grants
+    auth::users_are_created_found_listed_and_names_are_unique,
+    auth::deleting_a_user_revokes_its_tokens_and_drops_its_sessions_and_bindings,
+    auth::tokens_round_trip_list_newest_first_and_revoke_once,
+    auth::sessions_are_stored_by_digest_and_deleted,
+    auth::role_bindings_are_per_workspace_idempotent_and_deletable,
+    auth::service_principals_are_unique_and_deleting_one_revokes_its_tokens,
+    auth::custom_roles_are_replaced_listed_and_deleting_one_drops_its_bindings,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

@@ -10,6 +10,7 @@
 //! - a check asserts on error variants and fields, never on message text.
 
 pub mod assets;
+pub mod auth;
 pub mod catalog;
 pub mod files;
 pub mod job_status;
