@@ -10,11 +10,13 @@
 //! - conversions from domain types are total; conversions into domain types go through
 //!   `mlplane_core::validate` in the server.
 
+mod identity;
 mod jobs;
 pub mod metric_value;
 mod snapshots;
 mod views;
 
+pub use identity::*;
 pub use jobs::*;
 pub use snapshots::*;
 pub use views::*;

@@ -53,6 +53,19 @@ pub enum ErrorCode {
     InvalidSnapshot,
     PayloadTooLarge,
     UnsupportedMediaType,
+    /// No valid credentials came with a request that needs them.
+    Unauthenticated,
+    /// The credentials are valid but do not grant the route's action (or CSRF check failed).
+    Forbidden,
+    /// Too many failed sign-ins for this user or client; `details.retry_after_secs` says when.
+    TooManyRequests,
+    UserNotFound,
+    ServicePrincipalNotFound,
+    TokenNotFound,
+    RoleBindingNotFound,
+    RoleNotFound,
+    UserAlreadyExists,
+    ServicePrincipalAlreadyExists,
     Unavailable,
     Internal,
 }
@@ -89,6 +102,16 @@ impl ErrorCode {
             ErrorCode::InvalidSnapshot => "invalid_snapshot",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::UserNotFound => "user_not_found",
+            ErrorCode::ServicePrincipalNotFound => "service_principal_not_found",
+            ErrorCode::TokenNotFound => "token_not_found",
+            ErrorCode::RoleBindingNotFound => "role_binding_not_found",
+            ErrorCode::RoleNotFound => "role_not_found",
+            ErrorCode::UserAlreadyExists => "user_already_exists",
+            ErrorCode::ServicePrincipalAlreadyExists => "service_principal_already_exists",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -113,13 +136,23 @@ impl ErrorCode {
             | ErrorCode::JobNotFound
             | ErrorCode::AssetNotFound
             | ErrorCode::SnapshotNotFound
+            | ErrorCode::UserNotFound
+            | ErrorCode::ServicePrincipalNotFound
+            | ErrorCode::TokenNotFound
+            | ErrorCode::RoleBindingNotFound
+            | ErrorCode::RoleNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::WorkspaceAlreadyExists
             | ErrorCode::ExperimentAlreadyExists
             | ErrorCode::ModelAlreadyExists
             | ErrorCode::JobAlreadyExists
             | ErrorCode::AssetAlreadyExists
+            | ErrorCode::UserAlreadyExists
+            | ErrorCode::ServicePrincipalAlreadyExists
             | ErrorCode::ParamConflict
             | ErrorCode::InvalidState
             | ErrorCode::JobTerminal => StatusCode::CONFLICT,
@@ -201,6 +234,12 @@ impl From<StoreError> for ApiError {
                     Entity::LoggedModel => ErrorCode::LoggedModelNotFound,
                     Entity::Job => ErrorCode::JobNotFound,
                     Entity::Asset => ErrorCode::AssetNotFound,
+                    Entity::User => ErrorCode::UserNotFound,
+                    Entity::ServicePrincipal => ErrorCode::ServicePrincipalNotFound,
+                    Entity::ApiToken => ErrorCode::TokenNotFound,
+                    Entity::Session => ErrorCode::Unauthenticated,
+                    Entity::RoleBinding => ErrorCode::RoleBindingNotFound,
+                    Entity::Role => ErrorCode::RoleNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -211,6 +250,11 @@ impl From<StoreError> for ApiError {
                     Entity::RegisteredModel => ErrorCode::ModelAlreadyExists,
                     Entity::Job => ErrorCode::JobAlreadyExists,
                     Entity::Asset => ErrorCode::AssetAlreadyExists,
+                    Entity::User => ErrorCode::UserAlreadyExists,
+                    Entity::ServicePrincipal => ErrorCode::ServicePrincipalAlreadyExists,
+                    Entity::ApiToken | Entity::Session | Entity::RoleBinding | Entity::Role => {
+                        ErrorCode::InvalidState
+                    }
                     Entity::Run
                     | Entity::Metric
                     | Entity::Artifact

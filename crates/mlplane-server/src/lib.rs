@@ -12,6 +12,7 @@
 //! - on SIGTERM/SIGINT the server stops accepting, finishes in-flight requests, then closes
 //!   the store.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
@@ -26,24 +27,41 @@ pub use state::{AppState, Limits};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use error::{ApiError, ErrorCode};
 use mlplane_artifacts::{ArtifactStore, PartStaging};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The full application router.
+/// The full application router: every route of the table behind the auth layer.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    app_with_table(state).0
+}
+
+/// The application router and its route table (every method and path with its action).
+pub fn app_with_table(state: AppState) -> (Router, Arc<auth::table::RouteTable>) {
+    use auth::table::{Routes, get};
+    use mlplane_auth::actions::{PUBLIC, USERS_ADMIN};
+    let (router, table) = Routes::new()
         .merge(routes::api_v1(&state))
         .merge(mlflow::router(&state))
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::health::metrics))
-        .route("/api/v1/openapi.json", get(routes::health::openapi))
+        .route("/healthz", get(PUBLIC, routes::health::healthz))
+        .route("/readyz", get(PUBLIC, routes::health::readyz))
+        .route("/metrics", get(USERS_ADMIN, routes::health::metrics))
+        .route("/api/v1/openapi.json", get(PUBLIC, routes::health::openapi))
+        .finish();
+    let table = Arc::new(table);
+    let layer_state = auth::layer::LayerState {
+        app: state.clone(),
+        table: Arc::clone(&table),
+    };
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            layer_state,
+            auth::layer::enforce,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http_metrics::track,
@@ -51,7 +69,8 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
-        .with_state(state)
+        .with_state(state);
+    (router, table)
 }
 
 async fn not_found() -> ApiError {

@@ -4,8 +4,8 @@
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
 use crate::routes::{
-    artifacts, assets, computes, experiments, health, jobs, log_stream, runs, schemas, snapshots,
-    workspaces,
+    artifacts, assets, computes, experiments, health, identity, jobs, log_stream, runs, schemas,
+    snapshots, workspaces,
 };
 use utoipa::OpenApi;
 
@@ -26,8 +26,15 @@ use utoipa::OpenApi;
         computes::create, computes::list, computes::get, schemas::get,
         assets::upload_file, assets::complete, assets::files, assets::download_file,
         health::healthz, health::readyz, health::metrics,
+        identity::login, identity::logout, identity::me,
+        identity::create_token, identity::list_tokens, identity::revoke_token,
+        identity::create_user, identity::list_users, identity::delete_user,
+        identity::create_service_principal, identity::list_service_principals, identity::delete_service_principal,
+        identity::create_service_principal_token,
+        identity::list_role_bindings, identity::set_role_binding, identity::delete_role_binding,
+        identity::list_roles, identity::put_role, identity::delete_role,
     ),
-    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"))
+    tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"), (name = "auth"))
 )]
 struct ApiDoc;
 

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Striped locks over asset versions: file uploads hold one shared, completion holds it
     /// exclusively, so no upload in this process writes bytes after its version completed.
     pub asset_locks: Arc<[tokio::sync::RwLock<()>; 64]>,
+    /// `--auth`, sign-in limits and the auth layer's caches.
+    pub auth: Arc<crate::auth::AuthConfig>,
 }
 
 impl AppState {
@@ -62,7 +64,14 @@ impl AppState {
             wake: mlplane_executor::Wake::default(),
             local_slots: 0,
             asset_locks: Arc::new(std::array::from_fn(|_| tokio::sync::RwLock::new(()))),
+            auth: Arc::new(crate::auth::AuthConfig::new(crate::auth::AuthMode::None)),
         }
+    }
+
+    /// Serves with `auth` (`AppState::new` starts with `--auth none`).
+    pub fn with_auth(mut self, auth: crate::auth::AuthConfig) -> Self {
+        self.auth = Arc::new(auth);
+        self
     }
 
     /// Stages multipart uploads in `parts` (the server uses `<data_dir>/mpu-staging`).

@@ -21,6 +21,8 @@ pub enum MlflowCode {
     EndpointNotFound,
     TemporarilyUnavailable,
     InternalError,
+    Unauthenticated,
+    PermissionDenied,
 }
 
 impl MlflowCode {
@@ -32,6 +34,8 @@ impl MlflowCode {
             MlflowCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
             MlflowCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
             MlflowCode::InternalError => "INTERNAL_ERROR",
+            MlflowCode::Unauthenticated => "UNAUTHENTICATED",
+            MlflowCode::PermissionDenied => "PERMISSION_DENIED",
         }
     }
 
@@ -45,6 +49,8 @@ impl MlflowCode {
             }
             MlflowCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             MlflowCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            MlflowCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            MlflowCode::PermissionDenied => StatusCode::FORBIDDEN,
         }
     }
 }

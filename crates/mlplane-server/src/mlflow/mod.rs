@@ -26,37 +26,37 @@ pub mod runs;
 pub mod search;
 pub mod views;
 
+use crate::auth::table::{Routes, any, delete, get, patch, post, put};
 use crate::state::AppState;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{
     DefaultBodyLimit, FromRequest, FromRequestParts, OriginalUri, RawPathParams, Request,
 };
 use axum::http::Method;
 use axum::http::request::Parts;
-use axum::routing::{any, delete, get, patch, post};
 use error::{MlflowCode, MlflowError, MlflowResult};
+use mlplane_auth::actions::{PUBLIC, SIGNED_IN};
 use mlplane_core::{ExperimentId, RunId, WorkspaceName};
 use serde::de::DeserializeOwned;
 use views::RunRef;
 
 /// The MLflow routes: the root serves the `default` workspace, `/w/{workspace}/...` any
 /// other, with the same routes under both.
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> Routes {
     let api = workspace_routes(state);
-    Router::new().merge(api.clone()).nest("/w/{workspace}", api)
+    Routes::new().merge(api.clone()).nest("/w/{workspace}", api)
 }
 
 /// Everything one workspace serves: `/health`, `/version`, the tracking API (2.0 and the
 /// 3.0 server-info) under both prefixes and the artifact proxy.
-fn workspace_routes(state: &AppState) -> Router<AppState> {
+fn workspace_routes(state: &AppState) -> Routes {
     let tracking = tracking_routes(state);
-    let v3 = Router::new()
-        .route("/server-info", get(server_info))
-        .route("/{*rest}", any(endpoint_not_found));
-    Router::new()
-        .route("/health", get(health))
-        .route("/version", get(version))
+    let v3 = Routes::new()
+        .route("/server-info", get(SIGNED_IN, server_info))
+        .route("/{*rest}", any(SIGNED_IN, endpoint_not_found));
+    Routes::new()
+        .route("/health", get(PUBLIC, health))
+        .route("/version", get(PUBLIC, version))
         .nest("/api/2.0/mlflow", tracking.clone())
         .nest("/ajax-api/2.0/mlflow", tracking)
         .nest("/api/3.0/mlflow", v3.clone())
@@ -67,136 +67,161 @@ fn workspace_routes(state: &AppState) -> Router<AppState> {
 
 /// The artifact proxy: uploads stream, so no request-size layer (the artifact byte limit
 /// applies instead), except on the JSON bodies of the multipart routes.
-fn proxy_routes(state: &AppState) -> Router<AppState> {
+fn proxy_routes(state: &AppState) -> Routes {
     let json_limit = DefaultBodyLimit::max(state.limits.max_request_bytes);
-    Router::new()
-        .route("/artifacts", get(artifacts::list))
+    const R: &str = "artifacts/read";
+    const W: &str = "artifacts/write";
+    Routes::new()
+        .route("/artifacts", get(R, artifacts::list))
         .route(
             "/artifacts/{*path}",
-            get(artifacts::download)
-                .put(artifacts::upload)
-                .delete(artifacts::delete),
+            get(R, artifacts::download)
+                .put(W, artifacts::upload)
+                .delete(W, artifacts::delete),
         )
-        .route("/mpu/create/{*path}", post(mpu::create).layer(json_limit))
+        .route(
+            "/mpu/create/{*path}",
+            post(W, mpu::create).layer(json_limit),
+        )
         .route(
             "/mpu/complete/{*path}",
-            post(mpu::complete).layer(json_limit),
+            post(W, mpu::complete).layer(json_limit),
         )
-        .route("/mpu/abort/{*path}", post(mpu::abort).layer(json_limit))
-        .route(
-            "/mpu/part/{upload_id}/{part_number}",
-            axum::routing::put(mpu::put_part),
-        )
-        .route("/{*rest}", any(endpoint_not_found))
+        .route("/mpu/abort/{*path}", post(W, mpu::abort).layer(json_limit))
+        .route("/mpu/part/{upload_id}/{part_number}", put(W, mpu::put_part))
+        .route("/{*rest}", any(SIGNED_IN, endpoint_not_found))
         .layer(DefaultBodyLimit::disable())
 }
 
-fn tracking_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/experiments/create", post(experiments::create))
+fn tracking_routes(state: &AppState) -> Routes {
+    const ER: &str = "experiments/read";
+    const EW: &str = "experiments/write";
+    const RR: &str = "runs/read";
+    const RW: &str = "runs/write";
+    const MR: &str = "models/read";
+    const MW: &str = "models/write";
+    Routes::new()
+        .route("/experiments/create", post(EW, experiments::create))
         .route(
             "/experiments/search",
-            post(search::experiments_post).get(search::experiments_get),
+            post(ER, search::experiments_post).get(ER, search::experiments_get),
         )
-        .route("/experiments/get", get(experiments::get))
-        .route("/experiments/get-by-name", get(experiments::get_by_name))
-        .route("/experiments/update", post(experiments::update))
-        .route("/experiments/delete", post(experiments::delete))
-        .route("/experiments/restore", post(experiments::restore))
+        .route("/experiments/get", get(ER, experiments::get))
+        .route(
+            "/experiments/get-by-name",
+            get(ER, experiments::get_by_name),
+        )
+        .route("/experiments/update", post(EW, experiments::update))
+        .route("/experiments/delete", post(EW, experiments::delete))
+        .route("/experiments/restore", post(EW, experiments::restore))
         .route(
             "/experiments/set-experiment-tag",
-            post(experiments::set_tag),
+            post(EW, experiments::set_tag),
         )
         .route(
             "/experiments/delete-experiment-tag",
-            post(experiments::delete_tag),
+            post(EW, experiments::delete_tag),
         )
-        .route("/runs/create", post(runs::create))
-        .route("/runs/get", get(runs::get))
-        .route("/runs/update", post(runs::update))
-        .route("/runs/delete", post(runs::delete))
-        .route("/runs/restore", post(runs::restore))
-        .route("/runs/log-metric", post(runs::log_metric))
-        .route("/runs/log-parameter", post(runs::log_param))
-        .route("/runs/set-tag", post(runs::set_tag))
-        .route("/runs/delete-tag", post(runs::delete_tag))
-        .route("/runs/log-batch", post(runs::log_batch))
-        .route("/runs/log-inputs", post(runs::log_inputs))
-        .route("/runs/search", post(search::runs))
+        .route("/runs/create", post(RW, runs::create))
+        .route("/runs/get", get(RR, runs::get))
+        .route("/runs/update", post(RW, runs::update))
+        .route("/runs/delete", post(RW, runs::delete))
+        .route("/runs/restore", post(RW, runs::restore))
+        .route("/runs/log-metric", post(RW, runs::log_metric))
+        .route("/runs/log-parameter", post(RW, runs::log_param))
+        .route("/runs/set-tag", post(RW, runs::set_tag))
+        .route("/runs/delete-tag", post(RW, runs::delete_tag))
+        .route("/runs/log-batch", post(RW, runs::log_batch))
+        .route("/runs/log-inputs", post(RW, runs::log_inputs))
+        .route("/runs/search", post(RR, search::runs))
         .route(
             "/metrics/get-history-bulk-interval",
-            get(search::history_bulk_interval),
+            get(RR, search::history_bulk_interval),
         )
-        .route("/metrics/get-history", get(runs::history))
-        .route("/artifacts/list", get(artifacts::list_run))
-        .route("/runs/outputs", post(logged_models::log_outputs))
-        .route("/logged-models", post(logged_models::create))
-        .route("/logged-models/search", post(logged_models::search))
+        .route("/metrics/get-history", get(RR, runs::history))
+        .route(
+            "/artifacts/list",
+            get("artifacts/read", artifacts::list_run),
+        )
+        .route("/runs/outputs", post(RW, logged_models::log_outputs))
+        .route("/logged-models", post(MW, logged_models::create))
+        .route("/logged-models/search", post(MR, logged_models::search))
         .route(
             "/logged-models/{model_id}",
-            get(logged_models::get)
-                .patch(logged_models::finalize)
-                .delete(logged_models::delete),
+            get(MR, logged_models::get)
+                .patch(MW, logged_models::finalize)
+                .delete(MW, logged_models::delete),
         )
         .route(
             "/logged-models/{model_id}/params",
-            post(logged_models::log_params),
+            post(MW, logged_models::log_params),
         )
         .route(
             "/logged-models/{model_id}/tags",
-            axum::routing::patch(logged_models::set_tags),
+            patch(MW, logged_models::set_tags),
         )
         .route(
             "/logged-models/{model_id}/tags/{tag_key}",
-            axum::routing::delete(logged_models::delete_tag),
+            delete(MW, logged_models::delete_tag),
         )
         .route(
             "/logged-models/{model_id}/artifacts/directories",
-            get(logged_models::list_artifacts),
+            get(MR, logged_models::list_artifacts),
         )
         .route(
             "/logged-models/{model_id}/artifacts/files",
-            get(logged_models::download_artifact),
+            get(MR, logged_models::download_artifact),
         )
         .merge(registry_routes())
-        .route("/{*rest}", any(endpoint_not_found))
+        .route("/{*rest}", any(SIGNED_IN, endpoint_not_found))
         .layer(DefaultBodyLimit::max(state.limits.max_request_bytes))
 }
 
 /// The model registry (`registered-models/*`, `model-versions/*`).
-fn registry_routes() -> Router<AppState> {
+fn registry_routes() -> Routes {
     use registry as r;
-    Router::new()
-        .route("/registered-models/create", post(r::create_model))
-        .route("/registered-models/get", get(r::get_model))
-        .route("/registered-models/rename", post(r::rename_model))
-        .route("/registered-models/update", patch(r::update_model))
-        .route("/registered-models/delete", delete(r::delete_model))
-        .route("/registered-models/search", get(r::search_models))
+    const MR: &str = "models/read";
+    const MW: &str = "models/write";
+    Routes::new()
+        .route("/registered-models/create", post(MW, r::create_model))
+        .route("/registered-models/get", get(MR, r::get_model))
+        .route("/registered-models/rename", post(MW, r::rename_model))
+        .route("/registered-models/update", patch(MW, r::update_model))
+        .route("/registered-models/delete", delete(MW, r::delete_model))
+        .route("/registered-models/search", get(MR, r::search_models))
         .route(
             "/registered-models/get-latest-versions",
-            post(r::latest_versions_post).get(r::latest_versions_get),
+            post(MR, r::latest_versions_post).get(MR, r::latest_versions_get),
         )
-        .route("/registered-models/set-tag", post(r::set_model_tag))
-        .route("/registered-models/delete-tag", delete(r::delete_model_tag))
+        .route("/registered-models/set-tag", post(MW, r::set_model_tag))
+        .route(
+            "/registered-models/delete-tag",
+            delete(MW, r::delete_model_tag),
+        )
         .route(
             "/registered-models/alias",
-            post(r::set_alias)
-                .delete(r::delete_alias)
-                .get(r::get_by_alias),
+            post(MW, r::set_alias)
+                .delete(MW, r::delete_alias)
+                .get(MR, r::get_by_alias),
         )
-        .route("/model-versions/create", post(r::create_version))
-        .route("/model-versions/get", get(r::get_version))
-        .route("/model-versions/update", patch(r::update_version))
-        .route("/model-versions/delete", delete(r::delete_version))
-        .route("/model-versions/search", get(r::search_versions))
-        .route("/model-versions/get-download-uri", get(r::download_uri_of))
+        .route("/model-versions/create", post(MW, r::create_version))
+        .route("/model-versions/get", get(MR, r::get_version))
+        .route("/model-versions/update", patch(MW, r::update_version))
+        .route("/model-versions/delete", delete(MW, r::delete_version))
+        .route("/model-versions/search", get(MR, r::search_versions))
+        .route(
+            "/model-versions/get-download-uri",
+            get(MR, r::download_uri_of),
+        )
         .route(
             "/model-versions/transition-stage",
-            post(r::transition_stage),
+            post(MW, r::transition_stage),
         )
-        .route("/model-versions/set-tag", post(r::set_version_tag))
-        .route("/model-versions/delete-tag", delete(r::delete_version_tag))
+        .route("/model-versions/set-tag", post(MW, r::set_version_tag))
+        .route(
+            "/model-versions/delete-tag",
+            delete(MW, r::delete_version_tag),
+        )
 }
 
 async fn health() -> &'static str {

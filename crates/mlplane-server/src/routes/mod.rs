@@ -9,6 +9,7 @@ pub mod assets;
 pub mod computes;
 pub mod experiments;
 pub mod health;
+pub mod identity;
 pub mod jobs;
 pub mod log_stream;
 pub mod runs;
@@ -16,154 +17,174 @@ pub mod schemas;
 pub mod snapshots;
 pub mod workspaces;
 
+use crate::auth::table::{Routes, get, post};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use mlplane_auth::actions::{SIGNED_IN, USERS_ADMIN};
 use mlplane_core::{ExperimentId, PageRequest, RunId, ViewType, WorkspaceName};
 
-/// The `/api/v1` routes.
-pub fn api_v1(state: &AppState) -> Router<AppState> {
+/// The `/api/v1` routes, each method with the action it requires.
+pub fn api_v1(state: &AppState) -> Routes {
     let json_limit = DefaultBodyLimit::max(state.limits.max_request_bytes);
     let ws = "/api/v1/workspaces/{ws}";
-    let json_routes = Router::new()
+    let json_routes = Routes::new()
         .route(
             "/api/v1/workspaces",
-            get(workspaces::list).post(workspaces::create),
+            get(SIGNED_IN, workspaces::list).post(USERS_ADMIN, workspaces::create),
         )
-        .route(ws, get(workspaces::get))
+        .route(ws, get("workspaces/read", workspaces::get))
         .route(
             &format!("{ws}/experiments"),
-            get(experiments::list).post(experiments::create),
+            get("experiments/read", experiments::list)
+                .post("experiments/write", experiments::create),
         )
         .route(
             &format!("{ws}/experiments/by-name/{{name}}"),
-            get(experiments::get_by_name),
+            get("experiments/read", experiments::get_by_name),
         )
         .route(
             &format!("{ws}/experiments/{{id}}"),
-            get(experiments::get)
-                .patch(experiments::update)
-                .delete(experiments::delete),
+            get("experiments/read", experiments::get)
+                .patch("experiments/write", experiments::update)
+                .delete("experiments/write", experiments::delete),
         )
         .route(
             &format!("{ws}/experiments/{{id}}/restore"),
-            post(experiments::restore),
+            post("experiments/write", experiments::restore),
         )
         .route(
             &format!("{ws}/experiments/{{id}}/tags"),
-            post(experiments::set_tag).delete(experiments::delete_tag),
+            post("experiments/write", experiments::set_tag)
+                .delete("experiments/write", experiments::delete_tag),
         )
-        .route(&format!("{ws}/runs"), get(runs::list).post(runs::create))
+        .route(
+            &format!("{ws}/runs"),
+            get("runs/read", runs::list).post("runs/write", runs::create),
+        )
         .route(
             &format!("{ws}/runs/{{run_id}}"),
-            get(runs::get).patch(runs::update).delete(runs::delete),
+            get("runs/read", runs::get)
+                .patch("runs/write", runs::update)
+                .delete("runs/write", runs::delete),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/restore"),
-            post(runs::restore),
+            post("runs/write", runs::restore),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/batch"),
-            post(runs::log_batch),
+            post("runs/write", runs::log_batch),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/metrics"),
-            post(runs::log_metric),
+            post("runs/write", runs::log_metric),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/params"),
-            post(runs::log_param),
+            post("runs/write", runs::log_param),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/tags"),
-            post(runs::set_tag).delete(runs::delete_tag),
+            post("runs/write", runs::set_tag).delete("runs/write", runs::delete_tag),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/metric-history"),
-            get(runs::history),
+            get("runs/read", runs::history),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/metric-history/sampled"),
-            get(runs::sampled),
+            get("runs/read", runs::sampled),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/logs"),
-            get(runs::read_log).post(runs::append_log),
+            get("runs/read", runs::read_log).post("runs/write", runs::append_log),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/logs/stream"),
-            get(log_stream::stream),
+            get("runs/read", log_stream::stream),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}/artifact-list"),
-            get(artifacts::list),
+            get("artifacts/read", artifacts::list),
         )
         .route(
             "/api/v1/computes",
-            get(computes::list).post(computes::create),
+            get("computes/read", computes::list).post("computes/write", computes::create),
         )
-        .route("/api/v1/computes/{name}", get(computes::get))
-        .route("/api/v1/schemas/{kind}", get(schemas::get))
-        .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
-        .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
-        .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))
-        .route(&format!("{ws}/jobs/{{name}}/io"), get(jobs::io))
+        .route(
+            "/api/v1/computes/{name}",
+            get("computes/read", computes::get),
+        )
+        .route("/api/v1/schemas/{kind}", get(SIGNED_IN, schemas::get))
+        .route(
+            &format!("{ws}/jobs"),
+            get("jobs/read", jobs::list).post("jobs/write", jobs::create),
+        )
+        .route(&format!("{ws}/jobs/{{name}}"), get("jobs/read", jobs::get))
+        .route(
+            &format!("{ws}/jobs/{{name}}/cancel"),
+            post("jobs/cancel", jobs::cancel),
+        )
+        .route(
+            &format!("{ws}/jobs/{{name}}/io"),
+            get("jobs/read", jobs::io),
+        )
         // `{kind}` is data, models or environments; static segments (runs, jobs...) win.
         .route(
             &format!("{ws}/{{kind}}"),
-            get(assets::list).post(assets::create),
+            get("{kind}/read", assets::list).post("{kind}/write", assets::create),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions"),
-            get(assets::versions),
+            get("{kind}/read", assets::versions),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}"),
-            get(assets::get),
+            get("{kind}/read", assets::get),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/archive"),
-            post(assets::archive),
+            post("{kind}/write", assets::archive),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/restore"),
-            post(assets::restore),
+            post("{kind}/write", assets::restore),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/lineage"),
-            get(assets::lineage),
+            get("{kind}/read", assets::lineage),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/complete"),
-            post(assets::complete),
+            post("{kind}/write", assets::complete),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files"),
-            get(assets::files),
+            get("{kind}/read", assets::files),
         )
+        .merge(identity::routes())
         .layer(json_limit);
-    let artifact_routes = Router::new()
+    let artifact_routes = Routes::new()
         .route(
             &format!("{ws}/runs/{{run_id}}/artifacts/{{*path}}"),
-            get(artifacts::download)
-                .put(artifacts::upload)
-                .delete(artifacts::delete),
+            get("artifacts/read", artifacts::download)
+                .put("artifacts/write", artifacts::upload)
+                .delete("artifacts/write", artifacts::delete),
         )
         .route(
             &format!("{ws}/snapshots/{{sha256}}"),
-            get(snapshots::get)
-                .head(snapshots::head)
-                .put(snapshots::put),
+            get("jobs/read", snapshots::get)
+                .head("jobs/read", snapshots::head)
+                .put("jobs/write", snapshots::put),
         )
         .route(
             &format!("{ws}/snapshots/{{sha256}}/files/{{*path}}"),
-            get(snapshots::file),
+            get("jobs/read", snapshots::file),
         )
         .route(
             &format!("{ws}/{{kind}}/{{name}}/versions/{{version}}/files/{{*path}}"),
-            get(assets::download_file).put(assets::upload_file),
+            get("{kind}/read", assets::download_file).put("{kind}/write", assets::upload_file),
         )
         .layer(DefaultBodyLimit::disable());
     json_routes.merge(artifact_routes)

@@ -4,6 +4,7 @@
 mod api;
 mod asset_files;
 mod assets;
+mod auth;
 mod env_files;
 mod hostile;
 mod jobs;

@@ -4,13 +4,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use mlplane_artifacts::{ArtifactStore, PartStaging};
-use mlplane_server::{AppState, Limits, app};
+use mlplane_server::{AppState, Limits, app_with_table};
 use serde_json::Value;
 use tower::ServiceExt;
 
 pub struct TestApp {
     pub router: Router,
     pub dir: tempfile::TempDir,
+    /// Every route of `router` with its action.
+    pub table: std::sync::Arc<mlplane_server::auth::table::RouteTable>,
 }
 
 pub const WS: &str = "/api/v1/workspaces/default";
@@ -32,8 +34,9 @@ impl TestApp {
             ArtifactStore::from_uri(&dir.path().join("artifacts").display().to_string())
                 .expect("artifacts");
         let parts = PartStaging::new(&dir.path().join("mpu-staging"));
-        let router = app(AppState::new(store, artifacts, limits).with_part_staging(parts));
-        Self { router, dir }
+        let (router, table) =
+            app_with_table(AppState::new(store, artifacts, limits).with_part_staging(parts));
+        Self { router, dir, table }
     }
 
     /// Sends a request; `body` is sent as JSON when it parses as JSON, raw otherwise.
