@@ -90,13 +90,33 @@ pub struct Client {
 
 impl Client {
     /// Checks the URL and builds the client; makes no request.
-    pub fn new(url: &str, workspace: &str) -> anyhow::Result<Client> {
+    pub fn new(url: &str, workspace: &str, token: Option<&str>) -> anyhow::Result<Client> {
+        let auth = token.map(|t| format!("Bearer {}", t.trim()));
+        Self::build(url, workspace, auth)
+    }
+
+    /// A client that signs in with Basic user + password (for `mlplane login`).
+    pub fn with_basic(url: &str, user: &str, password: &str) -> anyhow::Result<Client> {
+        use base64::Engine;
+        let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Self::build(url, "default", Some(format!("Basic {pair}")))
+    }
+
+    fn build(url: &str, workspace: &str, authorization: Option<String>) -> anyhow::Result<Client> {
         let base =
             Url::parse(url).with_context(|| format!("invalid --url '{url}' (MLPLANE_URL)"))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             anyhow::bail!("invalid --url '{url}': expected an http:// or https:// URL");
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(a) = authorization {
+            let mut v = reqwest::header::HeaderValue::from_str(&a)
+                .context("the token or password contains characters a header cannot carry")?;
+            v.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, v);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("mlplane-cli/", env!("CARGO_PKG_VERSION")))
             .build()

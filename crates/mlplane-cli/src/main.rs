@@ -44,6 +44,11 @@ struct Cli {
     )]
     workspace: String,
 
+    /// API token sent as `Authorization: Bearer` (client commands only) [default: the one
+    /// `mlplane login` stored for --url].
+    #[arg(long, global = true, env = "MLPLANE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+
     /// Output format of client commands.
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
@@ -84,6 +89,21 @@ enum Command {
     /// the spec is sent with it), show and list them.
     #[command(subcommand)]
     Environment(commands::data::AssetCmd),
+    /// Sign in with a user's password (MLPLANE_PASSWORD or standard input) and store an API
+    /// token for --url in ~/.config/mlplane/credentials (mode 0600).
+    Login {
+        #[arg(long)]
+        user: String,
+    },
+    /// Make, list and revoke your API tokens.
+    #[command(subcommand)]
+    Token(commands::identity::TokenCmd),
+    /// Create, list and delete users (administrators).
+    #[command(subcommand)]
+    User(commands::identity::UserCmd),
+    /// Grant and take roles in the workspace (Owners and administrators).
+    #[command(subcommand)]
+    RoleBinding(commands::identity::RoleBindingCmd),
 }
 
 fn main() -> ExitCode {
@@ -111,10 +131,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let Cli {
         url,
         workspace,
+        token,
         output,
         command,
     } = cli;
-    let client = || Client::new(&url, &workspace);
+    let token = token
+        .filter(|t| !t.is_empty())
+        .or_else(|| commands::identity::stored_token(&url));
+    let client = || Client::new(&url, &workspace, token.as_deref());
     match command {
         Command::Server(args) => commands::server::run(args).await,
         Command::Experiments(cmd) => commands::experiments::run(&client()?, output, cmd).await,
@@ -131,6 +155,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Model(cmd) => {
             commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await
+        }
+        Command::Login { user } => commands::identity::login(&url, &user).await,
+        Command::Token(cmd) => commands::identity::token(&client()?, output, cmd).await,
+        Command::User(cmd) => commands::identity::user(&client()?, output, cmd).await,
+        Command::RoleBinding(cmd) => {
+            commands::identity::role_binding(&client()?, output, cmd).await
         }
     }
 }

@@ -109,6 +109,10 @@ pub struct ServerConfig {
     /// How often the executor polls the store for jobs and cancels another server stored;
     /// this server's own submits and cancels wake it at once.
     pub job_poll: std::time::Duration,
+    /// `--auth`: `None` (anonymous, loopback only) or `On`.
+    pub auth: auth::AuthMode,
+    /// Password of the `admin` user made at the first start with auth.
+    pub admin_password: Option<String>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -125,6 +129,8 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl ServerConfig {
@@ -147,6 +153,13 @@ pub async fn run(
     config: ServerConfig,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServerError> {
+    if config.auth == auth::AuthMode::None && !auth::is_loopback_host(&config.host) {
+        return Err(ServerError::Refused(format!(
+            "refusing to serve {} without authentication: --auth none is only allowed on a \
+             loopback address (127.0.0.1, ::1, localhost); start with --auth on (MLPLANE_AUTH=on)",
+            config.host
+        )));
+    }
     let db_url = config.database_url();
     let store = mlplane_store::open(&db_url).await?;
     let artifacts = ArtifactStore::from_uri(&config.artifacts_uri())?;
@@ -171,6 +184,33 @@ pub async fn run(
     let mut state =
         AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
     state.local_slots = config.job_slots;
+    let state = state.with_auth(auth::AuthConfig::new(config.auth));
+    match config.auth {
+        auth::AuthMode::None => tracing::warn!(
+            "authentication is off (--auth none): anyone who can reach {} acts with every permission",
+            config.host
+        ),
+        auth::AuthMode::On => {
+            let made = auth::bootstrap_admin(&state, config.admin_password.clone())
+                .await
+                .map_err(|e| {
+                    ServerError::Refused(format!("cannot create the administrator: {}", e.message))
+                })?;
+            if let Some(token) = made {
+                // Shown once, on stderr (stdout carries only the listening line).
+                eprintln!(
+                    "mlplane: created the administrator 'admin'{}; its bootstrap API token \
+                     (shown once, store it now):\n{token}",
+                    if config.admin_password.is_some() {
+                        " with the password from MLPLANE_ADMIN_PASSWORD"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            tracing::info!("authentication is on");
+        }
+    }
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -195,12 +235,15 @@ pub async fn run(
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     if let Some(task) = executor {
         tracing::info!("stopping the job executor");
         match task.await {

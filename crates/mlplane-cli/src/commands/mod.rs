@@ -13,6 +13,7 @@ pub mod component;
 pub mod compute;
 pub mod data;
 pub mod experiments;
+pub mod identity;
 pub mod jobs;
 mod logs;
 pub mod runs;

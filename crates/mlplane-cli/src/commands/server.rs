@@ -43,6 +43,11 @@ pub struct ServerArgs {
     /// the database, in milliseconds (this server's own submits and cancels wake it at once).
     #[arg(long, env = "MLPLANE_JOB_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     job_poll_ms: u64,
+    /// Who may call the server: `none` (anonymous with every permission; only on a loopback
+    /// --host) or `on` (users, tokens and role bindings; the first start creates `admin`
+    /// and prints its bootstrap token once).
+    #[arg(long, env = "MLPLANE_AUTH", default_value = "none", value_parser = ["none", "on"])]
+    auth: String,
 }
 
 /// Runs the server until a shutdown signal.
@@ -68,6 +73,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         },
         job_slots: args.job_slots,
         job_poll: std::time::Duration::from_millis(args.job_poll_ms),
+        auth: mlplane_server::auth::AuthMode::parse(&args.auth)
+            .context("--auth must be none or on")?,
+        // From the environment only, so it never shows in a process listing.
+        admin_password: std::env::var("MLPLANE_ADMIN_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty()),
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();
