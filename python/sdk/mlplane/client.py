@@ -23,9 +23,10 @@ class MlplaneError(Exception):
 
 
 class _Api:
-    def __init__(self, url: str, workspace: str, timeout: float):
+    def __init__(self, url: str, workspace: str, timeout: float, token: str | None = None):
         self.base = f"{url.rstrip('/')}/api/v1/workspaces/{quote(workspace, safe='')}"
-        self.http = httpx.Client(timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=timeout, headers=headers)
 
     def url(self, *segments: str) -> str:
         return "/".join([self.base, *(quote(str(s), safe="") for s in segments)])
@@ -270,10 +271,21 @@ class AssetOperations:
 
 
 class MLClient:
-    """A client of one mlplane server and workspace."""
+    """A client of one mlplane server and workspace.
 
-    def __init__(self, url: str = "http://127.0.0.1:5050", workspace: str = "default", timeout: float = 30.0):
-        self._api = _Api(url, workspace, timeout)
+    `token` is an API token sent as `Authorization: Bearer`; without one, `MLPLANE_TOKEN`
+    from the environment is used if set (a server with `--auth none` needs none).
+    """
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:5050",
+        workspace: str = "default",
+        timeout: float = 30.0,
+        token: str | None = None,
+    ):
+        token = token or os.environ.get("MLPLANE_TOKEN") or None
+        self._api = _Api(url, workspace, timeout, token)
         self.jobs = JobOperations(self._api)
         self.data = AssetOperations(self._api, "data", lambda d: d.spec() if isinstance(d, Data) else d)
         self.models = AssetOperations(self._api, "models", lambda m: m.spec() if isinstance(m, Model) else m)
