@@ -63,6 +63,9 @@ pub(crate) async fn run_job(sh: Arc<Shared>, job: Job, stop: watch::Receiver<boo
         job.run_id.clone(),
     );
     let outcome = execute(&sh, &job, stop, log).await;
+    if sh.cfg.job_tokens {
+        crate::tokens::revoke(sh.cfg.store.as_ref(), &job).await;
+    }
     finish(&sh, &job, outcome).await;
 }
 
@@ -507,6 +510,23 @@ async fn run_process(
     mut stop: watch::Receiver<bool>,
     mut log: LogPump,
 ) -> Outcome {
+    let token = if sh.cfg.job_tokens {
+        match crate::tokens::mint(sh.cfg.store.as_ref(), job).await {
+            Ok(t) => Some(t),
+            Err(e) => {
+                log.finish(READ_GRACE).await;
+                return Outcome::Failed(e);
+            }
+        }
+    } else {
+        None
+    };
+    let token_env = token.iter().flat_map(|t| {
+        [
+            ("MLFLOW_TRACKING_TOKEN", t.clone()),
+            ("MLPLANE_TOKEN", t.clone()),
+        ]
+    });
     let mut cmd = tokio::process::Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(command)
@@ -519,6 +539,7 @@ async fn run_process(
             env,
             dir,
         ))
+        .envs(token_env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

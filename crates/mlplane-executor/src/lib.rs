@@ -31,6 +31,7 @@ pub mod job;
 pub mod orphans;
 pub mod process;
 pub mod spec;
+pub mod tokens;
 pub mod wake;
 
 pub use backend::{Backend, LocalBackend};
@@ -85,6 +86,8 @@ pub struct ExecutorConfig {
     pub poll: Duration,
     /// Wakes the claim loop on submit and job tasks on cancel.
     pub wake: Wake,
+    /// Give each job's process its own API token (servers with `--auth on`).
+    pub job_tokens: bool,
 }
 
 /// What every job task shares.
@@ -197,6 +200,8 @@ impl Executor {
         let jobs = cfg.store.unfinished_jobs(compute).await?;
         let mut n = 0;
         for j in jobs {
+            // A dead job's token dies with it.
+            tokens::revoke(cfg.store.as_ref(), &j).await;
             // Worker lost before the command started: an infrastructure failure, so the job
             // is queued again while attempts remain.
             let (to, msg) = if j.status == JobStatus::Preparing && j.attempt < orphans::MAX_ATTEMPTS

@@ -285,6 +285,7 @@ fn executor_config(
         // finds jobs and cancels stored by another server sharing the database.
         poll: config.job_poll,
         wake,
+        job_tokens: config.auth == auth::AuthMode::On,
     }
 }
 

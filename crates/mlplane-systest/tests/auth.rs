@@ -23,6 +23,10 @@ impl Drop for AuthServer {
 
 /// Starts `mlplane server --auth on`, collecting the bootstrap token from stderr.
 fn start(data: &std::path::Path) -> AuthServer {
+    start_with(data, &["--job-slots", "0"])
+}
+
+fn start_with(data: &std::path::Path, extra: &[&str]) -> AuthServer {
     let mut child = Command::new(binary())
         .args([
             "server",
@@ -35,7 +39,7 @@ fn start(data: &std::path::Path) -> AuthServer {
             "--data-dir",
         ])
         .arg(data)
-        .args(["--job-slots", "0"])
+        .args(extra)
         .env("MLPLANE_LOG", "warn")
         .env("MLPLANE_ADMIN_PASSWORD", "admin-password-1")
         .stdout(Stdio::piped())
@@ -220,5 +224,122 @@ fn auth_on_bootstraps_an_admin_once_and_the_cli_uses_tokens() {
         String::from_utf8_lossy(&o.stdout).contains("alice"),
         "{}",
         text(&o)
+    );
+}
+
+/// A job's process gets its own token: it acts as the job in its workspace (logging to its
+/// run works, administration does not), and the token is revoked once the job ended.
+/// Needs uv (`MLPLANE_UV`); skipped without it unless `MLPLANE_REQUIRE_UV` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_acts_with_its_own_token_which_dies_with_the_job() {
+    if std::env::var_os("MLPLANE_UV").is_none() {
+        assert!(
+            std::env::var_os("MLPLANE_REQUIRE_UV").is_none(),
+            "MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary"
+        );
+        eprintln!("skipping: MLPLANE_UV is not set");
+        return;
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = start_with(data.path(), &["--job-slots", "1"]);
+    let admin = server.bootstrap.take().expect("token");
+    let c = mlplane_systest::client();
+    let api = format!("{}/api/v1/workspaces/default", server.url);
+    let script = r#"import os, json, urllib.request as u
+base = os.environ["MLFLOW_TRACKING_URI"]
+tok = os.environ["MLPLANE_TOKEN"]
+def call(method, path, body=None):
+    req = u.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                    headers={"Authorization": "Bearer " + tok, "content-type": "application/json"})
+    try:
+        with u.urlopen(req) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except u.HTTPError as e:
+        return e.code, None
+status, me = call("GET", "/api/v1/auth/me")
+print("ME", status, me["principal"]["kind"], me["principal"]["id"])
+print("SAME", tok == os.environ["MLFLOW_TRACKING_TOKEN"])
+run = os.environ["MLFLOW_RUN_ID"]
+print("LOG", call("POST", "/api/v1/workspaces/default/runs/" + run + "/batch",
+                  {"metrics": [{"key": "from_job", "value": 1.5, "step": 0, "timestamp": 1}]})[0])
+print("ADMIN", call("GET", "/api/v1/users")[0])
+print("TOKEN", tok)
+"#;
+    let job: serde_json::Value = c
+        .post(format!("{api}/jobs"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({
+            "command": format!("python -c '{script}'"),
+            "environment": {"pip": []},
+        }))
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("json");
+    let name = job["name"].as_str().expect("name").to_owned();
+    let run_id = job["run_id"].as_str().expect("run").to_owned();
+    let start = std::time::Instant::now();
+    let done = loop {
+        let j: serde_json::Value = c
+            .get(format!("{api}/jobs/{name}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if matches!(
+            j["status"].as_str(),
+            Some("Completed" | "Failed" | "Canceled")
+        ) {
+            break j;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "{j}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let log: serde_json::Value = c
+        .get(format!("{api}/runs/{run_id}/logs?offset=0"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("log")
+        .json()
+        .await
+        .expect("json");
+    let log = log["data"].as_str().unwrap_or("").to_owned();
+    assert_eq!(done["status"], "Completed", "{done}\n{log}");
+    assert!(log.contains(&format!("ME 200 job default/{name}")), "{log}");
+    assert!(log.contains("SAME True"), "{log}");
+    assert!(log.contains("LOG 204"), "{log}");
+    assert!(log.contains("ADMIN 403"), "{log}");
+    let run: serde_json::Value = c
+        .get(format!("{api}/runs/{run_id}"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    assert!(run.to_string().contains("from_job"), "{run}");
+    let token = log
+        .lines()
+        .find_map(|l| l.strip_prefix("TOKEN "))
+        .expect("token line")
+        .trim()
+        .to_owned();
+    let after = c
+        .get(format!("{}/api/v1/auth/me", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        after.status().as_u16(),
+        401,
+        "the job's token died with the job"
     );
 }
