@@ -100,7 +100,7 @@ mod tests {
         }
         l.fail("alice", Some("1.2.3.4"));
         let wait = l.check("alice", None).unwrap_err();
-        assert!(wait >= 29 && wait <= 30, "{wait}");
+        assert!((29..=30).contains(&wait), "{wait}");
         assert!(
             l.check("bob", Some("5.6.7.8")).is_ok(),
             "others are not locked"

@@ -151,21 +151,6 @@ pub(crate) fn now_ms() -> i64 {
     crate::routes::now_ms()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_hosts_are_recognized() {
-        for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"] {
-            assert!(is_loopback_host(h), "{h}");
-        }
-        for h in ["0.0.0.0", "::", "10.0.0.1", "example.com", ""] {
-            assert!(!is_loopback_host(h), "{h}");
-        }
-    }
-}
-
 /// First start with auth: when no user exists, creates the administrator `admin` (with
 /// `password` if given) and a bootstrap API token for it, and returns the token, to be
 /// shown once. Later starts find a user and return `None`.
@@ -197,4 +182,19 @@ pub async fn bootstrap_admin(
         })
         .await?;
     Ok(Some(token.reveal()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognized() {
+        for h in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["0.0.0.0", "::", "10.0.0.1", "example.com", ""] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
 }
