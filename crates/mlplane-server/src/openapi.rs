@@ -4,8 +4,8 @@
 //! - every route in `routes::api_v1` is listed here (a test compares the two).
 
 use crate::routes::{
-    artifacts, assets, computes, experiments, health, identity, jobs, log_stream, runs, schemas,
-    snapshots, workspaces,
+    artifacts, assets, computes, experiments, health, identity, jobs, log_stream, principals, runs,
+    schemas, snapshots, workspaces,
 };
 use utoipa::OpenApi;
 
@@ -28,11 +28,11 @@ use utoipa::OpenApi;
         health::healthz, health::readyz, health::metrics,
         identity::login, identity::logout, identity::me,
         identity::create_token, identity::list_tokens, identity::revoke_token,
-        identity::create_user, identity::list_users, identity::delete_user,
-        identity::create_service_principal, identity::list_service_principals, identity::delete_service_principal,
-        identity::create_service_principal_token,
-        identity::list_role_bindings, identity::set_role_binding, identity::delete_role_binding,
-        identity::list_roles, identity::put_role, identity::delete_role,
+        principals::create_user, principals::list_users, principals::delete_user,
+        principals::create_service_principal, principals::list_service_principals, principals::delete_service_principal,
+        principals::create_service_principal_token,
+        principals::list_role_bindings, principals::set_role_binding, principals::delete_role_binding,
+        principals::list_roles, principals::put_role, principals::delete_role,
     ),
     tags((name = "workspaces"), (name = "experiments"), (name = "runs"), (name = "artifacts"), (name = "jobs"), (name = "snapshots"), (name = "assets"), (name = "computes"), (name = "schemas"), (name = "health"), (name = "auth"))
 )]

@@ -161,7 +161,7 @@ pub async fn bootstrap_admin(
     if !state.store.list_users().await?.is_empty() {
         return Ok(None);
     }
-    let admin = crate::routes::identity::make_user(state, "admin", password, true).await?;
+    let admin = crate::routes::principals::make_user(state, "admin", password, true).await?;
     let token = mlplane_auth::ApiToken::generate();
     state
         .store

@@ -12,6 +12,7 @@ pub mod health;
 pub mod identity;
 pub mod jobs;
 pub mod log_stream;
+pub mod principals;
 pub mod runs;
 pub mod schemas;
 pub mod snapshots;
