@@ -264,3 +264,54 @@ pub fn resolve(action: &'static str, kind: Option<&str>) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ok() -> &'static str {
+        "ok"
+    }
+
+    #[test]
+    fn lookup_finds_methods_falls_back_from_head_and_refuses_the_unlisted() {
+        let inner = Routes::new().route("/b/{*rest}", any("signed_in", ok));
+        let (_, table) = Routes::new()
+            .route("/a/{id}", get("runs/read", ok).post("runs/write", ok))
+            .nest("/n", inner)
+            .finish();
+        assert_eq!(
+            table.lookup(&Method::GET, "/a/{id}"),
+            Lookup::Action("runs/read")
+        );
+        assert_eq!(
+            table.lookup(&Method::HEAD, "/a/{id}"),
+            Lookup::Action("runs/read")
+        );
+        assert_eq!(
+            table.lookup(&Method::POST, "/a/{id}"),
+            Lookup::Action("runs/write")
+        );
+        assert_eq!(
+            table.lookup(&Method::DELETE, "/a/{id}"),
+            Lookup::MethodNotListed
+        );
+        assert_eq!(
+            table.lookup(&Method::PUT, "/n/b/{*rest}"),
+            Lookup::Action("signed_in")
+        );
+        assert_eq!(table.lookup(&Method::GET, "/elsewhere"), Lookup::Unlisted);
+        assert_eq!(table.entries().len(), 3);
+    }
+
+    #[test]
+    fn kind_templates_resolve_only_for_asset_kinds() {
+        assert_eq!(
+            resolve("{kind}/read", Some("models")).as_deref(),
+            Some("models/read")
+        );
+        assert_eq!(resolve("{kind}/write", Some("runs")), None);
+        assert_eq!(resolve("{kind}/write", None), None);
+        assert_eq!(resolve("jobs/read", None).as_deref(), Some("jobs/read"));
+    }
+}
