@@ -835,6 +835,17 @@ async fn basic_auth_takes_a_password_or_a_token_of_that_user() {
     let item = &b["items"][0];
     assert!(item.get("token").is_none() && item.get("secret_sha256").is_none());
     assert_eq!(item["scopes"], json!(["*"]));
+    // The token's use is recorded (in the background, at most once a minute).
+    let mut used = Value::Null;
+    for _ in 0..50 {
+        let (_, b) = app.call("GET", "/api/v1/tokens", Some(&bearer(&t)), None).await;
+        used = b["items"][0]["last_used_at"].clone();
+        if used.is_i64() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(used.as_i64().is_some_and(|ms| ms > 0), "{used}");
 }
 
 #[tokio::test]
