@@ -838,7 +838,9 @@ async fn basic_auth_takes_a_password_or_a_token_of_that_user() {
     // The token's use is recorded (in the background, at most once a minute).
     let mut used = Value::Null;
     for _ in 0..50 {
-        let (_, b) = app.call("GET", "/api/v1/tokens", Some(&bearer(&t)), None).await;
+        let (_, b) = app
+            .call("GET", "/api/v1/tokens", Some(&bearer(&t)), None)
+            .await;
         used = b["items"][0]["last_used_at"].clone();
         if used.is_i64() {
             break;
