@@ -11,11 +11,13 @@
 //!   `mlplane_core::validate` in the server.
 
 mod jobs;
+mod search;
 pub mod metric_value;
 mod snapshots;
 mod views;
 
 pub use jobs::*;
+pub use search::*;
 pub use snapshots::*;
 pub use views::*;
 

@@ -42,6 +42,10 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::health::metrics))
         .route("/api/v1/openapi.json", get(routes::health::openapi))
+        .route("/", get(routes::studio::root))
+        .route("/studio", get(routes::studio::bare))
+        .route("/studio/", get(routes::studio::index))
+        .route("/studio/{*path}", get(routes::studio::file))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

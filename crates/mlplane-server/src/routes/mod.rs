@@ -11,9 +11,12 @@ pub mod experiments;
 pub mod health;
 pub mod jobs;
 pub mod log_stream;
+pub mod registry;
 pub mod runs;
 pub mod schemas;
+pub mod search;
 pub mod snapshots;
+pub mod studio;
 pub mod workspaces;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -56,6 +59,19 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
             post(experiments::set_tag).delete(experiments::delete_tag),
         )
         .route(&format!("{ws}/runs"), get(runs::list).post(runs::create))
+        .route(&format!("{ws}/runs/search"), post(search::search_runs))
+        .route(
+            &format!("{ws}/registered-models"),
+            get(registry::list_models),
+        )
+        .route(
+            &format!("{ws}/registered-models/{{name}}"),
+            get(registry::get_model),
+        )
+        .route(
+            &format!("{ws}/registered-models/{{name}}/versions"),
+            get(registry::list_versions),
+        )
         .route(
             &format!("{ws}/runs/{{run_id}}"),
             get(runs::get).patch(runs::update).delete(runs::delete),

@@ -156,10 +156,19 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
     }
     assert_eq!(
         paths.len(),
-        41,
+        45,
         "routes and OpenAPI paths drifted apart: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                assert!(ids.insert(id.to_string()), "operationId {id} repeats ({method} {path})");
+            }
+        }
+    }
+    assert!(ids.contains("runs_search_runs") && ids.contains("assets_list"), "{ids:?}");
     t.ok("GET", "/healthz", None).await;
     t.ok("GET", "/readyz", None).await;
     let (s, m) = t.raw("GET", "/metrics", None, vec![]).await;
