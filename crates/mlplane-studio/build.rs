@@ -13,7 +13,10 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo")).join("assets.rs");
     // Rebuild when the build appears, disappears or changes (npm run build rewrites index.html).
     println!("cargo:rerun-if-changed={}", dist.display());
-    println!("cargo:rerun-if-changed={}", dist.join("index.html").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        dist.join("index.html").display()
+    );
     println!("cargo:rerun-if-changed={}", dist.join("assets").display());
     println!("cargo:rerun-if-changed=build.rs");
 
@@ -22,7 +25,9 @@ fn main() {
         collect(&dist, &dist, &mut files);
     }
     files.sort();
-    let mut code = String::from("/// Embedded studio files: (path below dist, bytes, etag).\npub static ASSETS: &[(&str, &[u8], &str)] = &[\n");
+    let mut code = String::from(
+        "/// Embedded studio files: (path below dist, bytes, etag).\npub static ASSETS: &[(&str, &[u8], &str)] = &[\n",
+    );
     for (rel, abs) in &files {
         let bytes = std::fs::read(abs).unwrap_or_else(|e| panic!("reading {}: {e}", abs.display()));
         let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..12]));

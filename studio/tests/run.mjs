@@ -29,6 +29,7 @@ const server = await startServer(BIN);
 const base = server.url;
 console.log(`server at ${base}`);
 const results = [];
+let serverLog = "";
 const numbers = {};
 let b;
 try {
@@ -329,6 +330,7 @@ try {
   });
 } finally {
   if (b) await b.close();
+  serverLog = server.stderr();
   await server.stop();
 }
 
@@ -337,6 +339,7 @@ console.log(`\n${results.length - failed.length} passed, ${failed.length} failed
 console.log("numbers:", JSON.stringify(numbers));
 console.log(`screenshots in ${OUT}`);
 if (failed.length) {
+  console.log(`server log (last 4000 chars):\n${serverLog.slice(-4000)}`);
   for (const f of failed) console.log(`FAILED: ${f.name}`);
   process.exit(1);
 }

@@ -11,8 +11,8 @@
 //!   `mlplane_core::validate` in the server.
 
 mod jobs;
-mod search;
 pub mod metric_value;
+mod search;
 mod snapshots;
 mod views;
 

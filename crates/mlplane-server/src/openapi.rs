@@ -57,7 +57,10 @@ fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
         ];
         for (method, op) in ops {
             let Some(op) = op.as_mut() else { continue };
-            let name = op.operation_id.clone().unwrap_or_else(|| method.to_string());
+            let name = op
+                .operation_id
+                .clone()
+                .unwrap_or_else(|| method.to_string());
             let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
             let mut id = match tag {
                 Some(tag) if !name.starts_with(&format!("{tag}_")) => format!("{tag}_{name}"),

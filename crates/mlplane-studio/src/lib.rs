@@ -122,13 +122,20 @@ mod tests {
             assert!(!index.contains("<script>"), "no inline scripts: {index}");
         } else {
             assert!(!page.built);
-            assert!(std::str::from_utf8(page.bytes).expect("utf-8").contains("make run"));
+            assert!(
+                std::str::from_utf8(page.bytes)
+                    .expect("utf-8")
+                    .contains("make run")
+            );
         }
     }
 
     #[test]
     fn content_types_by_extension() {
-        assert_eq!(content_type("assets/a.js"), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type("assets/a.js"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type("assets/a.css"), "text/css; charset=utf-8");
         assert_eq!(content_type("favicon.svg"), "image/svg+xml");
         assert_eq!(content_type("noext"), "application/octet-stream");

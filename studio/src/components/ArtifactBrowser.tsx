@@ -160,7 +160,7 @@ export function ArtifactBrowser({ ws, runId }: { ws: string; runId: string }) {
                 const full = dir ? `${dir}/${d}` : d;
                 return (
                   <a key={d} href="#" onClick={(e) => (e.preventDefault(), setDir(full))}>
-                    📁 {d.split("/").pop()}
+                    {d.split("/").pop()}/
                   </a>
                 );
               })}
@@ -171,7 +171,7 @@ export function ArtifactBrowser({ ws, runId }: { ws: string; runId: string }) {
                   className={file?.path === f.path ? "active" : ""}
                   onClick={(e) => (e.preventDefault(), setFile({ path: f.path, size: f.size }))}
                 >
-                  📄 {f.path.split("/").pop()} <span className="muted small">{fmtBytes(f.size)}</span>
+                  {f.path.split("/").pop()} <span className="muted small">{fmtBytes(f.size)}</span>
                 </a>
               ))}
             </div>

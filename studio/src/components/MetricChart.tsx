@@ -6,6 +6,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import { api, num, ok } from "../api/client";
 import { ErrorState, Loading } from "./ui";
+import { themeColor, useThemeVersion } from "../theme";
 
 export type XMode = "step" | "relative" | "wall";
 export interface ChartRun {
@@ -123,6 +124,7 @@ export function MetricChart({
     return tables.length === 1 ? tables[0] : uPlot.join(tables);
   }, [shown, xMode, smoothing, logScale]);
 
+  const themeVersion = useThemeVersion();
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const zoomRef = useRef<(min: number, max: number) => void>(() => undefined);
@@ -144,6 +146,9 @@ export function MetricChart({
   useEffect(() => {
     const el = box.current;
     if (!el || !aligned) return;
+    const fg = themeColor("--fg2");
+    const grid = { stroke: themeColor("--border"), width: 1 };
+    const axis = { stroke: fg, grid, ticks: grid };
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
@@ -151,10 +156,7 @@ export function MetricChart({
         x: { time: xMode === "wall", ...(zoomed ? { min: zoomed.win[0], max: zoomed.win[1] } : {}) },
         y: { distr: logScale ? 3 : 1 },
       },
-      axes: [
-        { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.15)" }, ticks: { stroke: "rgba(128,128,128,.3)" } },
-        { stroke: "currentColor", grid: { stroke: "rgba(128,128,128,.15)" }, ticks: { stroke: "rgba(128,128,128,.3)" }, size: 60 },
-      ],
+      axes: [axis, { ...axis, size: 60 }],
       legend: { show: runs.length > 1 },
       cursor: { drag: { x: true, y: false, setScale: true } },
       series: [
@@ -192,7 +194,7 @@ export function MetricChart({
       plot.current = null;
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [aligned, height]);
+  }, [aligned, height, themeVersion]);
 
   return (
     <div className="chart-card" data-testid={`chart-${metric}`}>

@@ -49,25 +49,23 @@ pub async fn search_runs(
     let filter = parse_run_filter(&filter_text).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidFilter,
-            format!(
-                "invalid filter at position {}: {}",
-                e.position, e.message
-            ),
+            format!("invalid filter at position {}: {}", e.position, e.message),
         )
         .with_details(json!({"field": "filter", "position": e.position}))
     })?;
     let mut order_by = Vec::with_capacity(req.order_by.len());
     for (i, entry) in req.order_by.iter().enumerate() {
-        let mut one = parse_order_by(std::slice::from_ref(entry), SearchKind::Runs).map_err(|e| {
-            ApiError::new(
-                ErrorCode::InvalidFilter,
-                format!(
-                    "invalid order_by '{entry}' at position {}: {}",
-                    e.position, e.message
-                ),
-            )
-            .with_details(json!({"field": "order_by", "index": i, "position": e.position}))
-        })?;
+        let mut one =
+            parse_order_by(std::slice::from_ref(entry), SearchKind::Runs).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidFilter,
+                    format!(
+                        "invalid order_by '{entry}' at position {}: {}",
+                        e.position, e.message
+                    ),
+                )
+                .with_details(json!({"field": "order_by", "index": i, "position": e.position}))
+            })?;
         order_by.append(&mut one);
     }
     let q = RunSearch {

@@ -34,11 +34,8 @@ pub async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
 
 fn answer(path: &str, headers: &HeaderMap) -> Response {
     let Some(f) = mlplane_studio::lookup(path) else {
-        return ApiError::new(
-            ErrorCode::RouteNotFound,
-            format!("no studio file '{path}'"),
-        )
-        .into_response();
+        return ApiError::new(ErrorCode::RouteNotFound, format!("no studio file '{path}'"))
+            .into_response();
     };
     let cache = if f.immutable {
         "public, max-age=31536000, immutable"
@@ -67,7 +64,10 @@ fn answer(path: &str, headers: &HeaderMap) -> Response {
     (
         status,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(f.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(f.content_type),
+            ),
             (header::ETAG, etag),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
             (

@@ -43,8 +43,10 @@ async fn run_search_filters_orders_and_pages() {
         .ok(
             "POST",
             &url,
-            Some(json!({"experiment_ids": [exp], "filter": "tags.parity = 'even'",
-                        "order_by": ["metrics.loss ASC"], "max_results": 2})),
+            Some(
+                json!({"experiment_ids": [exp], "filter": "tags.parity = 'even'",
+                        "order_by": ["metrics.loss ASC"], "max_results": 2}),
+            ),
         )
         .await;
     let runs = page["runs"].as_array().unwrap();
@@ -59,8 +61,10 @@ async fn run_search_filters_orders_and_pages() {
         .ok(
             "POST",
             &url,
-            Some(json!({"experiment_ids": [exp], "filter": "tags.parity = 'even'",
-                        "order_by": ["metrics.loss ASC"], "max_results": 2, "page_token": token})),
+            Some(
+                json!({"experiment_ids": [exp], "filter": "tags.parity = 'even'",
+                        "order_by": ["metrics.loss ASC"], "max_results": 2, "page_token": token}),
+            ),
         )
         .await;
     assert_eq!(next["runs"].as_array().unwrap().len(), 1);
@@ -84,7 +88,12 @@ async fn run_search_reports_bad_filters_with_their_position() {
     assert_eq!(v["details"]["field"], "filter");
     let pos = v["details"]["position"].as_u64().expect("a position");
     assert!((12..=15).contains(&pos), "{v}");
-    assert!(v["message"].as_str().unwrap().contains(&format!("position {pos}")));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("position {pos}"))
+    );
 
     let (s, v) = t
         .call(
@@ -164,13 +173,19 @@ async fn registry_reads_list_models_versions_and_aliases() {
         .await;
     assert_eq!(only["items"].as_array().unwrap().len(), 1);
 
-    let m = t.ok("GET", &format!("{WS}/registered-models/fraud"), None).await;
+    let m = t
+        .ok("GET", &format!("{WS}/registered-models/fraud"), None)
+        .await;
     assert_eq!(m["description"], "catches fraud");
     assert_eq!(m["aliases"][0]["alias"], "champion");
     assert_eq!(m["aliases"][0]["version"], 1);
 
     let vs = t
-        .ok("GET", &format!("{WS}/registered-models/fraud/versions"), None)
+        .ok(
+            "GET",
+            &format!("{WS}/registered-models/fraud/versions"),
+            None,
+        )
         .await;
     let items = vs["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
@@ -184,15 +199,27 @@ async fn registry_reads_list_models_versions_and_aliases() {
         .await;
     assert_error(s, &v, 404, "model_not_found");
     let (s, v) = t
-        .call("GET", &format!("{WS}/registered-models/nope/versions"), None)
+        .call(
+            "GET",
+            &format!("{WS}/registered-models/nope/versions"),
+            None,
+        )
         .await;
     assert_error(s, &v, 404, "model_not_found");
     let (s, v) = t
-        .call("GET", &format!("{WS}/registered-models?filter=name%20%3D%3D"), None)
+        .call(
+            "GET",
+            &format!("{WS}/registered-models?filter=name%20%3D%3D"),
+            None,
+        )
         .await;
     assert_error(s, &v, 400, "invalid_filter");
     let (s, v) = t
-        .call("GET", &format!("{WS}/registered-models?max_results=5000"), None)
+        .call(
+            "GET",
+            &format!("{WS}/registered-models?max_results=5000"),
+            None,
+        )
         .await;
     assert_error(s, &v, 400, "invalid_parameter");
 }
@@ -227,7 +254,11 @@ async fn sampled_history_window_returns_only_that_window() {
         .iter()
         .map(|p| p["step"].as_i64().unwrap())
         .collect();
-    assert_eq!(steps, (100..120).collect::<Vec<_>>(), "every point of a small window");
+    assert_eq!(
+        steps,
+        (100..120).collect::<Vec<_>>(),
+        "every point of a small window"
+    );
     assert_eq!(win["downsampled"], false);
     let wide = t
         .ok("GET", &format!("{base}&max_points=10&start_step=500"), None)
@@ -273,7 +304,11 @@ async fn studio_is_served_under_studio_with_deep_links_and_root_redirects() {
         .send(get("/studio/w/default/runs/abc/metrics", None))
         .await;
     assert_eq!(s.as_u16(), 200);
-    assert_eq!(String::from_utf8(deep).unwrap(), index, "deep links get index.html");
+    assert_eq!(
+        String::from_utf8(deep).unwrap(),
+        index,
+        "deep links get index.html"
+    );
 
     // The script the page loads is served as immutable JavaScript, revalidated by etag.
     let src = index
@@ -284,7 +319,12 @@ async fn studio_is_served_under_studio_with_deep_links_and_root_redirects() {
     assert!(src.starts_with("/studio/assets/"), "{src}");
     let (s, h, js) = t.send(get(src, None)).await;
     assert_eq!(s.as_u16(), 200);
-    assert!(h["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
     assert!(h["cache-control"].to_str().unwrap().contains("immutable"));
     assert!(!js.is_empty());
     let etag = h["etag"].to_str().unwrap().to_string();
