@@ -56,6 +56,13 @@ try {
 
   b = await browser();
   const ctx = await b.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+  // Every studio page runs under the strict policy the server is to send: a violation is a
+  // console error, which fails the test.
+  await ctx.route("**/studio/**", async (route) => {
+    if (route.request().resourceType() !== "document") return route.continue();
+    const r = await route.fetch();
+    await route.fulfill({ response: r, headers: { ...r.headers(), "content-security-policy": "default-src 'self'" } });
+  });
 
   /** A fresh page that records console errors; `allowed` matches errors a test provokes. */
   async function open(path, allowed = []) {
@@ -271,14 +278,17 @@ try {
   });
 
   const uv = process.env.MLPLANE_UV;
+  let countingJob;
   await test("a job's log lines appear live, then it completes", async () => {
     if (!uv) throw new Error("MLPLANE_UV is not set: jobs need uv to build their environment");
     const job = await call(base, "POST", `${WS}/jobs`, {
-      command: "for i in 1 2 3 4 5 6; do echo line $i; sleep 1; done",
+      command: "for i in 1 2 3 4 5 6; do echo line $i; sleep 1; done; echo counted to 6 > ${{outputs.report}}/summary.txt",
       environment: { pip: [] },
       display_name: "counting",
       experiment_name: "jobs",
+      outputs: { report: { type: "uri_folder", name: "counting-report" } },
     });
+    countingJob = job.name;
     const p = await open(`/studio/w/default/jobs/${job.name}/logs`);
     const { page } = p;
     const log = page.getByTestId("log");
@@ -297,6 +307,21 @@ try {
     await done(list, "jobs");
   });
 
+  await test("a job's output is a data asset with its files and lineage", async () => {
+    if (!countingJob) throw new Error("needs the counting job of the previous test");
+    const p = await open(`/studio/w/default/jobs/${countingJob}/io`);
+    const { page } = p;
+    await page.getByRole("link", { name: /counting-report:/ }).click();
+    await page.getByText("Produced by").waitFor();
+    await page.getByRole("link", { name: countingJob }).first().waitFor();
+    await page.locator(".tree").getByText("summary.txt").click();
+    await page.getByTestId("preview-text").filter({ hasText: "counted to 6" }).waitFor();
+    await page.screenshot({ path: join(OUT, "asset-version.png") });
+    await page.getByRole("link", { name: "Data" }).first().click();
+    await page.getByRole("link", { name: "counting-report" }).waitFor();
+    await done(p, "assets-data");
+  });
+
   await test("the cancel button cancels a running job", async () => {
     if (!uv) throw new Error("MLPLANE_UV is not set: jobs need uv to build their environment");
     const job = await call(base, "POST", `${WS}/jobs`, { command: "echo waiting; sleep 120", environment: { pip: [] } });
@@ -308,11 +333,11 @@ try {
     await done(p);
   });
 
-  await test("asset pages show their empty states", async () => {
-    for (const kind of ["data", "environments", "components", "models"]) {
+  await test("asset pages without assets show their empty states", async () => {
+    for (const kind of ["environments", "components", "models"]) {
       const p = await open(`/studio/w/default/assets/${kind}`);
       await p.page.locator(".state.empty").waitFor();
-      await done(p, kind === "data" ? "assets-data" : undefined);
+      await done(p, kind === "environments" ? "assets-empty" : undefined);
     }
   });
 

@@ -3,7 +3,7 @@
 // params/metrics/tags, and multi-select into the compare page. Filter and order live in the
 // URL, so a view is a deep link.
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { ApiFailure, api, num, ok, type RunView } from "../api/client";
 import { Crumbs, Empty, ErrorState, Loading, Status } from "../components/ui";
@@ -41,6 +41,56 @@ const BASE_COLS = [
   { id: "duration", label: "Duration", order: "", width: 90 },
 ];
 const COL_W = 130;
+
+/** One row; memoized, so scrolling renders only the rows that come into view (a row's
+ * position depends on its index alone). */
+const RunRow = memo(function RunRow({
+  ws,
+  row: r,
+  index,
+  top,
+  height,
+  width,
+  shown,
+  selected,
+  onToggle,
+}: {
+  ws: string;
+  row: Row;
+  index: number;
+  top: number;
+  height: number;
+  width: number;
+  shown: Col[];
+  selected: boolean;
+  onToggle: (runId: string) => void;
+}) {
+  const info = r.run.info;
+  return (
+    <div className={`vrow ${selected ? "sel" : ""}`} style={{ top, height, width }} data-index={index}>
+      <div className="cell chk">
+        <input type="checkbox" aria-label={`select ${info.name}`} checked={selected} onChange={() => onToggle(info.run_id)} />
+      </div>
+      <div className="cell" style={{ width: 220 }}>
+        <Link href={`/w/${ws}/runs/${info.run_id}`}>{info.name || info.run_id}</Link>
+      </div>
+      <div className="cell" style={{ width: 100 }}>
+        <Status s={info.status} />
+      </div>
+      <div className="cell small" style={{ width: 160 }}>
+        {fmtTime(info.start_time)}
+      </div>
+      <div className="cell small" style={{ width: 90 }}>
+        {fmtDuration(info.start_time, info.end_time)}
+      </div>
+      {shown.map((c) => (
+        <div key={colId(c)} className={`cell ${c.group === "metrics" ? "num" : ""}`} style={{ width: COL_W }}>
+          {c.group === "metrics" ? fmtNum(r.metrics.get(c.key)) : r[c.group].get(c.key) ?? ""}
+        </div>
+      ))}
+    </div>
+  );
+});
 
 export function Runs() {
   const { ws, id } = useParams<{ ws: string; id: string }>();
@@ -136,13 +186,16 @@ export function Runs() {
   const [chooser, setChooser] = useState(false);
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const toggleSel = (rid: string) =>
-    setSelected((s) => {
-      const n = new Set(s);
-      if (n.has(rid)) n.delete(rid);
-      else n.add(rid);
-      return n;
-    });
+  const toggleSel = useCallback(
+    (rid: string) =>
+      setSelected((s) => {
+        const n = new Set(s);
+        if (n.has(rid)) n.delete(rid);
+        else n.add(rid);
+        return n;
+      }),
+    [],
+  );
 
   const setQuery = (f: string, o: string) => {
     const p = new URLSearchParams();
@@ -290,45 +343,19 @@ export function Runs() {
           <div style={{ height: virt.getTotalSize(), position: "relative", width }}>
             {virt.getVirtualItems().map((v) => {
               const r = rows[v.index];
-              const info = r.run.info;
-              const sel = selected.has(info.run_id);
               return (
-                <div
-                  key={info.run_id}
-                  className={`vrow ${sel ? "sel" : ""}`}
-                  style={{ top: v.start, height: v.size, width }}
-                  data-index={v.index}
-                >
-                  <div className="cell chk">
-                    <input
-                      type="checkbox"
-                      aria-label={`select ${info.name}`}
-                      checked={sel}
-                      onChange={() => toggleSel(info.run_id)}
-                    />
-                  </div>
-                  <div className="cell" style={{ width: 220 }}>
-                    <Link href={`/w/${ws}/runs/${info.run_id}`}>{info.name || info.run_id}</Link>
-                  </div>
-                  <div className="cell" style={{ width: 100 }}>
-                    <Status s={info.status} />
-                  </div>
-                  <div className="cell small" style={{ width: 160 }}>
-                    {fmtTime(info.start_time)}
-                  </div>
-                  <div className="cell small" style={{ width: 90 }}>
-                    {fmtDuration(info.start_time, info.end_time)}
-                  </div>
-                  {shown.map((c) => (
-                    <div
-                      key={colId(c)}
-                      className={`cell ${c.group === "metrics" ? "num" : ""}`}
-                      style={{ width: COL_W }}
-                    >
-                      {c.group === "metrics" ? fmtNum(r.metrics.get(c.key)) : r[c.group].get(c.key) ?? ""}
-                    </div>
-                  ))}
-                </div>
+                <RunRow
+                  key={r.run.info.run_id}
+                  ws={ws}
+                  row={r}
+                  index={v.index}
+                  top={v.start}
+                  height={v.size}
+                  width={width}
+                  shown={shown}
+                  selected={selected.has(r.run.info.run_id)}
+                  onToggle={toggleSel}
+                />
               );
             })}
           </div>
