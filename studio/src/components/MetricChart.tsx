@@ -1,6 +1,7 @@
 // A metric chart for one or more runs, on a uPlot canvas: the server's downsampled history
 // (at most 1,000 points per run whatever the series' size), step or time axis, smoothing and
-// log scale. Dragging over a step range zooms and fetches that window's detail from the
+// log scale. It draws first from the evenly spaced sample (a few index seeks on the server),
+// then redraws from the M4 reduction, which keeps every spike but reads the whole series. Dragging over a step range zooms and fetches that window's detail from the
 // server; a double click returns to the whole series.
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
@@ -22,6 +23,9 @@ interface Series {
 
 const COLORS = ["#2f6fde", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d"];
 const MAX_POINTS = 1000;
+
+/** The whole series as a window: the server answers its fast evenly spaced sample. */
+const WHOLE: [number, number] = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
 
 async function fetchSeries(ws: string, runId: string, key: string, win?: [number, number]): Promise<Series> {
   const h = await ok(
@@ -86,17 +90,25 @@ export function MetricChart({
     setFull(undefined);
     setZoomed(null);
     setError(undefined);
-    Promise.all(runs.map((r) => fetchSeries(ws, r.id, metric).catch(() => null)))
+    setTotal("");
+    const load = (win?: [number, number]) =>
+      Promise.all(runs.map((r) => fetchSeries(ws, r.id, metric, win).catch(() => null)));
+    load(WHOLE)
       .then((d) => {
         if (ctl.dead) return;
         if (d.every((s) => s === null)) setError(new Error(`no history for metric '${metric}'`));
         else {
-          setFull(d);
-          const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
-          setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
+          setFull((cur) => cur ?? d);
+          setTotal((t) => t || "refining…");
         }
       })
       .catch((e: unknown) => !ctl.dead && setError(e instanceof Error ? e : new Error(String(e))));
+    load().then((d) => {
+      if (ctl.dead || d.every((s) => s === null)) return;
+      setFull(d);
+      const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
+      setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
+    });
     return () => {
       ctl.dead = true;
     };

@@ -15,6 +15,8 @@ interface Col {
   key: string;
 }
 const colId = (c: Col) => `${c.group}.${c.key}`;
+/** The first page is small so the table shows at once; the rest comes 1,000 at a time. */
+const FIRST_PAGE = 100;
 const PAGE = 1000;
 const MAX_RUNS = 50_000;
 
@@ -126,7 +128,7 @@ export function Runs() {
               experiment_ids: [id],
               filter: filter || undefined,
               order_by: order ? [order] : [],
-              max_results: PAGE,
+              max_results: token ? PAGE : FIRST_PAGE,
               page_token: token,
             },
             signal: ctl.signal,
