@@ -49,3 +49,28 @@ ensure_uv() {
         "$venv/bin/pip" install -q "uv==$UV_VERSION"
     fi
 }
+
+# ensure_node: Node.js 18+ and npm (builds the studio); Debian's packages when missing or old.
+ensure_node() {
+    if command -v node >/dev/null && command -v npm >/dev/null \
+        && [ "$(node -p 'process.versions.node.split(".")[0]')" -ge 18 ]; then
+        return 0
+    fi
+    log "Node.js 18+ not found: installing nodejs and npm"
+    apt_install nodejs npm
+}
+
+# build_studio: `npm ci` (skipped while node_modules matches the lockfile) and `npm run build`
+# in studio/, so the next cargo build embeds studio/dist into the binary.
+build_studio() {
+    ensure_node
+    local dir="$REPO/studio" stamp="$REPO/studio/node_modules/.mlplane-lock-sha256"
+    local want
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        log "installing the studio's npm packages (npm ci)"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) && echo "$want" >"$stamp"
+    fi
+    log "building the studio (npm run build)"
+    (cd "$dir" && npm run --silent build >/dev/null)
+}

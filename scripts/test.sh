@@ -19,6 +19,10 @@ log "installing uv (job environment tests)"
 ensure_uv
 export MLPLANE_UV="$MLPLANE_TOOLS_DIR/uv/bin/uv" MLPLANE_REQUIRE_UV=1
 
+log "building the studio (embedded by the next cargo build)"
+build_studio
+apt_install chromium
+
 log "checking format"
 cargo fmt --all -- --check
 
@@ -40,4 +44,6 @@ cargo test --workspace --locked --no-fail-fast -- --test-threads 2
 
 log "running the unmodified mlflow client against mlplane"
 MLPLANE_BIN="$CARGO_TARGET_DIR/debug/mlplane" bash scripts/mlflow-tests.sh -q
+log "running the studio's browser tests (Playwright, headless Chromium)"
+MLPLANE_BIN="$CARGO_TARGET_DIR/debug/mlplane" bash scripts/studio-tests.sh
 log "all tests passed in $(( $(date +%s) - started ))s"

@@ -13,11 +13,13 @@
 mod identity;
 mod jobs;
 pub mod metric_value;
+mod search;
 mod snapshots;
 mod views;
 
 pub use identity::*;
 pub use jobs::*;
+pub use search::*;
 pub use snapshots::*;
 pub use views::*;
 

@@ -385,6 +385,12 @@ pub struct SampledQuery {
     pub key: String,
     /// At most this many points (default 1000, max 10000).
     pub max_points: Option<usize>,
+    /// With `start_step` or `end_step`: only points with `start_step <= step <= end_step` (either may be
+    /// left out for an open end), sampled at evenly spaced positions of that window (the
+    /// first and last point always among them), so a zoomed chart gets detail; then
+    /// `total_points` counts the points returned and `downsampled` says the window may hold more.
+    pub start_step: Option<i64>,
+    pub end_step: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]

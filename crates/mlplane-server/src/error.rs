@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 pub enum ErrorCode {
     BadRequest,
     InvalidParameter,
+    /// A search filter or order_by entry does not parse; `details.position` is the byte offset.
+    InvalidFilter,
     InvalidPageToken,
     UnsafePath,
     /// A job or asset spec failed validation; `details.errors` lists `{line, column, field, message}`.
@@ -75,6 +77,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::InvalidParameter => "invalid_parameter",
+            ErrorCode::InvalidFilter => "invalid_filter",
             ErrorCode::InvalidPageToken => "invalid_page_token",
             ErrorCode::UnsafePath => "unsafe_path",
             ErrorCode::InvalidSpec => "invalid_spec",
@@ -121,6 +124,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest
             | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidFilter
             | ErrorCode::InvalidPageToken
             | ErrorCode::UnsafePath
             | ErrorCode::InvalidSpec

@@ -49,6 +49,10 @@ pub fn app_with_table(state: AppState) -> (Router, Arc<auth::table::RouteTable>)
         .route("/readyz", get(PUBLIC, routes::health::readyz))
         .route("/metrics", get(USERS_ADMIN, routes::health::metrics))
         .route("/api/v1/openapi.json", get(PUBLIC, routes::health::openapi))
+        .route("/", get(PUBLIC, routes::studio::root))
+        .route("/studio", get(PUBLIC, routes::studio::bare))
+        .route("/studio/", get(PUBLIC, routes::studio::index))
+        .route("/studio/{*path}", get(PUBLIC, routes::studio::file))
         .finish();
     let table = Arc::new(table);
     let layer_state = auth::layer::LayerState {

@@ -85,7 +85,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         // Ignored on purpose: a supervisor that closed our stdout must not stop the server.
         let _ = writeln!(out, "mlplane listening on http://{addr}");
         let _ = out.flush();
-        tracing::info!("studio/API at http://{addr}/api/v1/openapi.json");
+        // stderr: stdout carries exactly the one line above.
+        eprintln!("studio at http://{addr}/studio/");
+        tracing::info!("API at http://{addr}/api/v1 (OpenAPI: /api/v1/openapi.json)");
     })
     .await
     .context("mlplane server failed")

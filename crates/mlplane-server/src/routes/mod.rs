@@ -13,9 +13,12 @@ pub mod identity;
 pub mod jobs;
 pub mod log_stream;
 pub mod principals;
+pub mod registry;
 pub mod runs;
 pub mod schemas;
+pub mod search;
 pub mod snapshots;
+pub mod studio;
 pub mod workspaces;
 
 use crate::auth::table::{Routes, get, post};
@@ -62,6 +65,19 @@ pub fn api_v1(state: &AppState) -> Routes {
         .route(
             &format!("{ws}/runs"),
             get("runs/read", runs::list).post("runs/write", runs::create),
+        )
+        .route(&format!("{ws}/runs/search"), post("runs/read", search::search_runs))
+        .route(
+            &format!("{ws}/registered-models"),
+            get("models/read", registry::list_models),
+        )
+        .route(
+            &format!("{ws}/registered-models/{{name}}"),
+            get("models/read", registry::get_model),
+        )
+        .route(
+            &format!("{ws}/registered-models/{{name}}/versions"),
+            get("models/read", registry::list_versions),
         )
         .route(
             &format!("{ws}/runs/{{run_id}}"),

@@ -342,14 +342,25 @@ pub async fn sampled(
     AppPath((ws, id)): RunPath,
     AppQuery(q): AppQuery<SampledQuery>,
 ) -> ApiResult<Json<SampledHistoryView>> {
+    let (ws, id, max_points) = (workspace(&ws)?, run_id(&id)?, q.max_points.unwrap_or(1000));
+    if q.start_step.is_some() || q.end_step.is_some() {
+        if !(1..=10_000).contains(&max_points) {
+            return Err(Invalid::one("max_points", "must be between 1 and 10000").into());
+        }
+        let points = s
+            .store
+            .metric_history_interval(&ws, &id, &q.key, max_points, q.start_step, q.end_step)
+            .await?;
+        return Ok(Json(SampledHistoryView {
+            key: q.key,
+            total_points: points.len() as u64,
+            downsampled: points.len() >= max_points,
+            points: points.into_iter().map(Into::into).collect(),
+        }));
+    }
     let h = s
         .store
-        .metric_history_sampled(
-            &workspace(&ws)?,
-            &run_id(&id)?,
-            &q.key,
-            q.max_points.unwrap_or(1000),
-        )
+        .metric_history_sampled(&ws, &id, &q.key, max_points)
         .await?;
     Ok(Json(SampledHistoryView {
         key: q.key,

@@ -167,6 +167,21 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
         .collect();
     let documented: std::collections::BTreeSet<String> = paths.keys().cloned().collect();
     assert_eq!(native, documented, "routes and OpenAPI paths drifted apart");
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                assert!(
+                    ids.insert(id.to_string()),
+                    "operationId {id} repeats ({method} {path})"
+                );
+            }
+        }
+    }
+    assert!(
+        ids.contains("runs_search_runs") && ids.contains("assets_list"),
+        "{ids:?}"
+    );
     t.ok("GET", "/healthz", None).await;
     t.ok("GET", "/readyz", None).await;
     let (s, m) = t.raw("GET", "/metrics", None, vec![]).await;

@@ -16,4 +16,5 @@ mod mlflow_mpu;
 mod mlflow_registry;
 mod mlflow_search;
 mod snapshots;
+mod studio;
 mod support;

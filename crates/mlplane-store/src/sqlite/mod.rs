@@ -67,7 +67,8 @@ struct Inner {
 
 struct ReadPool {
     conns: Mutex<Vec<Connection>>,
-    permits: Semaphore,
+    /// Shared so a permit can travel with its connection into the blocking task.
+    permits: Arc<Semaphore>,
 }
 
 /// Per-operation counters for `/metrics`.
@@ -207,7 +208,7 @@ impl SqliteStore {
             }
             let pool = ReadPool {
                 conns: Mutex::new(readers),
-                permits: Semaphore::new(READERS),
+                permits: Arc::new(Semaphore::new(READERS)),
             };
             Ok(Self::start(writer, Some(pool), key))
         })
@@ -315,9 +316,10 @@ impl SqliteStore {
         if self.is_closed() {
             return Err(StoreError::Unavailable("store is closed".into()));
         }
-        let _permit = pool
+        let permit = pool
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("store is closed".into()))?;
         let conn = pool
@@ -326,15 +328,23 @@ impl SqliteStore {
             .map_err(|_| StoreError::Internal("reader pool poisoned".into()))?
             .pop()
             .ok_or_else(|| StoreError::Internal("reader pool empty".into()))?;
-        let (conn, r) = tokio::task::spawn_blocking(move || {
+        // The connection goes back to the pool, and only then the permit is released, inside
+        // the blocking task: a caller that stops waiting (a client that went away drops the
+        // request's future) must not lose the connection, or the pool would shrink until
+        // every read failed with "reader pool empty".
+        let inner = self.inner.clone();
+        let r = tokio::task::spawn_blocking(move || {
             let r = f(&conn);
-            (conn, r)
+            if let Some(pool) = &inner.readers
+                && let Ok(mut v) = pool.conns.lock()
+            {
+                v.push(conn);
+            }
+            drop(permit);
+            r
         })
         .await
         .map_err(|e| StoreError::Internal(format!("read task failed: {e}")))?;
-        if let Ok(mut v) = pool.conns.lock() {
-            v.push(conn);
-        }
         self.inner.timings.record(op, started, r.is_ok());
         r
     }

@@ -187,4 +187,5 @@ contract_tests! {
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,
     ops::cancelled_calls_leave_the_store_usable,
+    ops::abandoned_reads_keep_the_read_pool_whole,
 }

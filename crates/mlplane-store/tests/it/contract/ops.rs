@@ -224,3 +224,25 @@ pub async fn cancelled_calls_leave_the_store_usable(store: Store) {
         Err(e) => panic!("history: {e:?}"),
     }
 }
+
+/// Reads whose caller stops waiting (a browser that navigates away drops the request's
+/// future mid-read) give their connection back: many abandoned reads later, reads still work.
+pub async fn abandoned_reads_keep_the_read_pool_whole(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = run.info.id.clone();
+    let ws = default_ws();
+    for _ in 0..40 {
+        // Polled once (the read starts on a pooled connection), then dropped.
+        let mut read = store.get_run(&ws, &id);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = read.as_mut().poll(&mut cx);
+    }
+    // Let the abandoned reads finish on their threads.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for _ in 0..20 {
+        store
+            .get_run(&default_ws(), &id)
+            .await
+            .expect("a read after abandoned reads");
+    }
+}
