@@ -352,6 +352,13 @@ pub struct LogMetric {
     pub timestamp: Option<i64>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub step: Option<i64>,
+    /// MLflow 3: the logged model the metric also belongs to, and its dataset.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub dataset_name: Option<String>,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
 }
 
 /// A `{run_id, key, value}` body: log-parameter and set-tag.
@@ -380,6 +387,13 @@ pub struct MetricIn {
     pub timestamp: Option<i64>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub step: Option<i64>,
+    /// MLflow 3: the logged model the metric also belongs to, and its dataset.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub dataset_name: Option<String>,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
