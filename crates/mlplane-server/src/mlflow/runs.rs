@@ -292,7 +292,10 @@ pub async fn log_batch(
     Workspace(ws): Workspace,
     MlflowJson(req): MlflowJson<views::LogBatch>,
 ) -> MlflowResult<Json<Empty>> {
-    let id = run_id(&req.run)?;
+    let id = run_id(&RunRef {
+        run_id: req.run_id,
+        run_uuid: req.run_uuid,
+    })?;
     let (metrics, links) = to_metrics(req.metrics, now_ms())?;
     let b = LogBatch {
         metrics,

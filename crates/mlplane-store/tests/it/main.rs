@@ -10,6 +10,7 @@
 //! - a check only uses the `MetadataStore` trait, so it holds for every engine;
 //! - both engines run exactly the same list of checks.
 
+mod checkpoints;
 mod contract;
 mod harness;
 mod migrations;
