@@ -152,11 +152,11 @@ fn to_metric(m: MetricIn, now: i64) -> MlflowResult<(Metric, Option<ModelMetricL
     Ok((metric, link))
 }
 
+/// Metric links to logged models, each with the request field it came from (`metrics[3]`).
+type NamedLinks = Vec<(String, ModelMetricLink)>;
+
 /// Turns wire metrics into a batch's metrics and their model links.
-fn to_metrics(
-    wire: Vec<MetricIn>,
-    now: i64,
-) -> MlflowResult<(Vec<Metric>, Vec<(String, ModelMetricLink)>)> {
+fn to_metrics(wire: Vec<MetricIn>, now: i64) -> MlflowResult<(Vec<Metric>, NamedLinks)> {
     let mut metrics = Vec::with_capacity(wire.len());
     let mut links = Vec::new();
     for (i, m) in wire.into_iter().enumerate() {
@@ -176,7 +176,7 @@ async fn log(
     ws: &WorkspaceName,
     id: &RunId,
     b: LogBatch,
-    links: Vec<(String, ModelMetricLink)>,
+    links: NamedLinks,
 ) -> MlflowResult<()> {
     validate::log_batch(&b)?;
     let rename = tag_value(&b.tags, RUN_NAME_TAG)
