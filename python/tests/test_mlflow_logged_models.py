@@ -138,3 +138,112 @@ def test_multipart_upload_of_a_large_artifact(tmp_path, monkeypatch, tracking_ur
         for block in iter(lambda: f.read(mib), b""):
             got.update(block)
     assert got.hexdigest() == digest.hexdigest()
+
+
+def _metric_scenario(client):
+    """Logs model metrics through `client` the way a 3.x client does and runs a table of
+    metric searches; returns what a caller can compare across servers (names, and metrics
+    with run and model ids replaced by placeholders)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    exp_id = client.create_experiment(unique("lm-metrics"))
+    run_id = client.create_run(exp_id).info.run_id
+    ids = {}
+    for name in ["a", "b", "c", "d"]:
+        ids[name] = client.create_logged_model(experiment_id=exp_id, name=name).model_id
+        time.sleep(0.01)  # distinct creation times, MLflow's tie-breaker
+    client.log_metric(
+        run_id, "acc", 0.9, timestamp=10, step=1, model_id=ids["a"],
+        dataset_name="eval", dataset_digest="d1",
+    )
+    client.log_batch(
+        run_id,
+        metrics=[
+            Metric("acc", 0.3, 11, 2, model_id=ids["a"]),
+            Metric("acc", 0.5, 10, 1, model_id=ids["b"], dataset_name="eval",
+                   dataset_digest="d1"),
+            Metric("acc", 0.7, 12, 1, model_id=ids["c"], dataset_name="train",
+                   dataset_digest="d2"),
+            Metric("loss", 0.2, 10, 1, model_id=ids["c"], dataset_name="train",
+                   dataset_digest="d2"),
+            Metric("plain", 1.0, 10, 1),
+        ],
+    )
+    searches = [
+        dict(filter_string="metrics.acc > 0.4"),
+        dict(filter_string="metrics.acc <= 0.3"),
+        dict(filter_string="metrics.acc > 0.8 AND name = 'a'"),
+        dict(filter_string="metrics.loss < 1 AND metrics.acc >= 0.7"),
+        dict(filter_string="metrics.acc > 0.4", datasets=[{"dataset_name": "eval"}]),
+        dict(datasets=[{"dataset_name": "train", "dataset_digest": "d2"}]),
+        dict(datasets=[{"dataset_name": "train", "dataset_digest": "other"}]),
+        dict(order_by=[{"field_name": "metrics.acc", "ascending": False}]),
+        dict(order_by=[{"field_name": "metrics.acc", "ascending": True}]),
+        dict(order_by=[{"field_name": "metrics.acc", "ascending": False,
+                        "dataset_name": "eval"}]),
+        dict(order_by=[{"field_name": "metrics.loss", "ascending": True},
+                       {"field_name": "name", "ascending": False}]),
+    ]
+    found = [
+        [m.name for m in client.search_logged_models(experiment_ids=[exp_id], **s)]
+        for s in searches
+    ]
+    placeholders = {run_id: "RUN", **{v: k for k, v in ids.items()}}
+    metrics = {
+        name: sorted(
+            (m.key, m.value, m.timestamp, m.step, m.dataset_name, m.dataset_digest,
+             placeholders.get(m.run_id), placeholders.get(m.model_id))
+            for m in (client.get_logged_model(mid).metrics or [])
+        )
+        for name, mid in ids.items()
+    }
+    history = sorted(
+        (m.value, m.step) for m in client.get_metric_history(run_id, "acc")
+    )
+    return found, metrics, history
+
+
+def test_model_metrics_and_metric_searches_match_mlflows_own_store(tmp_path):
+    """The same calls through the real client against mlplane and against MLflow's own
+    SQL store (the store `mlflow server` runs on, here in-process on a SQLite file) give
+    the same models, metrics and search results."""
+    ours = _metric_scenario(MlflowClient())
+    reference = _metric_scenario(MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/ref.db"))
+    assert ours == reference
+    found, metrics, _ = ours
+    # Spelled out, so a change in both cannot pass unnoticed.
+    assert found[0] == ["c", "b", "a"]
+    assert found[7] == ["c", "b", "a", "d"]
+    assert metrics["a"] == [
+        ("acc", 0.3, 11, 2, None, None, "RUN", "a"),
+        ("acc", 0.9, 10, 1, "eval", "d1", "RUN", "a"),
+    ]
+    assert metrics["d"] == []
+
+
+def test_metrics_logged_during_autolog_belong_to_the_logged_model():
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment(unique("autolog-metrics"))
+    x = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 4.0], [4.0, 3.0], [5.0, 7.0]])
+    y = x @ np.array([1.5, -0.5]) + 2.0
+    mlflow.sklearn.autolog()
+    try:
+        with mlflow.start_run() as run:
+            LinearRegression().fit(x, y)
+            mlflow.log_metric("custom_score", 0.75)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    model = mlflow.last_logged_model()
+    assert model is not None
+    got = mlflow.get_logged_model(model.model_id)
+    by_key = {m.key: m for m in got.metrics}
+    assert by_key["custom_score"].value == 0.75
+    assert by_key["custom_score"].run_id == run.info.run_id
+    assert "training_score" in by_key
+    found = MlflowClient().search_logged_models(
+        experiment_ids=[run.info.experiment_id], filter_string="metrics.custom_score > 0.5"
+    )
+    assert [m.model_id for m in found] == [model.model_id]

@@ -30,7 +30,10 @@ pub use error::{Invalid, Violation};
 pub use identity::{Principal, PrincipalKind, RouteAction};
 pub use ids::{ExperimentId, RunId, WorkspaceName};
 pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};
-pub use logged_model::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
+pub use logged_model::{
+    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink,
+    NewLoggedModel,
+};
 pub use model::*;
 pub use page_token::{Cursor, CursorValue, TokenCodec, TokenError};
 pub use snapshot::SnapshotId;

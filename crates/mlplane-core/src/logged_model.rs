@@ -1,5 +1,9 @@
-//! MLflow 3 logged models: a model's identity, status, params and tags, plus the
+//! MLflow 3 logged models: a model's identity, status, params, tags and metrics, plus the
 //! engine-independent search rules (filter evaluation and ordering) both stores share.
+//!
+//! A model's metrics are run metrics logged with the model's id (`runs/log-metric` and
+//! `runs/log-batch` with `model_id`, MLflow 3), each remembering its run and the dataset it
+//! was computed on; a metric is stored once per (key, timestamp, step, run), as MLflow does.
 //!
 //! Invariants:
 //! - a [`LoggedModelId`] is always `m-` followed by 32 lowercase hex characters;
@@ -10,8 +14,11 @@
 
 use crate::error::{Invalid, Violation};
 use crate::ids::{ExperimentId, RunId};
-use crate::limits::{MAX_BATCH_PARAMS, MAX_BATCH_TOTAL, MAX_LOGGED_MODEL_NAME_LEN};
-use crate::model::{Param, Tag};
+use crate::limits::{
+    MAX_BATCH_PARAMS, MAX_BATCH_TOTAL, MAX_DATASET_DIGEST_LEN, MAX_DATASET_NAME_LEN,
+    MAX_LOGGED_MODEL_NAME_LEN,
+};
+use crate::model::{Metric, Param, Tag};
 use crate::search::{Attr, Clause, Comparator, Entity, Filter, Value};
 use crate::{TimestampMs, validate};
 use std::cmp::Ordering;
@@ -80,8 +87,61 @@ impl LoggedModelStatus {
     }
 }
 
+/// A metric of a logged model: a run metric that was logged with the model's id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedModelMetric {
+    pub key: String,
+    pub value: f64,
+    pub timestamp: TimestampMs,
+    pub step: i64,
+    /// The run the metric was logged to.
+    pub run_id: RunId,
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+/// A run metric that is also logged to a model (a `model_id` on a log call).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelMetricLink {
+    pub model_id: LoggedModelId,
+    pub metric: Metric,
+    pub dataset_name: Option<String>,
+    pub dataset_digest: Option<String>,
+}
+
+/// Checks the dataset fields of metrics linked to models: MLflow's size limits, and a digest
+/// only together with a name. `field` names each link (`metrics[3]`).
+pub fn model_metric_links(links: &[(String, &ModelMetricLink)]) -> Result<(), Invalid> {
+    let mut v = Vec::new();
+    for (field, l) in links {
+        if let Some(n) = &l.dataset_name
+            && n.chars().count() > MAX_DATASET_NAME_LEN
+        {
+            v.push(Violation::new(
+                format!("{field}.dataset_name"),
+                format!("is longer than {MAX_DATASET_NAME_LEN} characters"),
+            ));
+        }
+        if let Some(d) = &l.dataset_digest {
+            if d.chars().count() > MAX_DATASET_DIGEST_LEN {
+                v.push(Violation::new(
+                    format!("{field}.dataset_digest"),
+                    format!("is longer than {MAX_DATASET_DIGEST_LEN} characters"),
+                ));
+            }
+            if l.dataset_name.is_none() {
+                v.push(Violation::new(
+                    format!("{field}.dataset_digest"),
+                    "is only allowed together with dataset_name",
+                ));
+            }
+        }
+    }
+    Invalid::check(v)
+}
+
 /// A stored logged model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LoggedModel {
     pub id: LoggedModelId,
     pub experiment_id: ExperimentId,
@@ -94,6 +154,8 @@ pub struct LoggedModel {
     pub params: Vec<Param>,
     /// Sorted by key.
     pub tags: Vec<Tag>,
+    /// Sorted by (key, timestamp, step, run id).
+    pub metrics: Vec<LoggedModelMetric>,
     pub created_ms: TimestampMs,
     pub updated_ms: TimestampMs,
     /// `mlplane-artifacts:/{ws}/{experiment_id}/models/{id}/artifacts`.
@@ -197,16 +259,43 @@ pub fn new_logged_model(m: &NewLoggedModel) -> Result<(), Invalid> {
     Invalid::check(v)
 }
 
+/// A `datasets` entry of a logged model search: metric clauses (and, without any, the
+/// whole search) only consider metrics computed on one of the listed datasets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDatasetFilter {
+    pub name: String,
+    /// `None` matches any digest.
+    pub digest: Option<String>,
+}
+
+impl ModelDatasetFilter {
+    fn admits(&self, m: &LoggedModelMetric) -> bool {
+        m.dataset_name.as_deref() == Some(self.name.as_str())
+            && self
+                .digest
+                .as_ref()
+                .is_none_or(|d| m.dataset_digest.as_deref() == Some(d.as_str()))
+    }
+}
+
 /// Fields a logged model search can order by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelOrderField {
     CreationTime,
     LastUpdateTime,
     Name,
+    /// The model's latest value of a metric (greatest timestamp, then step, then the
+    /// smallest run id), among the metrics of the named dataset when one is given; models
+    /// without it come last in either direction.
+    Metric {
+        key: String,
+        dataset_name: Option<String>,
+        dataset_digest: Option<String>,
+    },
 }
 
 impl ModelOrderField {
-    /// MLflow's names: `creation_timestamp`, `last_updated_timestamp`, `name`.
+    /// MLflow's attribute names: `creation_timestamp`, `last_updated_timestamp`, `name`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "creation_timestamp" | "creation_time" => Some(ModelOrderField::CreationTime),
@@ -218,7 +307,7 @@ impl ModelOrderField {
 }
 
 /// One ordering of a logged model search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelOrder {
     pub field: ModelOrderField,
     pub ascending: bool,
@@ -230,15 +319,64 @@ pub const DEFAULT_MODEL_ORDER: ModelOrder = ModelOrder {
     ascending: false,
 };
 
-/// Compares two models by `order`, then by id so the order is total.
+/// The latest value of metric `key` of `m` that `admits` accepts: greatest timestamp, then
+/// greatest step, then the smallest run id (MLflow's choice).
+fn latest_metric(
+    m: &LoggedModel,
+    key: &str,
+    admits: impl Fn(&LoggedModelMetric) -> bool,
+) -> Option<f64> {
+    m.metrics
+        .iter()
+        .filter(|x| x.key == key && admits(x))
+        .max_by(|a, b| {
+            (a.timestamp, a.step)
+                .cmp(&(b.timestamp, b.step))
+                .then_with(|| b.run_id.cmp(&a.run_id))
+        })
+        .map(|x| x.value)
+}
+
+/// Compares two models by `order`, then, as MLflow does, newest first unless the order
+/// names the creation time, then by id so the order is total.
 pub fn compare(a: &LoggedModel, b: &LoggedModel, order: &[ModelOrder]) -> Ordering {
     for o in order {
-        let c = match o.field {
+        let c = match &o.field {
             ModelOrderField::CreationTime => a.created_ms.cmp(&b.created_ms),
             ModelOrderField::LastUpdateTime => a.updated_ms.cmp(&b.updated_ms),
             ModelOrderField::Name => a.name.cmp(&b.name),
+            ModelOrderField::Metric {
+                key,
+                dataset_name,
+                dataset_digest,
+            } => {
+                let admits = |x: &LoggedModelMetric| {
+                    dataset_name
+                        .as_ref()
+                        .is_none_or(|n| x.dataset_name.as_ref() == Some(n))
+                        && dataset_digest
+                            .as_ref()
+                            .is_none_or(|d| x.dataset_digest.as_ref() == Some(d))
+                };
+                match (latest_metric(a, key, admits), latest_metric(b, key, admits)) {
+                    // Models without the metric come last whatever the direction.
+                    (None, None) => Ordering::Equal,
+                    (None, Some(_)) => return Ordering::Greater,
+                    (Some(_), None) => return Ordering::Less,
+                    (Some(x), Some(y)) => x.total_cmp(&y),
+                }
+            }
         };
         let c = if o.ascending { c } else { c.reverse() };
+        if c != Ordering::Equal {
+            return c;
+        }
+    }
+    if !order
+        .iter()
+        .any(|o| o.field == ModelOrderField::CreationTime)
+    {
+        let c = b.created_ms.cmp(&a.created_ms);
         if c != Ordering::Equal {
             return c;
         }
@@ -246,12 +384,38 @@ pub fn compare(a: &LoggedModel, b: &LoggedModel, order: &[ModelOrder]) -> Orderi
     a.id.cmp(&b.id)
 }
 
-/// Whether `m` satisfies every clause of `f`.
-pub fn matches(m: &LoggedModel, f: &Filter) -> bool {
-    f.clauses.iter().all(|c| clause_matches(m, c))
+/// Whether `m` satisfies every clause of `f`, with metric clauses (and, when `f` has none,
+/// the model as a whole) restricted to metrics of the given datasets, if any.
+pub fn matches(m: &LoggedModel, f: &Filter, datasets: &[ModelDatasetFilter]) -> bool {
+    let on_datasets =
+        |x: &LoggedModelMetric| datasets.is_empty() || datasets.iter().any(|d| d.admits(x));
+    let has_metric_clause = f
+        .clauses
+        .iter()
+        .any(|c| matches!(c.entity, Entity::Metric(_)));
+    if !datasets.is_empty() && !has_metric_clause && !m.metrics.iter().any(on_datasets) {
+        return false;
+    }
+    f.clauses.iter().all(|c| clause_matches(m, c, &on_datasets))
 }
 
-fn clause_matches(m: &LoggedModel, c: &Clause) -> bool {
+fn compare_number(op: Comparator, actual: f64, want: f64) -> bool {
+    match op {
+        Comparator::Eq => actual == want,
+        Comparator::Ne => actual != want,
+        Comparator::Gt => actual > want,
+        Comparator::Ge => actual >= want,
+        Comparator::Lt => actual < want,
+        Comparator::Le => actual <= want,
+        _ => false,
+    }
+}
+
+fn clause_matches(
+    m: &LoggedModel,
+    c: &Clause,
+    on_datasets: &impl Fn(&LoggedModelMetric) -> bool,
+) -> bool {
     let text = |actual: Option<&str>| -> bool {
         let Value::String(want) = &c.value else {
             return false;
@@ -266,18 +430,18 @@ fn clause_matches(m: &LoggedModel, c: &Clause) -> bool {
         let Value::Number(want) = c.value else {
             return false;
         };
-        let actual = actual as f64;
-        match c.op {
-            Comparator::Eq => actual == want,
-            Comparator::Ne => actual != want,
-            Comparator::Gt => actual > want,
-            Comparator::Ge => actual >= want,
-            Comparator::Lt => actual < want,
-            Comparator::Le => actual <= want,
-            _ => false,
-        }
+        compare_number(c.op, actual as f64, want)
     };
     match &c.entity {
+        // Any stored value of the metric may match (MLflow does not pick the latest here).
+        Entity::Metric(k) => {
+            let Value::Number(want) = c.value else {
+                return false;
+            };
+            m.metrics
+                .iter()
+                .any(|x| &x.key == k && on_datasets(x) && compare_number(c.op, x.value, want))
+        }
         Entity::Param(k) => text(find(&m.params, k, |p| (&p.key, &p.value))),
         Entity::Tag(k) => text(find(&m.tags, k, |t| (&t.key, &t.value))),
         Entity::Attribute(Attr::Name) => text(Some(&m.name)),
@@ -335,9 +499,31 @@ mod tests {
                 key: "team".into(),
                 value: "a".into(),
             }],
+            metrics: vec![
+                metric("acc", 0.5, 1, 0, None),
+                metric("acc", 0.9, 2, 1, Some("eval")),
+            ],
             created_ms: 10,
             updated_ms: 20,
             artifact_location: String::new(),
+        }
+    }
+
+    fn metric(
+        key: &str,
+        value: f64,
+        ts: i64,
+        step: i64,
+        dataset: Option<&str>,
+    ) -> LoggedModelMetric {
+        LoggedModelMetric {
+            key: key.into(),
+            value,
+            timestamp: ts,
+            step,
+            run_id: RunId::parse(&"a".repeat(32)).unwrap(),
+            dataset_name: dataset.map(String::from),
+            dataset_digest: dataset.map(|_| "d1".to_string()),
         }
     }
 
@@ -353,7 +539,7 @@ mod tests {
     }
 
     #[test]
-    fn filters_match_attributes_params_and_tags() {
+    fn filters_match_attributes_params_tags_and_metrics() {
         let m = model();
         for (f, want) in [
             ("name = 'clf'", true),
@@ -364,12 +550,87 @@ mod tests {
             ("tags.team = 'b'", false),
             ("creation_timestamp >= 10", true),
             ("source_run_id = 'x'", false),
+            ("metrics.acc > 0.8", true),
+            ("metrics.acc < 0.4", false),
+            ("metrics.loss > 0", false),
         ] {
             let parsed = parse_logged_model_filter(f).unwrap();
-            assert_eq!(matches(&m, &parsed), want, "{f}");
+            assert_eq!(matches(&m, &parsed, &[]), want, "{f}");
         }
         assert!(parse_logged_model_filter("name LIKE 'c%'").is_err());
-        assert!(parse_logged_model_filter("metrics.acc > 1").is_err());
+        assert!(parse_logged_model_filter("metrics.acc LIKE '1'").is_err());
+    }
+
+    #[test]
+    fn metric_clauses_and_dataset_restrictions_consider_only_the_named_datasets() {
+        let m = model();
+        let eval = |digest: Option<&str>| ModelDatasetFilter {
+            name: "eval".into(),
+            digest: digest.map(String::from),
+        };
+        let f = |s: &str| parse_logged_model_filter(s).unwrap();
+        assert!(matches(&m, &f("metrics.acc > 0.8"), &[eval(None)]));
+        assert!(matches(&m, &f("metrics.acc > 0.8"), &[eval(Some("d1"))]));
+        assert!(!matches(&m, &f("metrics.acc > 0.8"), &[eval(Some("d2"))]));
+        assert!(!matches(&m, &f("metrics.acc < 0.6"), &[eval(None)]));
+        // Without metric clauses the model needs some metric on a listed dataset.
+        assert!(matches(&m, &f(""), &[eval(None)]));
+        let other = ModelDatasetFilter {
+            name: "train".into(),
+            digest: None,
+        };
+        assert!(!matches(&m, &f(""), &[other]));
+    }
+
+    #[test]
+    fn metric_order_uses_the_latest_value_and_puts_models_without_it_last() {
+        let mut a = model();
+        let mut b = model();
+        let mut c = model();
+        a.metrics = vec![
+            metric("acc", 0.1, 5, 0, None),
+            metric("acc", 0.99, 1, 9, None),
+        ];
+        b.metrics = vec![metric("acc", 0.5, 1, 0, None)];
+        c.metrics = Vec::new();
+        let by_acc = |ascending| {
+            vec![ModelOrder {
+                field: ModelOrderField::Metric {
+                    key: "acc".into(),
+                    dataset_name: None,
+                    dataset_digest: None,
+                },
+                ascending,
+            }]
+        };
+        // a's latest acc (timestamp 5) is 0.1, not the larger 0.99 logged earlier.
+        assert_eq!(compare(&a, &b, &by_acc(true)), Ordering::Less);
+        assert_eq!(compare(&a, &b, &by_acc(false)), Ordering::Greater);
+        assert_eq!(compare(&c, &a, &by_acc(true)), Ordering::Greater);
+        assert_eq!(compare(&c, &a, &by_acc(false)), Ordering::Greater);
+    }
+
+    #[test]
+    fn dataset_digests_need_a_name() {
+        let link = |name: Option<&str>, digest: Option<&str>| ModelMetricLink {
+            model_id: LoggedModelId::generate(),
+            metric: Metric {
+                key: "acc".into(),
+                value: 1.0,
+                timestamp: 1,
+                step: 0,
+            },
+            dataset_name: name.map(String::from),
+            dataset_digest: digest.map(String::from),
+        };
+        let ok = link(Some("eval"), Some("abc"));
+        let bad = link(None, Some("abc"));
+        let long = link(Some(&"n".repeat(501)), None);
+        assert!(model_metric_links(&[("metrics[0]".into(), &ok)]).is_ok());
+        let e = model_metric_links(&[("metrics[1]".into(), &bad), ("metrics[2]".into(), &long)])
+            .unwrap_err();
+        assert_eq!(e.violations.len(), 2);
+        assert_eq!(e.violations[0].field, "metrics[1].dataset_digest");
     }
 
     #[test]

@@ -1,12 +1,18 @@
-//! The [`LoggedModelStore`] trait (MLflow 3 logged models and their artifact records) and the
-//! engine-independent parts of it: search paging (artifact listings are shaped by `rules`).
+//! The [`LoggedModelStore`] trait (MLflow 3 logged models, their metrics and artifact
+//! records) and the engine-independent parts of it: search paging (artifact listings are
+//! shaped by `rules`).
+//!
+//! Model metrics (table `logged_model_metrics`, migration 10) are written only together with
+//! the run batch they came in ([`LoggedModelStore::log_batch_with_model_metrics`]), keyed by
+//! (model, key, timestamp, step, run) like MLflow's; logging the same key again there keeps
+//! the first value.
 //!
 //! Model artifact records live apart from run artifact records (table
 //! `logged_model_artifacts`), keyed by model id and path; the bytes live in
 //! `mlplane-artifacts` under `{ws}/{experiment_id}/models/{model_id}/artifacts/{path}`.
 //!
-//! Search: an engine loads the live models of the requested experiments (with params and
-//! tags) and [`search_page`] filters, orders and pages them in memory. Page tokens are signed
+//! Search: an engine loads the live models of the requested experiments (with params, tags
+//! and metrics) and [`search_page`] filters, orders and pages them in memory. Page tokens are signed
 //! cursors holding the offset, bound to the workspace and the whole query.
 //!
 //! Invariants:
@@ -20,12 +26,12 @@
 use crate::{Result, StoreError};
 use async_trait::async_trait;
 use mlplane_core::limits::MAX_LOGGED_MODEL_PAGE;
-use mlplane_core::logged_model::{ModelOrder, compare, matches};
+use mlplane_core::logged_model::{ModelDatasetFilter, ModelOrder, compare, matches};
 use mlplane_core::search::Filter;
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, Cursor, CursorValue, ExperimentId, Invalid,
-    LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel, Page, PageRequest, Param, Tag,
-    TokenCodec, TokenError, WorkspaceName,
+    LogBatch, LoggedModel, LoggedModelId, LoggedModelStatus, ModelMetricLink, NewLoggedModel, Page,
+    PageRequest, Param, RunId, Tag, TokenCodec, TokenError, WorkspaceName,
 };
 
 /// A logged model search.
@@ -39,6 +45,9 @@ pub struct LoggedModelQuery {
     pub filter_text: String,
     /// Empty means newest first.
     pub order: Vec<ModelOrder>,
+    /// When not empty, metric clauses only see metrics of these datasets, and without metric
+    /// clauses only models with a metric on one of them match.
+    pub datasets: Vec<ModelDatasetFilter>,
 }
 
 /// Logged models and their artifact records.
@@ -90,6 +99,17 @@ pub trait LoggedModelStore: Send + Sync + 'static {
         q: &LoggedModelQuery,
         page: &PageRequest,
     ) -> Result<Page<LoggedModel>>;
+    /// Logs a run batch as `MetadataStore::log_batch` does and, in the same transaction,
+    /// each linked metric to its model (tagged with the run); a model that is missing or
+    /// deleted in `ws` is `NotFound` and nothing is written. A model metric that is already
+    /// stored for the same (key, timestamp, step, run) keeps its first value.
+    async fn log_batch_with_model_metrics(
+        &self,
+        ws: &WorkspaceName,
+        run: &RunId,
+        batch: LogBatch,
+        links: Vec<ModelMetricLink>,
+    ) -> Result<()>;
 
     /// Records (or replaces) a stored model file; call only after the bytes are durable.
     async fn record_model_artifact(
@@ -138,10 +158,16 @@ fn scope(ws: &WorkspaceName, q: &LoggedModelQuery) -> String {
         .map(|o| format!("{:?}{}", o.field, o.ascending))
         .collect();
     // The scope is compared, not stored: the token keeps only its MAC-bound hash.
+    let datasets: Vec<String> = q
+        .datasets
+        .iter()
+        .map(|d| format!("{}/{:?}", d.name, d.digest))
+        .collect();
     let text = format!(
-        "{ws}|{}|{}|{}",
+        "{ws}|{}|{}|{}|{}",
         exps.join(","),
         order.join(","),
+        datasets.join(","),
         q.filter_text
     );
     format!("logged-models:{:016x}", fnv1a(text.as_bytes()))
@@ -171,7 +197,7 @@ pub(crate) fn search_page(
             _ => return Err(StoreError::PageToken(TokenError::Malformed)),
         },
     };
-    models.retain(|m| matches(m, &q.filter));
+    models.retain(|m| matches(m, &q.filter, &q.datasets));
     let order: &[ModelOrder] = if q.order.is_empty() {
         &[mlplane_core::logged_model::DEFAULT_MODEL_ORDER]
     } else {

@@ -32,8 +32,9 @@ pub fn parse_registry_filter(s: &str, kind: SearchKind) -> Result<Filter, Filter
 }
 
 /// Parses the `filter` of `logged-models/search`: attributes `name`, `status`, `model_type`,
-/// `source_run_id`, `creation_timestamp`, `last_updated_timestamp`, plus `params.<key>` and
-/// `tags.<key>`; string entities only take `=` and `!=`.
+/// `source_run_id`, `creation_timestamp`, `last_updated_timestamp`, plus `metrics.<key>`
+/// (numeric comparators), `params.<key>` and `tags.<key>`; string entities only take `=`
+/// and `!=`.
 pub fn parse_logged_model_filter(s: &str) -> Result<Filter, FilterError> {
     parse_filter(s, SearchKind::LoggedModels)
 }
@@ -250,7 +251,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
         return attribute(word, kind).map(Entity::Attribute).ok_or_else(|| {
             let prefixes = match kind {
                 SearchKind::Runs => "metrics., params., tags., attributes., datasets.",
-                SearchKind::LoggedModels => "params., tags., attributes.",
+                SearchKind::LoggedModels => "metrics., params., tags., attributes.",
                 _ => "tags., attributes.",
             };
             FilterError::new(
@@ -317,6 +318,7 @@ fn entity(cur: &mut Cursor<'_>, kind: SearchKind) -> Result<Entity, FilterError>
             Ok(Entity::Dataset(field))
         }
         (Prefix::Param, SearchKind::LoggedModels) => Ok(Entity::Param(key)),
+        (Prefix::Metric, SearchKind::LoggedModels) => Ok(Entity::Metric(key)),
         (Prefix::Metric, _) => not_here("metrics"),
         (Prefix::Param, _) => not_here("params"),
         (Prefix::Dataset, _) => not_here("datasets"),

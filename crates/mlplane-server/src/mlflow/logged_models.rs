@@ -18,7 +18,7 @@ use super::artifacts::file_infos;
 use super::error::{MlflowCode, MlflowError, MlflowResult};
 use super::model_views::{
     CreateLoggedModel, FinalizeLoggedModel, LogOutputs, LoggedModelView, ModelArtifactFileQuery,
-    ModelArtifactsQuery, ModelKeyValues, ModelRef, ModelResponse, SearchLoggedModels,
+    ModelArtifactsQuery, ModelKeyValues, ModelOrderBy, ModelRef, ModelResponse, SearchLoggedModels,
     SearchLoggedModelsResponse, parse_status, to_params,
 };
 use super::views::{Empty, RunArtifactsResponse, mlflow_uri, to_tags};
@@ -30,7 +30,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use mlplane_artifacts::{ArtifactKey, ArtifactOwner};
-use mlplane_core::logged_model::{self as lm, ModelOrder, ModelOrderField};
+use mlplane_core::logged_model::{self as lm, ModelDatasetFilter, ModelOrder, ModelOrderField};
 use mlplane_core::search::parse_logged_model_filter;
 use mlplane_core::{ArtifactPath, Invalid, LoggedModelId, NewLoggedModel, PageRequest, RunId};
 use mlplane_store::LoggedModelQuery;
@@ -209,28 +209,28 @@ fn search_query(req: &SearchLoggedModels) -> MlflowResult<(LoggedModelQuery, Pag
         .iter()
         .map(|e| experiment_id(e))
         .collect::<MlflowResult<Vec<_>>>()?;
-    if !req.datasets.is_empty() {
-        return Err(MlflowError::invalid(
-            "searching logged models by dataset is not supported",
-        ));
-    }
+    let datasets = req
+        .datasets
+        .iter()
+        .map(
+            |d| match d.dataset_name.as_deref().filter(|n| !n.is_empty()) {
+                Some(name) => Ok(ModelDatasetFilter {
+                    name: name.to_string(),
+                    digest: d.dataset_digest.clone().filter(|x| !x.is_empty()),
+                }),
+                None => Err(MlflowError::invalid(
+                    "`dataset_name` in the `datasets` clause must be specified",
+                )),
+            },
+        )
+        .collect::<MlflowResult<Vec<_>>>()?;
     let filter_text = req.filter.clone().unwrap_or_default();
     let filter = parse_logged_model_filter(&filter_text)
         .map_err(|e| MlflowError::invalid(format!("invalid filter {e}")))?;
     let order = req
         .order_by
         .iter()
-        .map(|o| match ModelOrderField::parse(&o.field_name) {
-            Some(field) if o.dataset_name.is_none() => Ok(ModelOrder {
-                field,
-                ascending: o.ascending.unwrap_or(true),
-            }),
-            _ => Err(MlflowError::invalid(format!(
-                "cannot order logged models by '{}', use creation_timestamp, \
-                 last_updated_timestamp or name",
-                o.field_name
-            ))),
-        })
+        .map(order_of)
         .collect::<MlflowResult<Vec<_>>>()?;
     let max_results = match req.max_results {
         None => 0,
@@ -247,8 +247,44 @@ fn search_query(req: &SearchLoggedModels) -> MlflowResult<(LoggedModelQuery, Pag
         filter,
         filter_text,
         order,
+        datasets,
     };
     Ok((q, page))
+}
+
+/// One `order_by` entry: an attribute, or `metrics.<key>` with an optional dataset, as
+/// MLflow's SQL store accepts them.
+fn order_of(o: &ModelOrderBy) -> MlflowResult<ModelOrder> {
+    let ascending = o.ascending.unwrap_or(true);
+    let non_empty = |x: &Option<String>| x.clone().filter(|v| !v.is_empty());
+    let (dataset_name, dataset_digest) = (non_empty(&o.dataset_name), non_empty(&o.dataset_digest));
+    if dataset_digest.is_some() && dataset_name.is_none() {
+        return Err(MlflowError::invalid(format!(
+            "order_by '{}' has a dataset_digest without a dataset_name",
+            o.field_name
+        )));
+    }
+    if let Some(key) = o.field_name.strip_prefix("metrics.") {
+        if key.is_empty() {
+            return Err(MlflowError::invalid("order_by 'metrics.' names no metric"));
+        }
+        return Ok(ModelOrder {
+            field: ModelOrderField::Metric {
+                key: key.trim_matches('`').to_string(),
+                dataset_name,
+                dataset_digest,
+            },
+            ascending,
+        });
+    }
+    match ModelOrderField::parse(&o.field_name) {
+        Some(field) if dataset_name.is_none() => Ok(ModelOrder { field, ascending }),
+        _ => Err(MlflowError::invalid(format!(
+            "cannot order logged models by '{}', use creation_timestamp, \
+             last_updated_timestamp, name or metrics.<key>",
+            o.field_name
+        ))),
+    }
 }
 
 /// `POST logged-models/search`.

@@ -9,7 +9,7 @@
 
 use super::int64::opt_i64;
 use super::views::{KeyValue, mlflow_uri};
-use mlplane_core::{LoggedModel, LoggedModelStatus, Param};
+use mlplane_core::{LoggedModel, LoggedModelMetric, LoggedModelStatus, Param};
 use serde::{Deserialize, Serialize};
 
 /// MLflow's name of a model status.
@@ -89,6 +89,17 @@ pub struct ModelOrderBy {
     pub ascending: Option<bool>,
     #[serde(default)]
     pub dataset_name: Option<String>,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
+}
+
+/// One `datasets` entry of a search.
+#[derive(Debug, Deserialize)]
+pub struct DatasetFilterIn {
+    #[serde(default)]
+    pub dataset_name: Option<String>,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
 }
 
 /// `POST logged-models/search`.
@@ -99,7 +110,7 @@ pub struct SearchLoggedModels {
     #[serde(default)]
     pub filter: Option<String>,
     #[serde(default)]
-    pub datasets: Vec<serde_json::Value>,
+    pub datasets: Vec<DatasetFilterIn>,
     #[serde(default, deserialize_with = "opt_i64")]
     pub max_results: Option<i64>,
     #[serde(default)]
@@ -163,15 +174,52 @@ pub struct LoggedModelInfoView {
 #[derive(Debug, Serialize)]
 pub struct LoggedModelDataView {
     pub params: Vec<KeyValue>,
-    pub metrics: Vec<serde_json::Value>,
+    pub metrics: Vec<ModelMetricView>,
+}
+
+/// A model's metric as MLflow's `Metric` message carries it.
+#[derive(Debug, Serialize)]
+pub struct ModelMetricView {
+    pub key: String,
+    #[serde(with = "mlplane_api::metric_value")]
+    pub value: f64,
+    pub timestamp: i64,
+    pub step: i64,
+    pub run_id: String,
+    pub model_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset_digest: Option<String>,
+}
+
+impl ModelMetricView {
+    fn new(model_id: &str, m: LoggedModelMetric) -> Self {
+        ModelMetricView {
+            key: m.key,
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+            run_id: m.run_id.to_string(),
+            model_id: model_id.to_string(),
+            dataset_name: m.dataset_name,
+            dataset_digest: m.dataset_digest,
+        }
+    }
 }
 
 impl From<LoggedModel> for LoggedModelView {
     fn from(m: LoggedModel) -> Self {
         let kv = |key: String, value: String| KeyValue { key, value };
+        let id = m.id.to_string();
+        let metrics = m
+            .metrics
+            .into_iter()
+            .map(|x| ModelMetricView::new(&id, x))
+            .collect();
         LoggedModelView {
             info: LoggedModelInfoView {
-                model_id: m.id.to_string(),
+                model_id: id,
                 experiment_id: m.experiment_id.to_string(),
                 name: m.name,
                 artifact_uri: mlflow_uri(&m.artifact_location),
@@ -186,7 +234,7 @@ impl From<LoggedModel> for LoggedModelView {
             },
             data: LoggedModelDataView {
                 params: m.params.into_iter().map(|p| kv(p.key, p.value)).collect(),
-                metrics: Vec::new(),
+                metrics,
             },
         }
     }

@@ -1,6 +1,10 @@
 //! `runs/*` and `metrics/get-history`: create, get, update, delete, restore, logging of
 //! metrics, params and tags, and metric history.
 //!
+//! A metric that carries a `model_id` (MLflow 3) is logged to the run and, in the same
+//! store write, to that logged model with its `dataset_name`/`dataset_digest`; batches
+//! without one take the plain `log_batch` path.
+//!
 //! MLflow keeps a run's name and user both as fields and as the `mlflow.runName` and
 //! `mlflow.user` tags; mlplane keeps them as fields, reads them from either, and shows the
 //! name tag in responses (see [`super::views`]).
@@ -16,8 +20,8 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use mlplane_core::{
-    LifecycleStage, LogBatch, Metric, NewRun, Param, RunId, RunStatus, RunUpdate, Tag,
-    WorkspaceName, validate,
+    LifecycleStage, LogBatch, Metric, ModelMetricLink, NewRun, Param, RunId, RunStatus, RunUpdate,
+    Tag, WorkspaceName, logged_model, validate,
 };
 use mlplane_store::{Entity, StoreError};
 
@@ -127,22 +131,68 @@ pub async fn restore(
     Ok(Json(Empty {}))
 }
 
-fn to_metric(m: MetricIn, now: i64) -> Metric {
-    Metric {
+/// The metric of `m`, and its link to a logged model when it names one (MLflow 3).
+fn to_metric(m: MetricIn, now: i64) -> MlflowResult<(Metric, Option<ModelMetricLink>)> {
+    let metric = Metric {
         key: m.key,
         value: m.value,
         timestamp: m.timestamp.unwrap_or(now),
         step: m.step.unwrap_or(0),
-    }
+    };
+    let non_empty = |x: Option<String>| x.filter(|v| !v.is_empty());
+    let link = match non_empty(m.model_id) {
+        None => None,
+        Some(raw) => Some(ModelMetricLink {
+            model_id: super::logged_models::model_id(&raw)?,
+            metric: metric.clone(),
+            dataset_name: non_empty(m.dataset_name),
+            dataset_digest: non_empty(m.dataset_digest),
+        }),
+    };
+    Ok((metric, link))
 }
 
-/// Validates a batch and logs it; a `mlflow.runName` tag also renames the run.
-async fn log(s: &AppState, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> MlflowResult<()> {
+/// Metric links to logged models, each with the request field it came from (`metrics[3]`).
+type NamedLinks = Vec<(String, ModelMetricLink)>;
+
+/// Turns wire metrics into a batch's metrics and their model links.
+fn to_metrics(wire: Vec<MetricIn>, now: i64) -> MlflowResult<(Vec<Metric>, NamedLinks)> {
+    let mut metrics = Vec::with_capacity(wire.len());
+    let mut links = Vec::new();
+    for (i, m) in wire.into_iter().enumerate() {
+        let (metric, link) = to_metric(m, now)?;
+        metrics.push(metric);
+        if let Some(l) = link {
+            links.push((format!("metrics[{i}]"), l));
+        }
+    }
+    Ok((metrics, links))
+}
+
+/// Validates a batch and logs it, with the metrics linked to logged models also logged to
+/// them; a `mlflow.runName` tag also renames the run.
+async fn log(
+    s: &AppState,
+    ws: &WorkspaceName,
+    id: &RunId,
+    b: LogBatch,
+    links: NamedLinks,
+) -> MlflowResult<()> {
     validate::log_batch(&b)?;
     let rename = tag_value(&b.tags, RUN_NAME_TAG)
         .filter(|n| !n.is_empty())
         .map(String::from);
-    s.store.log_batch(ws, id, b).await?;
+    if links.is_empty() {
+        s.store.log_batch(ws, id, b).await?;
+    } else {
+        let named: Vec<(String, &ModelMetricLink)> =
+            links.iter().map(|(f, l)| (f.clone(), l)).collect();
+        logged_model::model_metric_links(&named)?;
+        let links = links.into_iter().map(|(_, l)| l).collect();
+        s.store
+            .log_batch_with_model_metrics(ws, id, b, links)
+            .await?;
+    }
     if let Some(name) = rename {
         let u = RunUpdate {
             name: Some(name),
@@ -164,12 +214,16 @@ pub async fn log_metric(
         value: req.value,
         timestamp: req.timestamp,
         step: req.step,
+        model_id: req.model_id,
+        dataset_name: req.dataset_name,
+        dataset_digest: req.dataset_digest,
     };
+    let (metrics, links) = to_metrics(vec![m], now_ms())?;
     let b = LogBatch {
-        metrics: vec![to_metric(m, now_ms())],
+        metrics,
         ..LogBatch::default()
     };
-    log(&s, &ws, &id, b).await?;
+    log(&s, &ws, &id, b, links).await?;
     Ok(Json(Empty {}))
 }
 
@@ -186,7 +240,7 @@ pub async fn log_param(
         }],
         ..LogBatch::default()
     };
-    log(&s, &ws, &id, b).await?;
+    log(&s, &ws, &id, b, Vec::new()).await?;
     Ok(Json(Empty {}))
 }
 
@@ -203,7 +257,7 @@ pub async fn set_tag(
         }],
         ..LogBatch::default()
     };
-    log(&s, &ws, &id, b).await?;
+    log(&s, &ws, &id, b, Vec::new()).await?;
     Ok(Json(Empty {}))
 }
 
@@ -238,10 +292,13 @@ pub async fn log_batch(
     Workspace(ws): Workspace,
     MlflowJson(req): MlflowJson<views::LogBatch>,
 ) -> MlflowResult<Json<Empty>> {
-    let id = run_id(&req.run)?;
-    let now = now_ms();
+    let id = run_id(&RunRef {
+        run_id: req.run_id,
+        run_uuid: req.run_uuid,
+    })?;
+    let (metrics, links) = to_metrics(req.metrics, now_ms())?;
     let b = LogBatch {
-        metrics: req.metrics.into_iter().map(|m| to_metric(m, now)).collect(),
+        metrics,
         params: req
             .params
             .into_iter()
@@ -252,7 +309,7 @@ pub async fn log_batch(
             .collect(),
         tags: views::to_tags(req.tags),
     };
-    log(&s, &ws, &id, b).await?;
+    log(&s, &ws, &id, b, links).await?;
     Ok(Json(Empty {}))
 }
 

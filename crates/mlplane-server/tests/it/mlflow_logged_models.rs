@@ -305,3 +305,157 @@ async fn hostile_model_ids_and_paths_are_refused() {
         .await;
     assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
 }
+
+#[tokio::test]
+async fn metrics_logged_with_a_model_id_show_on_the_model_and_drive_its_search() {
+    let app = TestApp::new().await;
+    let (exp, a) = create_model(&app, "a").await;
+    let run = a["info"]["source_run_id"]
+        .as_str()
+        .expect("run")
+        .to_string();
+    let a = a["info"]["model_id"].as_str().expect("id").to_string();
+    let b = app
+        .ok(
+            "POST",
+            &format!("{API}/logged-models"),
+            Some(json!({"experiment_id": exp, "name": "b"})),
+        )
+        .await["model"]["info"]["model_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.ok(
+        "POST",
+        &format!("{API}/runs/log-batch"),
+        Some(json!({"run_id": run, "metrics": [
+            {"key": "acc", "value": 0.9, "timestamp": 10, "step": 1, "model_id": a,
+             "dataset_name": "eval", "dataset_digest": "d1"},
+            {"key": "acc", "value": "NaN", "timestamp": 11, "step": 2, "model_id": a},
+            {"key": "plain", "value": 1.0, "timestamp": 10, "step": 1},
+        ]})),
+    )
+    .await;
+    app.ok(
+        "POST",
+        &format!("{API}/runs/log-metric"),
+        Some(
+            json!({"run_id": run, "key": "acc", "value": 0.4, "timestamp": 10, "step": 1,
+                    "model_id": b}),
+        ),
+    )
+    .await;
+    let got = app
+        .ok("GET", &format!("{API}/logged-models/{a}"), None)
+        .await;
+    assert_eq!(
+        got["model"]["data"]["metrics"],
+        json!([
+            {"key": "acc", "value": 0.9, "timestamp": 10, "step": 1, "run_id": run,
+             "model_id": a, "dataset_name": "eval", "dataset_digest": "d1"},
+            {"key": "acc", "value": "NaN", "timestamp": 11, "step": 2, "run_id": run,
+             "model_id": a},
+        ])
+    );
+    // The run holds every metric, linked or not.
+    let r = app
+        .ok("GET", &format!("{API}/runs/get?run_id={run}"), None)
+        .await;
+    let keys: Vec<&str> = r["run"]["data"]["metrics"]
+        .as_array()
+        .expect("metrics")
+        .iter()
+        .filter_map(|m| m["key"].as_str())
+        .collect();
+    assert_eq!(keys, ["acc", "plain"]);
+
+    let search = |body: Value| {
+        let app = &app;
+        async move {
+            let v = app
+                .ok("POST", &format!("{API}/logged-models/search"), Some(body))
+                .await;
+            v["models"]
+                .as_array()
+                .expect("models")
+                .iter()
+                .map(|m| m["info"]["name"].as_str().expect("name").to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        search(json!({"experiment_ids": [exp], "filter": "metrics.acc > 0.5"})).await,
+        ["a"]
+    );
+    assert_eq!(
+        search(
+            json!({"experiment_ids": [exp], "filter": "metrics.acc < 0.5",
+                      "order_by": [{"field_name": "name"}]})
+        )
+        .await,
+        ["b"]
+    );
+    assert_eq!(
+        search(json!({"experiment_ids": [exp],
+                      "order_by": [{"field_name": "metrics.acc", "ascending": false,
+                                    "dataset_name": "eval"}]}))
+        .await,
+        ["a", "b"]
+    );
+    assert_eq!(
+        search(json!({"experiment_ids": [exp],
+                      "datasets": [{"dataset_name": "eval", "dataset_digest": "d1"}]}))
+        .await,
+        ["a"]
+    );
+    assert!(
+        search(
+            json!({"experiment_ids": [exp], "filter": "metrics.acc < 0.5",
+                      "datasets": [{"dataset_name": "eval"}]})
+        )
+        .await
+        .is_empty()
+    );
+
+    // Bad input is refused and changes nothing.
+    for (body, status, code) in [
+        (
+            json!({"run_id": run, "key": "acc", "value": 1.0, "model_id": "m-0123456789abcdef0123456789abcdef"}),
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+        ),
+        (
+            json!({"run_id": run, "key": "acc", "value": 1.0, "model_id": "../etc"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+        (
+            json!({"run_id": run, "key": "acc", "value": 1.0, "model_id": a, "dataset_digest": "d"}),
+            400,
+            "INVALID_PARAMETER_VALUE",
+        ),
+    ] {
+        let (s, v) = app
+            .call("POST", &format!("{API}/runs/log-metric"), Some(body))
+            .await;
+        assert_mlflow_error(s, &v, status, code);
+    }
+    let h = app
+        .ok(
+            "GET",
+            &format!("{API}/metrics/get-history?run_id={run}&metric_key=acc"),
+            None,
+        )
+        .await;
+    assert_eq!(h["metrics"].as_array().map(Vec::len), Some(3));
+    for body in [
+        json!({"experiment_ids": [exp], "datasets": [{"dataset_digest": "d1"}]}),
+        json!({"experiment_ids": [exp], "order_by": [{"field_name": "params.alpha"}]}),
+        json!({"experiment_ids": [exp], "filter": "metrics.acc LIKE '1'"}),
+    ] {
+        let (s, v) = app
+            .call("POST", &format!("{API}/logged-models/search"), Some(body))
+            .await;
+        assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
+    }
+}

@@ -1,5 +1,5 @@
-//! MLflow 3 logged models on PostgreSQL: model rows, params, tags and artifact records, and
-//! the [`LoggedModelStore`] wiring of [`PgStore`].
+//! MLflow 3 logged models on PostgreSQL: model rows, params, tags, metrics and artifact
+//! records, and the [`LoggedModelStore`] wiring of [`PgStore`].
 //!
 //! Invariants:
 //! - a deleted model (`lifecycle_stage = 'deleted'`) is invisible to every method here;
@@ -7,7 +7,9 @@
 //!   in its workspace, so concurrent param writes of one model are serialized and a param
 //!   conflict check cannot race;
 //! - a model is created while its experiment is locked `FOR SHARE`, so the experiment cannot
-//!   be deleted in between.
+//!   be deleted in between;
+//! - model metrics are inserted inside their run batch's transaction, with every linked
+//!   model locked `FOR SHARE` (live, in the workspace) first.
 
 use super::PgStore;
 use super::artifacts::entry_row;
@@ -19,8 +21,9 @@ use crate::{Entity, LoggedModelStore, Result, StoreError};
 use async_trait::async_trait;
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
 use mlplane_core::{
-    ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, LifecycleStage, LoggedModel,
-    LoggedModelId, LoggedModelStatus, NewLoggedModel, Page, PageRequest, Param, Tag, WorkspaceName,
+    ArtifactEntry, ArtifactListing, ArtifactPath, Invalid, LifecycleStage, LogBatch, LoggedModel,
+    LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink, NewLoggedModel, Page,
+    PageRequest, Param, RunId, Tag, WorkspaceName,
 };
 use std::collections::HashMap;
 use tokio_postgres::Row;
@@ -29,7 +32,12 @@ const SELECT_MODEL: &str = "SELECT id, experiment_id, name, model_type, source_r
      status_message, created_at, updated_at, artifact_location FROM logged_models \
      WHERE id = $1 AND workspace = $2 AND lifecycle_stage = 'active'";
 
-fn model_from_row(row: &Row, params: Vec<Param>, tags: Vec<Tag>) -> Result<LoggedModel> {
+fn model_from_row(
+    row: &Row,
+    params: Vec<Param>,
+    tags: Vec<Tag>,
+    metrics: Vec<LoggedModelMetric>,
+) -> Result<LoggedModel> {
     let id: &str = col(row, 0)?;
     let status: &str = col(row, 5)?;
     let source: Option<&str> = col(row, 4)?;
@@ -45,6 +53,7 @@ fn model_from_row(row: &Row, params: Vec<Param>, tags: Vec<Tag>) -> Result<Logge
         status_message: col(row, 6)?,
         params,
         tags,
+        metrics,
         created_ms: col(row, 7)?,
         updated_ms: col(row, 8)?,
         artifact_location: col(row, 9)?,
@@ -87,6 +96,89 @@ async fn key_values(
     Ok((params, tags))
 }
 
+/// Metrics of the given models, by model id, each sorted by (key, timestamp, step, run).
+async fn metrics_of(db: Db<'_>, ids: &[String]) -> Result<HashMap<String, Vec<LoggedModelMetric>>> {
+    let rows = db
+        .query(
+            "SELECT model_id, key, value, ts, step, run_id, dataset_name, dataset_digest
+             FROM logged_model_metrics WHERE model_id = ANY($1)
+             ORDER BY model_id, key, ts, step, run_id",
+            &[&ids],
+        )
+        .await?;
+    let mut out: HashMap<String, Vec<LoggedModelMetric>> = HashMap::new();
+    for r in &rows {
+        out.entry(col(r, 0)?).or_default().push(LoggedModelMetric {
+            key: col(r, 1)?,
+            value: col(r, 2)?,
+            timestamp: col(r, 3)?,
+            step: col(r, 4)?,
+            run_id: parse_run_id(col(r, 5)?)?,
+            dataset_name: col(r, 6)?,
+            dataset_digest: col(r, 7)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Inserts run `run`'s metrics linked to models, inside the caller's transaction, after
+/// locking every linked model `FOR SHARE`; a model missing in `ws` is `NotFound`.
+pub(super) async fn insert_model_metrics(
+    db: Db<'_>,
+    ws: &WorkspaceName,
+    run: &RunId,
+    links: &[ModelMetricLink],
+) -> Result<()> {
+    let mut ids: Vec<&str> = links.iter().map(|l| l.model_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = db
+        .query(
+            "SELECT id FROM logged_models
+             WHERE id = ANY($1) AND workspace = $2 AND lifecycle_stage = 'active'
+             ORDER BY id FOR SHARE",
+            &[&ids, &ws.as_str()],
+        )
+        .await?;
+    let found = found
+        .iter()
+        .map(|r| col::<String>(r, 0))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
+        return Err(not_found(db, ws, Entity::LoggedModel, missing).await);
+    }
+    let model: Vec<&str> = links.iter().map(|l| l.model_id.as_str()).collect();
+    let key: Vec<&str> = links.iter().map(|l| l.metric.key.as_str()).collect();
+    let ts: Vec<i64> = links.iter().map(|l| l.metric.timestamp).collect();
+    let step: Vec<i64> = links.iter().map(|l| l.metric.step).collect();
+    let value: Vec<f64> = links.iter().map(|l| l.metric.value).collect();
+    let dataset_name: Vec<Option<&str>> = links.iter().map(|l| l.dataset_name.as_deref()).collect();
+    let dataset_digest: Vec<Option<&str>> =
+        links.iter().map(|l| l.dataset_digest.as_deref()).collect();
+    // Rows in the order given, so of two rows with one key in this batch the first wins.
+    db.execute(
+        "INSERT INTO logged_model_metrics
+             (model_id, key, ts, step, run_id, value, dataset_name, dataset_digest)
+         SELECT m, k, t, s, $8, v, dn, dd
+         FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::float8[],
+                     $6::text[], $7::text[]) WITH ORDINALITY AS b(m, k, t, s, v, dn, dd, n)
+         ORDER BY n
+         ON CONFLICT (model_id, key, ts, step, run_id) DO NOTHING",
+        &[
+            &model,
+            &key,
+            &ts,
+            &step,
+            &value,
+            &dataset_name,
+            &dataset_digest,
+            &run.as_str(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn get_in(db: Db<'_>, ws: &WorkspaceName, id: &LoggedModelId) -> Result<LoggedModel> {
     let row = db
         .query_opt(SELECT_MODEL, &[&id.as_str(), &ws.as_str()])
@@ -96,10 +188,12 @@ async fn get_in(db: Db<'_>, ws: &WorkspaceName, id: &LoggedModelId) -> Result<Lo
     };
     let ids = vec![id.as_str().to_string()];
     let (mut params, mut tags) = key_values(db, &ids).await?;
+    let mut metrics = metrics_of(db, &ids).await?;
     model_from_row(
         &row,
         params.remove(id.as_str()).unwrap_or_default(),
         tags.remove(id.as_str()).unwrap_or_default(),
+        metrics.remove(id.as_str()).unwrap_or_default(),
     )
 }
 
@@ -351,6 +445,7 @@ impl PgStore {
             .map(|r| col::<String>(r, 0))
             .collect::<Result<Vec<_>>>()?;
         let (mut params, mut tags) = key_values(db, &ids).await?;
+        let mut metrics = metrics_of(db, &ids).await?;
         tx.commit().await?;
         let models = rows
             .iter()
@@ -360,6 +455,7 @@ impl PgStore {
                     r,
                     params.remove(id).unwrap_or_default(),
                     tags.remove(id).unwrap_or_default(),
+                    metrics.remove(id).unwrap_or_default(),
                 )
             })
             .collect::<Result<Vec<_>>>()?;
@@ -538,6 +634,20 @@ impl LoggedModelStore for PgStore {
     ) -> Result<Page<LoggedModel>> {
         self.timed("search_logged_models", self.lm_search(ws, q, page))
             .await
+    }
+
+    async fn log_batch_with_model_metrics(
+        &self,
+        ws: &WorkspaceName,
+        run: &RunId,
+        batch: LogBatch,
+        links: Vec<ModelMetricLink>,
+    ) -> Result<()> {
+        self.timed(
+            "log_batch_with_model_metrics",
+            self.batch_log(ws, run, batch, &links),
+        )
+        .await
     }
 
     async fn record_model_artifact(

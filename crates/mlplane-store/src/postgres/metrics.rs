@@ -6,7 +6,8 @@
 //! tags, the creation of missing series and a batch number. The second carries the points
 //! (one `INSERT .. SELECT FROM unnest(..)`), the series summaries (one
 //! `UPDATE .. FROM unnest(..)` merging the batch's summary into the stored one) and
-//! `COMMIT`. Series rows are locked only in that last flight, so concurrent batches into
+//! `COMMIT`. A batch with metrics linked to logged models makes one more round trip between
+//! the two, locking the models and inserting their metrics. Series rows are locked only in that last flight, so concurrent batches into
 //! one series insert their points in parallel and queue only for the short summary update.
 //!
 //! History reads follow the `metrics` primary key, which is history order, and stop after
@@ -37,8 +38,8 @@ use futures::TryStreamExt;
 use mlplane_core::downsample::{Downsampler, interval_positions};
 use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
-    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId,
-    WorkspaceName,
+    Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, ModelMetricLink, Page,
+    PageRequest, RunId, WorkspaceName,
 };
 use std::collections::HashMap;
 use std::future::Future;
@@ -274,6 +275,7 @@ impl PgStore {
         ws: &WorkspaceName,
         id: &RunId,
         b: LogBatch,
+        models: &[ModelMetricLink],
     ) -> Result<()> {
         let conn = self.pool.get().await?;
         let tx = conn.tx();
@@ -366,6 +368,12 @@ impl PgStore {
         }
         tags_in?;
         created?;
+        if !models.is_empty()
+            && let Err(e) = super::logged_models::insert_model_metrics(db, ws, id, models).await
+        {
+            tx.rollback().await?;
+            return Err(e);
+        }
         let (Some(series), Some(batch_no)) = (series?, batch_no?) else {
             return tx.commit().await;
         };

@@ -279,7 +279,8 @@ impl MetadataStore for PgStore {
     }
 
     async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()> {
-        self.timed("log_batch", self.batch_log(ws, id, b)).await
+        self.timed("log_batch", self.batch_log(ws, id, b, &[]))
+            .await
     }
 
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {

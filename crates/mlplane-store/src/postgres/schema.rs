@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, V6),
     (8, V8),
     (9, V9),
+    (10, V10),
     (11, V11),
 ];
 
@@ -451,6 +452,23 @@ async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
 const V9: &str = r#"
 ALTER TABLE metric_series ADD COLUMN unique_steps BOOLEAN NOT NULL DEFAULT true;
 UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
+
+/// Version 10: metrics of MLflow 3 logged models, run metrics logged with a `model_id`.
+/// Keyed like MLflow's `logged_model_metrics` (model, key, timestamp, step, run); `float8`
+/// keeps NaN and infinities.
+const V10: &str = r#"
+CREATE TABLE logged_model_metrics (
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models(id),
+    key TEXT COLLATE "C" NOT NULL,
+    ts BIGINT NOT NULL,
+    step BIGINT NOT NULL,
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs(id),
+    value DOUBLE PRECISION NOT NULL,
+    dataset_name TEXT,
+    dataset_digest TEXT,
+    PRIMARY KEY (model_id, key, ts, step, run_id)
+);
 "#;
 
 /// Version 11: identities and grants (users, service principals, API tokens stored as the

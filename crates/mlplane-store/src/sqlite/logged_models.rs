@@ -1,12 +1,14 @@
-//! SQL for MLflow 3 logged models on SQLite: the model rows, their params and tags, and
-//! their artifact records.
+//! SQL for MLflow 3 logged models on SQLite: the model rows, their params, tags and metrics,
+//! and their artifact records.
 //!
 //! Invariants:
 //! - a deleted model (`lifecycle_stage = 'deleted'`) is invisible to every function here;
 //! - every write first resolves the live model in its workspace, so a write to a model of
 //!   another workspace is `NotFound`;
 //! - params are checked for conflicts before any is written (all or nothing, inside the
-//!   writer's savepoint).
+//!   writer's savepoint);
+//! - model metrics are written in the savepoint of their run batch, after every linked
+//!   model was found live in the workspace.
 
 use super::Db;
 use super::files::{artifact_row, to_entry};
@@ -17,8 +19,9 @@ use crate::rules::{dir_range, group_listing};
 use crate::{Entity, Result, StoreError};
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
 use mlplane_core::{
-    ArtifactEntry, ArtifactListing, ArtifactPath, ExperimentId, LifecycleStage, LoggedModel,
-    LoggedModelId, LoggedModelStatus, NewLoggedModel, Param, RunId, Tag, WorkspaceName,
+    ArtifactEntry, ArtifactListing, ArtifactPath, ExperimentId, LifecycleStage, LogBatch,
+    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink,
+    NewLoggedModel, Param, RunId, Tag, WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -66,6 +69,52 @@ fn key_values(conn: &Connection, table: &str, id: &str) -> Result<Vec<(String, S
         .db()
 }
 
+type MetricRow = (
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn metrics_of(conn: &Connection, id: &str) -> Result<Vec<LoggedModelMetric>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT key, value_bits, ts, step, run_id, dataset_name, dataset_digest
+             FROM logged_model_metrics WHERE model_id = ?1 ORDER BY key, ts, step, run_id",
+        )
+        .db()?
+        .query_map([id], |r| -> rusqlite::Result<MetricRow> {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    rows.into_iter()
+        .map(|(key, bits, ts, step, run, dataset_name, dataset_digest)| {
+            Ok(LoggedModelMetric {
+                key,
+                value: f64::from_bits(bits as u64),
+                timestamp: ts,
+                step,
+                run_id: RunId::parse(&run).map_err(|_| corrupt("run id", &run))?,
+                dataset_name,
+                dataset_digest,
+            })
+        })
+        .collect()
+}
+
 fn to_model(conn: &Connection, row: ModelRow) -> Result<LoggedModel> {
     let (id, exp, name, model_type, source, status, status_message, created, updated, loc) = row;
     let params = key_values(conn, "params", &id)?
@@ -76,6 +125,7 @@ fn to_model(conn: &Connection, row: ModelRow) -> Result<LoggedModel> {
         .into_iter()
         .map(|(key, value)| Tag { key, value })
         .collect();
+    let metrics = metrics_of(conn, &id)?;
     Ok(LoggedModel {
         id: LoggedModelId::parse(&id).map_err(|_| corrupt("logged model id", &id))?,
         experiment_id: ExperimentId(exp),
@@ -89,6 +139,7 @@ fn to_model(conn: &Connection, row: ModelRow) -> Result<LoggedModel> {
         status_message,
         params,
         tags,
+        metrics,
         created_ms: created,
         updated_ms: updated,
         artifact_location: loc,
@@ -303,6 +354,43 @@ pub(crate) fn delete_tag(
         ));
     }
     touch(conn, id)
+}
+
+/// Logs `b` to the run and each of `links` to its model, in the caller's savepoint.
+pub(crate) fn log_batch_with_models(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    run: &RunId,
+    b: &LogBatch,
+    links: &[ModelMetricLink],
+) -> Result<()> {
+    super::metrics::log_batch(conn, ws, run, b)?;
+    let mut checked: Vec<&LoggedModelId> = Vec::new();
+    for l in links {
+        if !checked.contains(&&l.model_id) {
+            require(conn, ws, &l.model_id)?;
+            checked.push(&l.model_id);
+        }
+        let m = &l.metric;
+        conn.prepare_cached(
+            "INSERT INTO logged_model_metrics (model_id, key, ts, step, run_id, value_bits,
+             dataset_name, dataset_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (model_id, key, ts, step, run_id) DO NOTHING",
+        )
+        .db()?
+        .execute(params![
+            l.model_id.as_str(),
+            m.key,
+            m.timestamp,
+            m.step,
+            run.as_str(),
+            m.value.to_bits() as i64,
+            l.dataset_name,
+            l.dataset_digest,
+        ])
+        .db()?;
+    }
+    Ok(())
 }
 
 /// Every live model of the given experiments of `ws`.

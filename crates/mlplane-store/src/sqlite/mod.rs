@@ -12,6 +12,15 @@
 //! crash of the process (kill -9); `synchronous=FULL` (option `sync_full`) also survives
 //! power loss at some cost in throughput.
 //!
+//! Checkpoints (copying committed WAL frames back into the database file and syncing it)
+//! run on a checkpointer thread with a connection of its own, not inside the writer's
+//! commit: the writer's WAL hook only nudges it once [`CHECKPOINT_FRAMES`] frames were added
+//! since the last nudge. It runs `PASSIVE` checkpoints, which
+//! never block the writer; only when the WAL has grown past [`RESTART_FRAMES`] under
+//! sustained writes does it run a `RESTART` checkpoint, which makes the writer wait once so
+//! the log can start over. A checkpoint moves data that is already durable in the WAL, so
+//! this changes no commit's durability.
+//!
 //! Invariants:
 //! - a caller is answered `Ok` only after the transaction holding its write committed;
 //! - only the writer thread writes;
@@ -35,7 +44,9 @@ mod store_impl;
 use crate::{OpTiming, Result, StoreError};
 use mlplane_core::TokenCodec;
 use rusqlite::{Connection, OpenFlags};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ffi::c_int;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -47,6 +58,12 @@ pub const MAX_GROUP: usize = 512;
 /// How long a commit group may keep taking queued jobs before it commits.
 const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
 const READERS: usize = 4;
+/// WAL frames (pages) past which the checkpointer makes the writer wait for a `RESTART`
+/// checkpoint so the log starts over (16,384 frames of 4 KiB = 64 MiB).
+const RESTART_FRAMES: i64 = 16_384;
+/// WAL frames added between two checkpoints (SQLite's automatic checkpoints ran at the same
+/// size; checkpointing more often copies hot pages over and over).
+const CHECKPOINT_FRAMES: c_int = 4000;
 
 type Completer = Box<dyn FnOnce(Option<String>) + Send>;
 /// A write job; given `None` it must not run and only reports failure.
@@ -120,14 +137,75 @@ impl<T> Db<T> for rusqlite::Result<T> {
     }
 }
 
+fn synchronous(sync_full: bool) -> &'static str {
+    if sync_full { "FULL" } else { "NORMAL" }
+}
+
+/// The writer connection: WAL, foreign keys, a large page cache, and no automatic
+/// checkpoints (the checkpointer thread runs them).
 fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10)).db()?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; \
-         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
-        if sync_full { "FULL" } else { "NORMAL" }
+         PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=0;",
+        synchronous(sync_full)
     ))
     .db()
+}
+
+/// The checkpointer's connection; it syncs the database file as the writer would.
+fn open_checkpointer(path: &Path, sync_full: bool) -> Result<Connection> {
+    let conn = Connection::open(path).db()?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).db()?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={}; PRAGMA wal_autocheckpoint=0;",
+        synchronous(sync_full)
+    ))
+    .db()?;
+    Ok(conn)
+}
+
+thread_local! {
+    /// On a writer thread: the nudge to its checkpointer and the WAL size (in frames) at the
+    /// last nudge.
+    static CHECKPOINTER: RefCell<Option<(mpsc::Sender<()>, c_int)>> = const { RefCell::new(None) };
+}
+
+/// The writer connection's WAL hook, called on the writer thread after each commit with the
+/// number of frames in the WAL: nudges the checkpointer once [`CHECKPOINT_FRAMES`] frames
+/// were added since the last nudge (the cadence of SQLite's own automatic checkpoints).
+fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
+    CHECKPOINTER.with(|c| {
+        if let Some((nudge, last)) = c.borrow_mut().as_mut() {
+            if frames < *last {
+                // The log started over.
+                *last = 0;
+            }
+            if frames - *last >= CHECKPOINT_FRAMES {
+                *last = frames;
+                let _ = nudge.send(());
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs a checkpoint each time the writer nudges it (nudges that pile up meanwhile count
+/// once), until the writer drops its sender.
+fn checkpoint_loop(conn: Connection, nudges: mpsc::Receiver<()>) {
+    while nudges.recv().is_ok() {
+        while nudges.try_recv().is_ok() {}
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        if let Err(e) = &frames {
+            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        }
+        if frames.is_ok_and(|n| n > RESTART_FRAMES)
+            && let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART);")
+        {
+            tracing::warn!(error = %e, "sqlite restart checkpoint failed");
+        }
+    }
+    let _ = conn.close();
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -189,6 +267,7 @@ impl SqliteStore {
             configure(&writer, sync_full)?;
             migrate(&mut writer)?;
             let key = ops::init(&writer)?;
+            let checkpointer = open_checkpointer(&path, sync_full)?;
             let mut readers = Vec::with_capacity(READERS);
             for _ in 0..READERS {
                 let c = Connection::open_with_flags(
@@ -210,7 +289,7 @@ impl SqliteStore {
                 conns: Mutex::new(readers),
                 permits: Arc::new(Semaphore::new(READERS)),
             };
-            Ok(Self::start(writer, Some(pool), key))
+            Ok(Self::start(writer, Some(checkpointer), Some(pool), key))
         })
         .await
         .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
@@ -222,14 +301,29 @@ impl SqliteStore {
         writer.execute_batch("PRAGMA foreign_keys=ON;").db()?;
         migrate(&mut writer)?;
         let key = ops::init(&writer)?;
-        Ok(Self::start(writer, None, key))
+        Ok(Self::start(writer, None, None, key))
     }
 
-    fn start(writer: Connection, readers: Option<ReadPool>, key: Vec<u8>) -> Self {
+    fn start(
+        writer: Connection,
+        checkpointer: Option<Connection>,
+        readers: Option<ReadPool>,
+        key: Vec<u8>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("mlplane-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx))
+            .spawn(move || {
+                let checkpoints = checkpointer.and_then(|conn| {
+                    let (nudge, nudges) = mpsc::channel::<()>();
+                    std::thread::Builder::new()
+                        .name("mlplane-sqlite-checkpoint".into())
+                        .spawn(move || checkpoint_loop(conn, nudges))
+                        .ok()
+                        .map(|h| (nudge, h))
+                });
+                writer_loop(writer, rx, checkpoints)
+            })
             .ok();
         Self {
             inner: Arc::new(Inner {
@@ -381,7 +475,17 @@ impl SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    checkpoints: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
+) {
+    // Without a checkpointer (in-memory databases) nothing needs checkpointing.
+    let (nudge, checkpointer) = checkpoints.unzip();
+    if let Some(n) = nudge {
+        CHECKPOINTER.with(|c| *c.borrow_mut() = Some((n, 0)));
+        conn.wal_hook(Some(wal_committed));
+    }
     while let Ok(first) = rx.recv() {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             first(None)(Some(e.to_string()));
@@ -409,7 +513,13 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             c(commit_error.clone());
         }
     }
-    // Channel closed: the store is shutting down. Fold the WAL back into the database.
+    // Channel closed: the store is shutting down. Stop the checkpointer, then fold the WAL
+    // back into the database.
+    conn.wal_hook(None);
+    CHECKPOINTER.with(|c| c.borrow_mut().take());
+    if let Some(h) = checkpointer {
+        let _ = h.join();
+    }
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
     let _ = conn.close();
 }

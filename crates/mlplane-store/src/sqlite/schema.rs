@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (9, V9),
+    (10, V10),
     (11, V11),
 ];
 
@@ -304,6 +305,23 @@ CREATE TABLE asset_files (
 const V9: &str = r#"
 ALTER TABLE metric_series ADD COLUMN unique_steps INTEGER NOT NULL DEFAULT 1;
 UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
+
+/// Version 10: metrics of MLflow 3 logged models, run metrics logged with a `model_id`.
+/// Keyed like MLflow's `logged_model_metrics` (model, key, timestamp, step, run); values are
+/// stored as their f64 bits so NaN, infinities and -0.0 round-trip.
+const V10: &str = r#"
+CREATE TABLE logged_model_metrics (
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    key TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    value_bits INTEGER NOT NULL,
+    dataset_name TEXT,
+    dataset_digest TEXT,
+    PRIMARY KEY (model_id, key, ts, step, run_id)
+) WITHOUT ROWID;
 "#;
 
 /// Version 11: identities and grants (users, service principals, API tokens stored as the

@@ -13,7 +13,9 @@ use mlplane_core::{
     LifecycleStage, LogBatch, LogChunk, MetricPoint, NewExperiment, NewRun, Page, PageRequest, Run,
     RunId, RunInfo, RunUpdate, Tag, ViewType, Workspace, WorkspaceName,
 };
-use mlplane_core::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel, Param};
+use mlplane_core::{
+    LoggedModel, LoggedModelId, LoggedModelStatus, ModelMetricLink, NewLoggedModel, Param,
+};
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
@@ -459,6 +461,20 @@ impl LoggedModelStore for SqliteStore {
         self.read("search_logged_models", move |c| {
             let models = logged_models::load(c, &ws, &q.experiment_ids)?;
             search_page(&codec, &ws, &q, &page, size, models)
+        })
+        .await
+    }
+
+    async fn log_batch_with_model_metrics(
+        &self,
+        ws: &WorkspaceName,
+        run: &RunId,
+        batch: LogBatch,
+        links: Vec<ModelMetricLink>,
+    ) -> Result<()> {
+        let (ws, run) = (ws.clone(), run.clone());
+        self.write("log_batch_with_model_metrics", move |c| {
+            logged_models::log_batch_with_models(c, &ws, &run, &batch, &links)
         })
         .await
     }

@@ -10,6 +10,7 @@
 //! - a check only uses the `MetadataStore` trait, so it holds for every engine;
 //! - both engines run exactly the same list of checks.
 
+mod checkpoints;
 mod contract;
 mod harness;
 mod migrations;
@@ -148,6 +149,8 @@ contract_tests! {
     logged_models::logged_models_need_a_live_experiment_and_a_run_of_the_workspace,
     logged_models::logged_model_params_are_immutable_and_tags_replaceable,
     logged_models::logged_model_search_filters_orders_and_pages,
+    logged_models::logged_model_metrics_come_from_run_batches_linked_to_the_model,
+    logged_models::logged_model_search_filters_and_orders_by_metrics,
     logged_models::logged_model_artifacts_are_recorded_listed_and_deleted,
     // jobs
     jobs::job_is_created_queued_with_its_run,

@@ -1,12 +1,14 @@
-//! Contract checks for MLflow 3 logged models and their artifact records.
+//! Contract checks for MLflow 3 logged models, their metrics and their artifact records.
 //!
 //! Invariants:
 //! - each check starts from a fresh store and asserts on variants, not messages.
 
 use super::*;
-use mlplane_core::logged_model::{ModelOrder, ModelOrderField};
+use mlplane_core::logged_model::{ModelDatasetFilter, ModelOrder, ModelOrderField};
 use mlplane_core::search::parse_logged_model_filter;
-use mlplane_core::{LoggedModel, LoggedModelId, LoggedModelStatus, NewLoggedModel};
+use mlplane_core::{
+    LoggedModel, LoggedModelId, LoggedModelStatus, ModelMetricLink, NewLoggedModel, RunId,
+};
 use mlplane_store::LoggedModelQuery;
 
 fn new_model(exp: ExperimentId, name: &str) -> NewLoggedModel {
@@ -26,7 +28,256 @@ fn query(exps: &[ExperimentId], filter: &str, order: Vec<ModelOrder>) -> LoggedM
         filter: parse_logged_model_filter(filter).expect("test filters parse"),
         filter_text: filter.into(),
         order,
+        datasets: Vec::new(),
     }
+}
+
+fn link(model: &LoggedModelId, m: &Metric, dataset: Option<(&str, &str)>) -> ModelMetricLink {
+    ModelMetricLink {
+        model_id: model.clone(),
+        metric: m.clone(),
+        dataset_name: dataset.map(|d| d.0.to_string()),
+        dataset_digest: dataset.map(|d| d.1.to_string()),
+    }
+}
+
+/// Logs `metrics` to `run`, each also to `model` on `dataset`.
+async fn log_to_model(
+    store: &Store,
+    run: &RunId,
+    model: &LoggedModelId,
+    metrics: Vec<Metric>,
+    dataset: Option<(&str, &str)>,
+) {
+    let links = metrics.iter().map(|m| link(model, m, dataset)).collect();
+    store
+        .log_batch_with_model_metrics(&default_ws(), run, metrics_batch(metrics), links)
+        .await
+        .expect("log batch with model metrics");
+}
+
+/// `(key, value bits, timestamp, step, dataset name)` of a model's metrics.
+async fn model_metrics(
+    store: &Store,
+    id: &LoggedModelId,
+) -> Vec<(String, u64, i64, i64, Option<String>)> {
+    store
+        .get_logged_model(&default_ws(), id)
+        .await
+        .expect("get model")
+        .metrics
+        .into_iter()
+        .map(|m| {
+            (
+                m.key,
+                m.value.to_bits(),
+                m.timestamp,
+                m.step,
+                m.dataset_name,
+            )
+        })
+        .collect()
+}
+
+pub async fn logged_model_metrics_come_from_run_batches_linked_to_the_model(store: Store) {
+    let ws = default_ws();
+    let run = fresh_run(&store).await;
+    let model = store
+        .create_logged_model(&ws, new_model(run.info.experiment_id, "clf"))
+        .await
+        .expect("create");
+    assert!(model.metrics.is_empty());
+    let acc = metric("acc", 0, 10, 0.5);
+    let nan = metric("acc", 1, 20, f64::NAN);
+    let loss = metric("loss", 0, 10, 1.0);
+    let mut batch = metrics_batch(vec![acc.clone(), nan.clone(), loss.clone()]);
+    batch.params = vec![param("lr", "0.1")];
+    let links = vec![
+        link(&model.id, &acc, Some(("eval", "d1"))),
+        link(&model.id, &nan, Some(("eval", "d1"))),
+        link(&model.id, &loss, None),
+    ];
+    store
+        .log_batch_with_model_metrics(&ws, &run.info.id, batch, links)
+        .await
+        .expect("log");
+    let eval = Some("eval".to_string());
+    let want = vec![
+        ("acc".to_string(), 0.5f64.to_bits(), 10, 0, eval.clone()),
+        ("acc".to_string(), f64::NAN.to_bits(), 20, 1, eval.clone()),
+        ("loss".to_string(), 1.0f64.to_bits(), 10, 0, None),
+    ];
+    assert_eq!(model_metrics(&store, &model.id).await, want);
+    let got = store.get_logged_model(&ws, &model.id).await.expect("get");
+    assert!(got.metrics.iter().all(|m| m.run_id == run.info.id));
+    assert_eq!(got.metrics[0].dataset_digest.as_deref(), Some("d1"));
+    // The run got the whole batch as a plain log_batch would.
+    let r = store.get_run(&ws, &run.info.id).await.expect("run");
+    assert_eq!(r.params, vec![param("lr", "0.1")]);
+    let history = store
+        .metric_history(&ws, &run.info.id, "acc", &page(0, None))
+        .await
+        .expect("history");
+    assert_eq!(history.items.len(), 2);
+    // The same (key, timestamp, step, run) again keeps the model's first value.
+    log_to_model(
+        &store,
+        &run.info.id,
+        &model.id,
+        vec![metric("acc", 0, 10, 0.7)],
+        None,
+    )
+    .await;
+    assert_eq!(model_metrics(&store, &model.id).await, want);
+    // A missing, deleted or foreign model refuses the whole batch.
+    let before = store
+        .metric_history(&ws, &run.info.id, "acc", &page(0, None))
+        .await
+        .expect("history")
+        .items
+        .len();
+    let gone = store
+        .create_logged_model(&ws, new_model(run.info.experiment_id, "gone"))
+        .await
+        .expect("create");
+    store
+        .delete_logged_model(&ws, &gone.id)
+        .await
+        .expect("delete");
+    let team = super::ws("team-b");
+    store.create_workspace(&team, "").await.expect("ws");
+    let team_exp = create_exp(&store, &team, "e").await;
+    let foreign = store
+        .create_logged_model(&team, new_model(team_exp.id, "theirs"))
+        .await
+        .expect("create");
+    for id in [LoggedModelId::generate(), gone.id, foreign.id] {
+        let m = metric("acc", 5, 50, 0.9);
+        let mut batch = metrics_batch(vec![m.clone()]);
+        batch.params = vec![param("new", "x")];
+        expect_not_found(
+            store
+                .log_batch_with_model_metrics(&ws, &run.info.id, batch, vec![link(&id, &m, None)])
+                .await,
+            Entity::LoggedModel,
+        );
+    }
+    let after = store
+        .metric_history(&ws, &run.info.id, "acc", &page(0, None))
+        .await
+        .expect("history");
+    assert_eq!(after.items.len(), before);
+    let r = store.get_run(&ws, &run.info.id).await.expect("run");
+    assert_eq!(r.params, vec![param("lr", "0.1")]);
+}
+
+pub async fn logged_model_search_filters_and_orders_by_metrics(store: Store) {
+    let ws = default_ws();
+    let run = fresh_run(&store).await;
+    let exp = run.info.experiment_id;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "none"] {
+        let m = store
+            .create_logged_model(&ws, new_model(exp, name))
+            .await
+            .expect("create");
+        ids.push(m.id);
+    }
+    // a: latest acc 0.2 (an older 0.95); b: 0.8 on eval, 0.1 on train (later); c: 0.6.
+    log_to_model(
+        &store,
+        &run.info.id,
+        &ids[0],
+        vec![metric("acc", 0, 1, 0.95)],
+        None,
+    )
+    .await;
+    log_to_model(
+        &store,
+        &run.info.id,
+        &ids[0],
+        vec![metric("acc", 1, 2, 0.2)],
+        None,
+    )
+    .await;
+    log_to_model(
+        &store,
+        &run.info.id,
+        &ids[1],
+        vec![metric("acc", 0, 1, 0.8)],
+        Some(("eval", "d1")),
+    )
+    .await;
+    log_to_model(
+        &store,
+        &run.info.id,
+        &ids[1],
+        vec![metric("acc", 0, 3, 0.1)],
+        Some(("train", "d2")),
+    )
+    .await;
+    log_to_model(
+        &store,
+        &run.info.id,
+        &ids[2],
+        vec![metric("acc", 0, 1, 0.6)],
+        Some(("eval", "d1")),
+    )
+    .await;
+    let by_acc = |ascending, dataset: Option<&str>| {
+        vec![ModelOrder {
+            field: ModelOrderField::Metric {
+                key: "acc".into(),
+                dataset_name: dataset.map(String::from),
+                dataset_digest: None,
+            },
+            ascending,
+        }]
+    };
+    // Any stored value may match a clause.
+    assert_eq!(
+        names(
+            &store,
+            &query(
+                &[exp],
+                "metrics.acc > 0.7",
+                vec![ModelOrder {
+                    field: ModelOrderField::Name,
+                    ascending: true
+                }]
+            )
+        )
+        .await,
+        ["a", "b"]
+    );
+    // Ordered by the latest value; models without the metric last in both directions.
+    assert_eq!(
+        names(&store, &query(&[exp], "", by_acc(false, None))).await,
+        ["c", "a", "b", "none"]
+    );
+    assert_eq!(
+        names(&store, &query(&[exp], "", by_acc(true, None))).await,
+        ["b", "a", "c", "none"]
+    );
+    // On "eval" only b and c have acc; a and "none" follow in some order of their own.
+    let on_eval = names(&store, &query(&[exp], "", by_acc(false, Some("eval")))).await;
+    assert_eq!(on_eval[..2], ["b", "c"]);
+    assert_eq!(on_eval.len(), 4);
+    // A datasets restriction applies to metric clauses, and without them to the model.
+    let mut q = query(&[exp], "metrics.acc < 0.7", by_acc(true, Some("eval")));
+    q.datasets = vec![ModelDatasetFilter {
+        name: "eval".into(),
+        digest: None,
+    }];
+    assert_eq!(names(&store, &q).await, ["c"]);
+    let mut q = query(&[exp], "", by_acc(true, Some("eval")));
+    q.datasets = vec![ModelDatasetFilter {
+        name: "train".into(),
+        digest: Some("d2".into()),
+    }];
+    assert_eq!(names(&store, &q).await, ["b"]);
+    q.datasets[0].digest = Some("other".into());
+    assert!(names(&store, &q).await.is_empty());
 }
 
 async fn names(store: &Store, q: &LoggedModelQuery) -> Vec<String> {
