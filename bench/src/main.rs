@@ -158,6 +158,10 @@ async fn run(mut args: Args) -> Result<()> {
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(64)
+        // uvicorn (mlflow's server) closes keep-alive connections idle for 5 s; a pooled
+        // connection reused just as it closes fails with a broken pipe (seen after the
+        // local copies timed between artifact transfers), so idle ones are dropped sooner.
+        .pool_idle_timeout(Duration::from_secs(4))
         .timeout(Duration::from_secs(600))
         .build()
         .context("build the HTTP client")?;

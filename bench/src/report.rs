@@ -287,9 +287,7 @@ impl Report {
                 faster(f, p),
                 1.0,
             ));
-            let share = |a: Option<&ArtifactResult>| {
-                a.map(|a| (pick(a) / copy(a), copy(a)))
-            };
+            let share = |a: Option<&ArtifactResult>| a.map(|a| (pick(a) / copy(a), copy(a)));
             let (fs, ps) = (share(fa), share(pa));
             let cell = |x: Option<(f64, f64)>| {
                 x.map_or("n/a".into(), |(r, cp)| {

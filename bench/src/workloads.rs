@@ -502,7 +502,13 @@ async fn transfers(
     for i in 0..reps {
         let copy_first = i % 2 == 0;
         if copy_first {
-            synced.push(copy_once(blob, scratch, &format!("copy-fsync-{i}"), true, kept)?);
+            synced.push(copy_once(
+                blob,
+                scratch,
+                &format!("copy-fsync-{i}"),
+                true,
+                kept,
+            )?);
         }
         let url = ctx
             .api
@@ -530,7 +536,13 @@ async fn transfers(
             bail!("PUT {url}: HTTP {status}: {}", crate::api::clip(&text));
         }
         if !copy_first {
-            synced.push(copy_once(blob, scratch, &format!("copy-fsync-{i}"), true, kept)?);
+            synced.push(copy_once(
+                blob,
+                scratch,
+                &format!("copy-fsync-{i}"),
+                true,
+                kept,
+            )?);
         }
     }
     let upload = Timed::from(ups, blob.len, up_cpu.0, up_cpu.1);

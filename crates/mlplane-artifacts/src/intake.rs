@@ -229,7 +229,10 @@ mod tests {
             let mut all = Vec::new();
             loop {
                 let mut mem = vec![0u8; room];
-                let n = b.fill(&mut mem).await.expect("in-memory stream never fails");
+                let n = b
+                    .fill(&mut mem)
+                    .await
+                    .expect("in-memory stream never fails");
                 all.extend_from_slice(&mem[..n]);
                 if n < room {
                     break;

@@ -19,6 +19,10 @@
 //! - memory per transfer is bounded: an upload holds two blocks of `WRITE_BLOCK` bytes (one
 //!   being written, one being filled), a download two mapped windows of `READ_CHUNK` bytes
 //!   (one handed out, one mapped ahead);
+//! - an upload's whole `DIRECT_ALIGN` units are written with `O_DIRECT` from aligned block
+//!   memory where the filesystem allows it, the rest through the page cache; both handles
+//!   name the same staging inode (checked when the second is opened), so the final
+//!   `fdatasync` covers every byte before the rename publishes it;
 //! - downloads memory-map the published file window by window; this relies on published
 //!   files never being truncated or rewritten in place, which holds for everything mlplane
 //!   does (uploads rename a new inode over the key, deletes unlink). A process outside

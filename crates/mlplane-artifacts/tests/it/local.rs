@@ -158,7 +158,11 @@ async fn a_store_where_direct_io_is_refused_still_round_trips() {
     support::assert_generated(&store, &k, len, 9).await;
 
     let failed = store
-        .put_stream(&key("shm/broken.bin"), support::failing_after(3 * MIB, 9), u64::MAX)
+        .put_stream(
+            &key("shm/broken.bin"),
+            support::failing_after(3 * MIB, 9),
+            u64::MAX,
+        )
         .await;
     assert!(matches!(failed, Err(ArtifactError::Body(_))), "{failed:?}");
     assert!(matches!(
