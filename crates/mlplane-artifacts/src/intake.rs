@@ -1,6 +1,5 @@
 //! Turns a client's upload stream into fixed-size blocks, counting (and optionally hashing)
-//! on the way: blocks it allocates ([`Blocks::next_block`]) or memory the caller brings
-//! ([`Blocks::fill`]).
+//! on the way.
 //!
 //! Invariants:
 //! - every byte the stream yields is counted (and, for [`Blocks::hashing`], hashed) exactly
@@ -8,7 +7,6 @@
 //! - the running size never passes `max_bytes` unnoticed: the chunk that crosses it makes
 //!   [`Blocks::next_block`] fail with `TooLarge` before any of it is handed out;
 //! - every block has exactly `block` bytes except the last, which has 1..=`block` bytes;
-//!   likewise [`Blocks::fill`] fills the caller's memory completely except at the end;
 //! - [`Blocks::next_block`] is cancel-safe: its only await point is the body's `next()`,
 //!   and all state lives in `self`, so a `select!` may drop it and call it again;
 //! - at most one block plus one incoming chunk is held in memory (plus whatever the caller
@@ -92,55 +90,34 @@ where
             if self.done {
                 return Ok((!self.buf.is_empty()).then(|| self.take_buf()));
             }
-            self.read_chunk().await?;
+            match self.body.next().await {
+                None => self.done = true,
+                Some(Err(e)) => return Err(ArtifactError::Body(e.to_string())),
+                Some(Ok(chunk)) => {
+                    self.size = self.size.saturating_add(chunk.len() as u64);
+                    if self.size > self.max_bytes {
+                        return Err(ArtifactError::TooLarge {
+                            limit: self.max_bytes,
+                        });
+                    }
+                    if let Some(h) = &mut self.hasher {
+                        h.update(&chunk);
+                    }
+                    if !chunk.is_empty() {
+                        self.pending = Some(chunk);
+                    }
+                }
+            }
         }
     }
 
-    /// Copies the stream's next bytes into `room` until it is full or the stream ends, and
-    /// returns how many were copied (fewer than `room.len()` only at the end of the stream).
-    ///
-    /// For callers that bring their own (e.g. aligned) block memory; `block` is then unused.
-    /// Not cancel-safe: bytes copied before a cancelled call are only in `room`.
-    pub(crate) async fn fill(&mut self, room: &mut [u8]) -> Result<usize> {
-        let mut filled = 0;
-        loop {
-            if let Some(mut chunk) = self.pending.take() {
-                let n = chunk.len().min(room.len() - filled);
-                room[filled..filled + n].copy_from_slice(&chunk[..n]);
-                filled += n;
-                chunk.advance(n);
-                if !chunk.is_empty() {
-                    self.pending = Some(chunk);
-                }
-            }
-            if filled == room.len() || self.done {
-                return Ok(filled);
-            }
-            self.read_chunk().await?;
+    /// Hands back the memory of a block that was consumed, to fill the next block without a
+    /// fresh allocation (fresh memory costs a page fault per page when first written).
+    pub(crate) fn recycle(&mut self, mut spare: BytesMut) {
+        if self.buf.capacity() == 0 && spare.capacity() >= self.block {
+            spare.clear();
+            self.buf = spare;
         }
-    }
-
-    /// Reads the body's next chunk into `pending` (counted and hashed), or marks the end.
-    async fn read_chunk(&mut self) -> Result<()> {
-        match self.body.next().await {
-            None => self.done = true,
-            Some(Err(e)) => return Err(ArtifactError::Body(e.to_string())),
-            Some(Ok(chunk)) => {
-                self.size = self.size.saturating_add(chunk.len() as u64);
-                if self.size > self.max_bytes {
-                    return Err(ArtifactError::TooLarge {
-                        limit: self.max_bytes,
-                    });
-                }
-                if let Some(h) = &mut self.hasher {
-                    h.update(&chunk);
-                }
-                if !chunk.is_empty() {
-                    self.pending = Some(chunk);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// Size of everything read so far, and its lowercase hex sha256 if hashing.
@@ -213,54 +190,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[tokio::test]
-    async fn fill_fills_the_callers_memory_completely_except_at_the_end() {
-        for (sizes, room) in [
-            (&[][..], 8),
-            (&[3][..], 8),
-            (&[8][..], 8),
-            (&[5, 5, 5][..], 4),
-            (&[1, 0, 20, 2][..], 7),
-            (&[9, 9, 9, 9][..], 12),
-        ] {
-            let mut b = Blocks::hashing(stream::iter(chunks(sizes)), 1, u64::MAX);
-            let mut all = Vec::new();
-            loop {
-                let mut mem = vec![0u8; room];
-                let n = b
-                    .fill(&mut mem)
-                    .await
-                    .expect("in-memory stream never fails");
-                all.extend_from_slice(&mem[..n]);
-                if n < room {
-                    break;
-                }
-            }
-            let expected: Vec<u8> = chunks(sizes)
-                .into_iter()
-                .flat_map(|c| c.expect("ok").to_vec())
-                .collect();
-            assert_eq!(all, expected, "{sizes:?} into {room}");
-            let (size, hash) = b.finish();
-            assert_eq!(size, expected.len() as u64);
-            assert_eq!(
-                hash.expect("hashing"),
-                hex::encode(Sha256::digest(&expected))
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn fill_fails_with_too_large_past_the_limit() {
-        let mut b = Blocks::counting(stream::iter(chunks(&[5, 5, 5])), 1, 12);
-        let mut mem = vec![0u8; 100];
-        let err = b.fill(&mut mem).await.expect_err("limit is 12 bytes");
-        assert!(
-            matches!(err, ArtifactError::TooLarge { limit: 12 }),
-            "{err}"
-        );
     }
 
     #[tokio::test]

@@ -19,10 +19,6 @@
 //! - memory per transfer is bounded: an upload holds two blocks of `WRITE_BLOCK` bytes (one
 //!   being written, one being filled), a download two mapped windows of `READ_CHUNK` bytes
 //!   (one handed out, one mapped ahead);
-//! - an upload's whole `DIRECT_ALIGN` units are written with `O_DIRECT` from aligned block
-//!   memory where the filesystem allows it, the rest through the page cache; both handles
-//!   name the same staging inode (checked when the second is opened), so the final
-//!   `fdatasync` covers every byte before the rename publishes it;
 //! - downloads memory-map the published file window by window; this relies on published
 //!   files never being truncated or rewritten in place, which holds for everything mlplane
 //!   does (uploads rename a new inode over the key, deletes unlink). A process outside
@@ -31,14 +27,13 @@
 //! - no thread of the blocking pool waits on the network: each block is written, and each
 //!   chunk read, by its own short blocking task, so slow clients cannot exhaust the pool.
 
-mod upload;
-
 use crate::error::{ArtifactError, Result};
 use crate::intake::Blocks;
 use crate::{ArtifactKey, StoredObject};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use futures::stream::BoxStream;
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fmt::Display;
 use std::fs::{self, File};
@@ -46,12 +41,17 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::task::JoinHandle;
-use upload::{AlignedBlock, BlockWriter, StagingFiles, WRITE_BLOCK, open_direct};
 
 /// Name of the directory, directly under the root, that holds uploads in progress.
 pub(crate) const STAGING_DIR: &str = ".staging";
+/// Bytes accumulated before each `write` of an upload.
+const WRITE_BLOCK: usize = 2 * 1024 * 1024;
 /// Bytes per chunk (memory-mapped window) of a download; a multiple of the page size.
 const READ_CHUNK: usize = 2 * 1024 * 1024;
+/// Largest single `write()` of an upload.
+const WRITE_SLICE: usize = 512 * 1024;
+/// Bytes written between two background syncs of an upload.
+const EARLY_SYNC_EVERY: usize = 16 * 1024 * 1024;
 
 /// A store rooted at one local directory.
 #[derive(Debug)]
@@ -129,7 +129,7 @@ impl LocalStore {
     {
         let target = Target::new(&self.root, key)?;
         let mut staging = Staging::register(&self.root.join(STAGING_DIR), &self.in_flight);
-        let files = blocking({
+        let file = blocking({
             let target = target.clone();
             let store = self.clone_handle();
             let (path, name) = (staging.path.clone(), staging.name.clone());
@@ -141,22 +141,15 @@ impl LocalStore {
         })
         .await?;
 
-        let mut writer = BlockWriter::new(files);
-        let mut intake = Blocks::counting(body, WRITE_BLOCK, max_bytes);
-        let mut block = AlignedBlock::new();
-        loop {
-            let n = intake.fill(block.room()).await?;
-            block.filled(n);
-            let last = !block.is_full();
-            if !block.is_empty() {
-                block = writer.write(block).await?;
-            }
-            if last {
-                break;
+        let mut writer = BlockWriter::new(file);
+        let mut blocks = Blocks::counting(body, WRITE_BLOCK, max_bytes);
+        while let Some(block) = blocks.next_block().await? {
+            if let Some(spare) = writer.write(block).await? {
+                blocks.recycle(spare);
             }
         }
         let sha256 = writer.finish().await?;
-        let (size, _) = intake.finish();
+        let (size, _) = blocks.finish();
         let staged = staging.path.clone();
         blocking(move || target.publish(&staged)).await?;
         staging.published = true;
@@ -396,21 +389,13 @@ impl Staging {
         }
     }
 
-    /// Creates the staging file of a registered upload, and opens it a second time for
-    /// direct writes where the filesystem allows them.
-    fn create(path: &Path, name: &str, in_flight: &InFlight) -> Result<StagingFiles> {
+    /// Creates the staging file of a registered upload.
+    fn create(path: &Path, name: &str, in_flight: &InFlight) -> Result<File> {
         let registered = lock(in_flight);
         if !registered.contains(name) {
             return Err(ArtifactError::Body("upload abandoned".into()));
         }
-        let buffered = File::create_new(path)
-            .map_err(|e| ArtifactError::io("cannot create staging file", &e))?;
-        let direct = open_direct(path, &buffered);
-        Ok(StagingFiles {
-            buffered,
-            direct,
-            written: 0,
-        })
+        File::create_new(path).map_err(|e| ArtifactError::io("cannot create staging file", &e))
     }
 }
 
@@ -433,6 +418,104 @@ fn lock(in_flight: &InFlight) -> MutexGuard<'_, HashSet<String>> {
     in_flight
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes blocks to the staging file and hashes them, on two blocking tasks per block that
+/// run side by side, while the caller fills the next block. Blocks are written and hashed
+/// strictly in order: the tasks of a block start only after those of the previous one
+/// finished. Written blocks are handed back for reuse, so an upload cycles through two
+/// buffers.
+///
+/// Past every `EARLY_SYNC_EVERY` bytes it also starts a background sync (if none is
+/// running), so the disk works while the rest of the body arrives and the final sync has
+/// little left to do.
+struct BlockWriter {
+    /// The file and hasher while no task holds them.
+    idle: Option<(File, Sha256)>,
+    /// The tasks of the previous block; they hand the file, the block and the hasher back.
+    busy: Option<(WriteTask, JoinHandle<Sha256>)>,
+    early_sync: Option<JoinHandle<()>>,
+    unsynced: usize,
+}
+
+type WriteTask = JoinHandle<io::Result<(File, Bytes)>>;
+
+impl BlockWriter {
+    fn new(file: File) -> Self {
+        Self {
+            idle: Some((file, Sha256::new())),
+            busy: None,
+            early_sync: None,
+            unsynced: 0,
+        }
+    }
+
+    /// Waits for the previous block's tasks and takes back the file and hasher, and the
+    /// previous block's memory if nothing else holds it.
+    async fn take(&mut self) -> Result<(File, Sha256, Option<BytesMut>)> {
+        let panicked = |e: tokio::task::JoinError| {
+            ArtifactError::Backend(format!("artifact writer panicked: {e}"))
+        };
+        match self.busy.take() {
+            Some((write, hash)) => {
+                let hasher = hash.await.map_err(panicked)?;
+                let (file, block) = write
+                    .await
+                    .map_err(panicked)?
+                    .map_err(|e| ArtifactError::io("cannot write artifact", &e))?;
+                Ok((file, hasher, block.try_into_mut().ok()))
+            }
+            None => match self.idle.take() {
+                Some((file, hasher)) => Ok((file, hasher, None)),
+                None => Err(ArtifactError::Backend(
+                    "artifact writer used after a failed write".into(),
+                )),
+            },
+        }
+    }
+
+    /// Starts writing and hashing `block`; returns the memory of the previous block.
+    async fn write(&mut self, block: Bytes) -> Result<Option<BytesMut>> {
+        let (mut file, mut hasher, spare) = self.take().await?;
+        self.unsynced += block.len();
+        if self.unsynced >= EARLY_SYNC_EVERY
+            && self.early_sync.as_ref().is_none_or(|t| t.is_finished())
+        {
+            self.unsynced = 0;
+            if let Ok(shared) = file.try_clone() {
+                self.early_sync = Some(tokio::task::spawn_blocking(move || {
+                    // Errors surface again, and are reported, at the final sync.
+                    let _ = shared.sync_data();
+                }));
+            }
+        }
+        let for_hash = block.clone();
+        let hash = tokio::task::spawn_blocking(move || {
+            hasher.update(&for_hash);
+            hasher
+        });
+        let write = tokio::task::spawn_blocking(move || {
+            // Several moderate writes: on some kernels/VMs a single multi-MiB write() is
+            // several times slower than the same bytes in <= 1 MiB writes.
+            for slice in block.chunks(WRITE_SLICE) {
+                file.write_all(slice)?;
+            }
+            Ok((file, block))
+        });
+        self.busy = Some((write, hash));
+        Ok(spare)
+    }
+
+    /// Waits for the last block, syncs the file and returns the lowercase hex sha256.
+    async fn finish(mut self) -> Result<String> {
+        let (file, hasher, _) = self.take().await?;
+        blocking(move || {
+            file.sync_data()
+                .map_err(|e| ArtifactError::io("cannot sync artifact", &e))?;
+            Ok(hex::encode(hasher.finalize()))
+        })
+        .await
+    }
 }
 
 /// Hands out a file in chunks of `READ_CHUNK` bytes, each a read-only memory map of that

@@ -103,11 +103,10 @@ async fn large_upload_in_many_blocks_is_byte_identical() {
     support::assert_generated(&store, &k, len, 1).await;
 }
 
-/// Uploads are written directly to disk in whole 4 KiB units and the rest through the page
-/// cache; sizes on either side of those units and of the 2 MiB blocks must all come back
-/// byte for byte, with the right size and hash, and leave no staging file.
+/// Sizes on either side of 4 KiB pages and of the 2 MiB write blocks all come back byte for
+/// byte, with the right size and hash, and leave no staging file.
 #[tokio::test]
-async fn sizes_around_direct_write_units_and_blocks_round_trip() {
+async fn sizes_around_pages_and_blocks_round_trip() {
     let (dir, store) = store();
     for (i, len) in [
         1,
@@ -137,10 +136,10 @@ async fn sizes_around_direct_write_units_and_blocks_round_trip() {
     assert!(staging_entries(dir.path()).is_empty());
 }
 
-/// tmpfs refuses direct I/O (`O_DIRECT`); a store there writes through the page cache and
-/// keeps every guarantee. Runs where `/dev/shm` is a tmpfs-like directory (Linux).
+/// A store on tmpfs (`/dev/shm`, where fsync is a no-op and direct I/O is refused) keeps
+/// every guarantee. Runs where `/dev/shm` exists (Linux).
 #[tokio::test]
-async fn a_store_where_direct_io_is_refused_still_round_trips() {
+async fn a_store_on_tmpfs_round_trips_and_leaves_nothing_on_failure() {
     let shm = Path::new("/dev/shm");
     if !shm.is_dir() {
         eprintln!("no /dev/shm here; nothing to check");
