@@ -158,6 +158,10 @@ async fn run(mut args: Args) -> Result<()> {
         .no_proxy()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(64)
+        // uvicorn (mlflow's server) closes keep-alive connections idle for 5 s; a pooled
+        // connection reused just as it closes fails with a broken pipe (seen after the
+        // local copies timed between artifact transfers), so idle ones are dropped sooner.
+        .pool_idle_timeout(Duration::from_secs(4))
         .timeout(Duration::from_secs(600))
         .build()
         .context("build the HTTP client")?;
@@ -236,12 +240,6 @@ async fn run(mut args: Args) -> Result<()> {
 
     eprintln!("bench: writing a {} MiB random file", sizes.artifact_mib);
     let blob = Blob::create(&work.join("blob.bin"), sizes.artifact_mib)?;
-    let local_copy = workloads::local_copy(&blob, &work, sizes.reps)?;
-    eprintln!(
-        "bench: local copy {:.0} MiB/s (with fsync {:.0} MiB/s)",
-        local_copy.plain.mib_per_sec(),
-        local_copy.fsync.mib_per_sec()
-    );
 
     let mut mlplane = Side::default();
     if !args.skip_mlplane {
@@ -330,7 +328,6 @@ async fn run(mut args: Args) -> Result<()> {
         header,
         sizes,
         quick: args.quick,
-        local_copy,
         mlplane,
         mlflow,
         mlflow_w1,
@@ -492,14 +489,16 @@ async fn measure(
         side.rss_after.push(("search", procfs::tree_rss_bytes(pid)));
     }
     if all && wanted("artifacts") {
-        let a = workloads::artifacts(&ctx, blob, work)
+        let a = workloads::artifacts(&ctx, blob, work, ctx.sizes.artifact_reps)
             .await
             .map_err(|e| format!("{e:#}"));
         match &a {
             Ok(a) => eprintln!(
-                "bench: {name}: artifacts up {:.0} MiB/s, down {:.0} MiB/s",
+                "bench: {name}: artifacts up {:.0} MiB/s (local copy + fsync {:.0}), down {:.0} MiB/s (local copy {:.0})",
                 a.upload.mib_per_sec(),
-                a.download.mib_per_sec()
+                a.copy.fsync.mib_per_sec(),
+                a.download.mib_per_sec(),
+                a.copy.plain.mib_per_sec()
             ),
             Err(e) => eprintln!("bench: {name}: artifacts failed: {e}"),
         }

@@ -34,8 +34,11 @@ pub struct Sizes {
     pub sampled_points: usize,
     /// Size of the artifact uploaded and downloaded.
     pub artifact_mib: usize,
-    /// Repetitions of timed fetches and transfers (the median is reported).
+    /// Repetitions of timed fetches (the median is reported).
     pub reps: usize,
+    /// Repetitions of each artifact transfer, and of the local copy timed beside each one
+    /// (the median is reported).
+    pub artifact_reps: usize,
     /// A throughput measurement shorter than this is repeated with more work.
     pub min_secs: f64,
     /// Runs seeded for the search workload.
@@ -58,6 +61,7 @@ impl Sizes {
             sampled_points: 1000,
             artifact_mib: 100,
             reps: 3,
+            artifact_reps: 5,
             search_runs: 5000,
             search_reps: 9,
             min_secs: 2.0,
@@ -80,6 +84,7 @@ impl Sizes {
             history_points: 10_000,
             artifact_mib: 10,
             reps: 1,
+            artifact_reps: 1,
             search_runs: 200,
             search_reps: 3,
             min_secs: 0.0,

@@ -465,19 +465,57 @@ fn file_body(path: &Path) -> Result<reqwest::Body> {
 pub struct ArtifactResult {
     pub upload: Timed,
     pub download: Timed,
+    /// The local copies timed alongside these transfers (see [`artifacts`]).
+    pub copy: LocalCopy,
 }
 
-/// Uploads `blob` `reps` times and downloads it `reps` times, checking each download.
-pub async fn artifacts(ctx: &Ctx<'_>, blob: &Blob, scratch: &Path) -> Result<ArtifactResult> {
+/// Uploads `blob` `reps` times and downloads it `reps` times, checking each download, and
+/// times a local copy of the blob next to every transfer: a copy + fsync next to each upload
+/// and a plain copy next to each download, alternating which of the two goes first.
+///
+/// The machine is shared, so its speed drifts within seconds; a copy timed right beside
+/// each transfer sees the same conditions, where one measured before the servers start
+/// would not. Every transfer and copy starts after a `sync`, and goes to a new file kept
+/// until the workload ends (see [`copy_once`]).
+pub async fn artifacts(
+    ctx: &Ctx<'_>,
+    blob: &Blob,
+    scratch: &Path,
+    reps: usize,
+) -> Result<ArtifactResult> {
+    let mut kept = Vec::new();
+    let result = transfers(ctx, blob, scratch, reps, &mut kept).await;
+    remove_all(&kept);
+    result
+}
+
+async fn transfers(
+    ctx: &Ctx<'_>,
+    blob: &Blob,
+    scratch: &Path,
+    reps: usize,
+    kept: &mut Vec<PathBuf>,
+) -> Result<ArtifactResult> {
     let run = ctx.api.create_run(&ctx.experiment_id).await?;
-    let mut ups = Vec::new();
-    let watch = Stopwatch::start(ctx.server_pid);
-    for i in 0..ctx.sizes.reps {
+    let (mut ups, mut up_cpu) = (Vec::new(), (0.0, 0.0));
+    let mut synced = Vec::new();
+    for i in 0..reps {
+        let copy_first = i % 2 == 0;
+        if copy_first {
+            synced.push(copy_once(
+                blob,
+                scratch,
+                &format!("copy-fsync-{i}"),
+                true,
+                kept,
+            )?);
+        }
         let url = ctx
             .api
             .artifact_url(&ctx.experiment_id, &run, &format!("bench/blob-{i}.bin"));
         let body = file_body(&blob.path)?;
         flush_dirty_pages();
+        let watch = Stopwatch::start(ctx.server_pid);
         let start = Instant::now();
         let resp = ctx
             .api
@@ -492,24 +530,37 @@ pub async fn artifacts(ctx: &Ctx<'_>, blob: &Blob, scratch: &Path) -> Result<Art
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         ups.push(start.elapsed());
+        let cpu = watch.finish(Outcome::default());
+        up_cpu = (up_cpu.0 + cpu.server_cpu, up_cpu.1 + cpu.bench_cpu);
         if !status.is_success() {
             bail!("PUT {url}: HTTP {status}: {}", crate::api::clip(&text));
         }
+        if !copy_first {
+            synced.push(copy_once(
+                blob,
+                scratch,
+                &format!("copy-fsync-{i}"),
+                true,
+                kept,
+            )?);
+        }
     }
-    let cpu = watch.finish(Outcome::default());
-    let upload = Timed::from(ups, blob.len, cpu.server_cpu, cpu.bench_cpu);
+    let upload = Timed::from(ups, blob.len, up_cpu.0, up_cpu.1);
 
     let url = ctx
         .api
         .artifact_url(&ctx.experiment_id, &run, "bench/blob-0.bin");
-    let mut downs = Vec::new();
-    let mut server_cpu = 0.0;
-    let mut bench_cpu = 0.0;
-    let mut kept = Vec::new();
-    for i in 0..ctx.sizes.reps {
+    let (mut downs, mut down_cpu) = (Vec::new(), (0.0, 0.0));
+    let mut plain = Vec::new();
+    for i in 0..reps {
+        let copy_first = i % 2 == 0;
+        if copy_first {
+            plain.push(copy_once(blob, scratch, &format!("copy-{i}"), false, kept)?);
+        }
         // Each download goes to a new file that is kept until all are done, like `cp` to a
-        // new name and like the server's uploads (see `local_copy` for why it matters).
+        // new name and like the server's uploads (see `copy_once` for why it matters).
         let dest = scratch.join(format!("download-{i}.bin"));
+        kept.push(dest.clone());
         flush_dirty_pages();
         let watch = Stopwatch::start(ctx.server_pid);
         let start = Instant::now();
@@ -531,18 +582,23 @@ pub async fn artifacts(ctx: &Ctx<'_>, blob: &Blob, scratch: &Path) -> Result<Art
         drop(f);
         downs.push(start.elapsed());
         let cpu = watch.finish(Outcome::default());
-        server_cpu += cpu.server_cpu;
-        bench_cpu += cpu.bench_cpu;
-        let same = n == blob.len && sha256_file(&dest)? == blob.sha256;
-        kept.push(dest);
-        if !same {
-            remove_all(&kept);
+        down_cpu = (down_cpu.0 + cpu.server_cpu, down_cpu.1 + cpu.bench_cpu);
+        if n != blob.len || sha256_file(&dest)? != blob.sha256 {
             bail!("downloaded artifact differs from the upload ({n} bytes)");
         }
+        if !copy_first {
+            plain.push(copy_once(blob, scratch, &format!("copy-{i}"), false, kept)?);
+        }
     }
-    remove_all(&kept);
-    let download = Timed::from(downs, blob.len, server_cpu, bench_cpu);
-    Ok(ArtifactResult { upload, download })
+    let download = Timed::from(downs, blob.len, down_cpu.0, down_cpu.1);
+    Ok(ArtifactResult {
+        upload,
+        download,
+        copy: LocalCopy {
+            plain: Timed::from(plain, blob.len, 0.0, 0.0),
+            fsync: Timed::from(synced, blob.len, 0.0, 0.0),
+        },
+    })
 }
 
 /// Bytes gathered before each write of a download: the buffer size of the local copy.
@@ -611,42 +667,38 @@ pub struct LocalCopy {
     pub fsync: Timed,
 }
 
-/// Copies the blob `reps` times without and `reps` times with fsync.
+/// Copies the blob to `<scratch>/<name>.bin` after a `sync`, with a final fsync if `sync`;
+/// returns the time of the copy and adds the new file to `kept`.
 ///
-/// Every copy goes to a new file, and the copies are deleted only after the last one, as
-/// with `cp` to a new name and as with uploads, which the server keeps; a delete-and-recopy
-/// loop would refill page-cache pages freed a moment before, a different operation.
+/// Every copy goes to a new file, deleted only after the workload, as with `cp` to a new
+/// name and as with uploads, which the server keeps; a delete-and-recopy loop would refill
+/// page-cache pages freed a moment before, a different operation.
 /// Writes are 1 MiB each, like `cp`'s own buffered copy; see the README for why the size of
 /// each `write` matters on this machine.
-pub fn local_copy(blob: &Blob, scratch: &Path, reps: usize) -> Result<LocalCopy> {
-    let mut kept = Vec::new();
-    let mut run = |sync: bool| -> Result<Timed> {
-        let mut times = Vec::new();
-        for i in 0..reps {
-            let dest = scratch.join(format!("copy-{i}{}.bin", if sync { "-fsync" } else { "" }));
-            kept.push(dest.clone());
-            flush_dirty_pages();
-            let start = Instant::now();
-            let mut src = std::fs::File::open(&blob.path)?;
-            let mut dst = std::fs::File::create(&dest)?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = src.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                dst.write_all(&buf[..n])?;
-            }
-            if sync {
-                dst.sync_all()?;
-            }
-            drop(dst);
-            times.push(start.elapsed());
+fn copy_once(
+    blob: &Blob,
+    scratch: &Path,
+    name: &str,
+    sync: bool,
+    kept: &mut Vec<PathBuf>,
+) -> Result<Duration> {
+    let dest = scratch.join(format!("{name}.bin"));
+    kept.push(dest.clone());
+    flush_dirty_pages();
+    let start = Instant::now();
+    let mut src = std::fs::File::open(&blob.path)?;
+    let mut dst = std::fs::File::create(&dest)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            break;
         }
-        Ok(Timed::from(times, blob.len, 0.0, 0.0))
-    };
-    let copies = run(false).and_then(|plain| Ok((plain, run(true)?)));
-    remove_all(&kept);
-    let (plain, fsync) = copies?;
-    Ok(LocalCopy { plain, fsync })
+        dst.write_all(&buf[..n])?;
+    }
+    if sync {
+        dst.sync_all()?;
+    }
+    drop(dst);
+    Ok(start.elapsed())
 }
