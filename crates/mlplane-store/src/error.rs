@@ -22,6 +22,7 @@ pub enum Entity {
     LoggedModel,
     Job,
     Asset,
+    Secret,
 }
 
 impl fmt::Display for Entity {
@@ -38,6 +39,7 @@ impl fmt::Display for Entity {
             Entity::LoggedModel => "logged model",
             Entity::Job => "job",
             Entity::Asset => "asset",
+            Entity::Secret => "secret",
         })
     }
 }

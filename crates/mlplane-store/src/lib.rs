@@ -15,6 +15,7 @@
 //!   re-check only what needs the database (uniqueness, immutability, existence);
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
+pub mod audit;
 mod error;
 pub mod jobs;
 mod logged_models;
@@ -22,13 +23,16 @@ pub mod postgres;
 pub mod registry;
 mod rules;
 mod search_sql;
+pub mod secrets;
 pub mod sqlite;
 mod types;
 
+pub use audit::AuditStore;
 pub use error::{Entity, Result, StoreError};
 pub use jobs::{AssetLineage, JobStore};
 pub use logged_models::{LoggedModelQuery, LoggedModelStore};
 pub use registry::{ModelRegistry, RegistryQuery};
+pub use secrets::SecretStore;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -42,7 +46,7 @@ use std::sync::Arc;
 /// Everything the server needs from metadata storage.
 #[async_trait]
 pub trait MetadataStore:
-    ModelRegistry + LoggedModelStore + JobStore + Send + Sync + 'static
+    ModelRegistry + LoggedModelStore + JobStore + SecretStore + AuditStore + Send + Sync + 'static
 {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;

@@ -33,6 +33,7 @@ mod rows;
 mod runs;
 mod schema;
 mod search;
+mod secrets;
 
 use crate::{
     ExperimentSearch, MetadataStore, OpTiming, Result, RunQuery, RunSearch, SampledHistory,

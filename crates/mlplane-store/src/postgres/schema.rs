@@ -36,6 +36,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, V6),
     (8, V8),
     (9, V9),
+    (12, V12),
+    (13, V13),
 ];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
@@ -450,6 +452,52 @@ async fn ensure_rows(conn: &Conn) -> Result<Vec<u8>> {
 const V9: &str = r#"
 ALTER TABLE metric_series ADD COLUMN unique_steps BOOLEAN NOT NULL DEFAULT true;
 UPDATE metric_series SET unique_steps = ((SELECT COUNT(DISTINCT m.step) FROM metrics m WHERE m.series_id = metric_series.id) = metric_series.count);
+"#;
+
+/// Version 12: workspace secrets, sealed by `mlplane-secrets` (key id, nonce, ciphertext);
+/// no plaintext column exists.
+const V12: &str = r#"
+CREATE TABLE secrets (
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    name TEXT COLLATE "C" NOT NULL,
+    key_id TEXT NOT NULL,
+    nonce BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
+"#;
+
+/// Version 13: the append-only audit log; triggers refuse every UPDATE, DELETE and
+/// TRUNCATE.
+const V13: &str = r#"
+CREATE TABLE audit_log (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    workspace TEXT,
+    client_ip TEXT,
+    request_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 "#;
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - a check only uses the `MetadataStore` trait, so it holds for every engine;
 //! - both engines run exactly the same list of checks.
 
+mod append_only;
 mod contract;
 mod harness;
 mod migrations;
@@ -175,6 +176,11 @@ contract_tests! {
     assets::assets_are_scoped_by_workspace,
     assets::every_asset_kind_is_stored_apart,
     assets::pending_asset_files_are_recorded_then_frozen_by_completion,
+    // secrets and the audit log
+    secrets::secrets_are_created_replaced_listed_and_deleted,
+    secrets::secrets_are_scoped_by_workspace,
+    secrets::rotation_replaces_every_row_or_none,
+    secrets::audit_log_lists_newest_first_filtered_and_paged,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,
