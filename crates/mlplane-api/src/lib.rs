@@ -12,10 +12,12 @@
 
 mod jobs;
 pub mod metric_value;
+mod security;
 mod snapshots;
 mod views;
 
 pub use jobs::*;
+pub use security::*;
 pub use snapshots::*;
 pub use views::*;
 

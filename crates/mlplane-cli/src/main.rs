@@ -48,6 +48,11 @@ struct Cli {
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// PEM file of CA certificates to trust for an https:// --url (a private CA or a
+    /// self-signed server certificate), besides the system's.
+    #[arg(long, global = true, env = "MLPLANE_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -84,6 +89,12 @@ enum Command {
     /// the spec is sent with it), show and list them.
     #[command(subcommand)]
     Environment(commands::data::AssetCmd),
+    /// Set, list and delete workspace secrets (values are never shown).
+    #[command(subcommand)]
+    Secret(commands::secrets::SecretCmd),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(commands::secrets::AuditCmd),
 }
 
 fn main() -> ExitCode {
@@ -112,9 +123,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         url,
         workspace,
         output,
+        ca_cert,
         command,
     } = cli;
-    let client = || Client::new(&url, &workspace);
+    let client = || Client::new(&url, &workspace, ca_cert.as_deref());
     match command {
         Command::Server(args) => commands::server::run(args).await,
         Command::Experiments(cmd) => commands::experiments::run(&client()?, output, cmd).await,
@@ -132,6 +144,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Model(cmd) => {
             commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await
         }
+        Command::Secret(cmd) => commands::secrets::run(&client()?, output, cmd).await,
+        Command::Audit(cmd) => commands::secrets::audit(&client()?, output, cmd).await,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::process::{LogPump, signal_group};
 use crate::{Shared, data, spec};
 use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, LogBatch, Tag, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
+use mlplane_secrets::SecretValue;
 use mlplane_spec::{AssetRef, CommandJob, DataType, EnvSource, EnvironmentSpec, JobInput};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -259,7 +260,7 @@ fn interrupted(i: Interrupt) -> Outcome {
 
 async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: LogPump) -> Outcome {
     let prepared = guarded(sh, job, &mut stop, prepare(sh, job, &log)).await;
-    let (spec, env, dir, cwd, command) = match prepared {
+    let (spec, env, dir, cwd, command, secrets) = match prepared {
         Ok(Ok(p)) => p,
         Ok(Err(msg)) => {
             log.finish(READ_GRACE).await;
@@ -289,7 +290,17 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
             Outcome::Failed(format!("cannot start the job: {e}"))
         };
     }
-    let outcome = run_process(sh, job, &spec, &env, (&dir, &cwd), &command, stop, log).await;
+    let outcome = run_process(
+        sh,
+        job,
+        &spec,
+        &env,
+        (&dir, &cwd),
+        (&command, &secrets),
+        stop,
+        log,
+    )
+    .await;
     if outcome != Outcome::Completed {
         return outcome;
     }
@@ -309,13 +320,50 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
     }
 }
 
-/// The spec, environment, job folder, working folder and rendered command.
-type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String);
+/// The spec, environment, job folder, working folder, rendered command and the decrypted
+/// secrets its environment variables reference.
+type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String, Secrets);
+
+/// Environment variables set from secrets: name and plaintext.
+pub type Secrets = Vec<(String, SecretValue)>;
+
+/// Decrypts every secret the job's environment variables reference and has the log mask
+/// their values; an error names the variable and secret, never a value.
+async fn resolve_secrets(
+    sh: &Shared,
+    job: &Job,
+    spec: &CommandJob,
+    log: &LogPump,
+) -> Result<Secrets, String> {
+    let refs = spec.secret_refs();
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = sh.cfg.secrets_key.as_ref().ok_or_else(|| {
+        "the job references secrets, but this executor has no secrets key".to_string()
+    })?;
+    let mut out = Vec::with_capacity(refs.len());
+    for (var, name) in refs {
+        let sealed = sh
+            .cfg
+            .store
+            .sealed_secret(&job.workspace, &name)
+            .await
+            .map_err(|e| format!("environment_variables.{var}: secret '{name}': {e}"))?;
+        let value = key
+            .open(&job.workspace, &name, &sealed)
+            .map_err(|e| format!("environment_variables.{var}: {e}"))?;
+        out.push((var, value));
+    }
+    log.redact(out.iter().map(|(_, v)| v.clone()).collect());
+    Ok(out)
+}
 
 /// Everything before the process starts; an error is the job's failure message.
 async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, String> {
     let spec =
         spec::parse_job_spec(&job.spec).map_err(|e| format!("the job spec is not valid: {e}"))?;
+    let secrets = resolve_secrets(sh, job, &spec, log).await?;
     let env_spec = environment(sh, &job.workspace, &spec.environment).await?;
     let env = build_env(sh, &env_spec, log).await?;
     let dir = sh
@@ -355,7 +403,7 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         .command
         .render(&inputs, &outputs)
         .map_err(|e| format!("cannot render the command: {e}"))?;
-    Ok((spec, env, dir, cwd, command))
+    Ok((spec, env, dir, cwd, command, secrets))
 }
 
 /// The job's environment spec: inline, or a registered asset.
@@ -450,12 +498,13 @@ pub fn tracking_uri_for(base: &str, ws: &WorkspaceName) -> String {
     }
 }
 
-/// The process environment: the job's variables, then ours (which win).
+/// The process environment: the job's variables (those naming a secret set to its value),
+/// then ours (which win).
 pub fn process_env(
     sh_tracking: Option<&str>,
     job: &Job,
     spec: &CommandJob,
-    env: &BuiltEnv,
+    (env, secrets): (&BuiltEnv, &Secrets),
     dir: &Path,
 ) -> Vec<(String, String)> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -466,6 +515,9 @@ pub fn process_env(
     }
     for (k, v) in &spec.environment_variables {
         vars.insert(k.clone(), v.clone());
+    }
+    for (k, v) in secrets {
+        vars.insert(k.clone(), v.expose().to_string());
     }
     let bin = env.dir.join("bin");
     let path = match std::env::var("PATH") {
@@ -503,7 +555,7 @@ async fn run_process(
     spec: &CommandJob,
     env: &BuiltEnv,
     (dir, cwd): (&Path, &Path),
-    command: &str,
+    (command, secrets): (&str, &Secrets),
     mut stop: watch::Receiver<bool>,
     mut log: LogPump,
 ) -> Outcome {
@@ -516,7 +568,7 @@ async fn run_process(
             sh.cfg.tracking_uri.as_deref(),
             job,
             spec,
-            env,
+            (env, secrets),
             dir,
         ))
         .stdin(Stdio::null())

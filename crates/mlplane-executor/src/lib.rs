@@ -85,6 +85,9 @@ pub struct ExecutorConfig {
     pub poll: Duration,
     /// Wakes the claim loop on submit and job tasks on cancel.
     pub wake: Wake,
+    /// Decrypts the secrets a job's environment variables reference; without it such a job
+    /// fails before its process starts.
+    pub secrets_key: Option<Arc<mlplane_secrets::MasterKey>>,
 }
 
 /// What every job task shares.

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     LoggedModelNotFound,
     JobNotFound,
     AssetNotFound,
+    /// No secret of that name in the workspace.
+    SecretNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
@@ -74,6 +76,7 @@ impl ErrorCode {
             ErrorCode::LoggedModelNotFound => "logged_model_not_found",
             ErrorCode::JobNotFound => "job_not_found",
             ErrorCode::AssetNotFound => "asset_not_found",
+            ErrorCode::SecretNotFound => "secret_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
@@ -112,6 +115,7 @@ impl ErrorCode {
             | ErrorCode::LoggedModelNotFound
             | ErrorCode::JobNotFound
             | ErrorCode::AssetNotFound
+            | ErrorCode::SecretNotFound
             | ErrorCode::SnapshotNotFound
             | ErrorCode::RouteNotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -201,6 +205,7 @@ impl From<StoreError> for ApiError {
                     Entity::LoggedModel => ErrorCode::LoggedModelNotFound,
                     Entity::Job => ErrorCode::JobNotFound,
                     Entity::Asset => ErrorCode::AssetNotFound,
+                    Entity::Secret => ErrorCode::SecretNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -216,7 +221,8 @@ impl From<StoreError> for ApiError {
                     | Entity::Artifact
                     | Entity::ModelVersion
                     | Entity::ModelAlias
-                    | Entity::LoggedModel => ErrorCode::InvalidState,
+                    | Entity::LoggedModel
+                    | Entity::Secret => ErrorCode::InvalidState,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }

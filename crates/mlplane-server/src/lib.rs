@@ -12,12 +12,14 @@
 //! - on SIGTERM/SIGINT the server stops accepting, finishes in-flight requests, then closes
 //!   the store.
 
+pub mod audit;
 pub mod error;
 pub mod extract;
 pub mod http_metrics;
 pub mod mlflow;
 pub mod openapi;
 pub mod routes;
+pub mod secrets_key;
 pub mod specs;
 pub mod state;
 
@@ -51,6 +53,13 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        // Outermost: request ids, security headers, then the audit log (see `audit`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
+        .layer(axum::middleware::from_fn(audit::security_headers))
+        .layer(axum::middleware::from_fn(audit::request_id))
         .with_state(state)
 }
 
@@ -90,6 +99,8 @@ pub struct ServerConfig {
     /// How often the executor polls the store for jobs and cancels another server stored;
     /// this server's own submits and cancels wake it at once.
     pub job_poll: std::time::Duration,
+    /// Where the master key of workspace secrets comes from.
+    pub secrets_key: secrets_key::KeySource,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -106,6 +117,8 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("secrets: {0}")]
+    Secrets(#[from] mlplane_secrets::SecretsError),
 }
 
 impl ServerConfig {
@@ -149,8 +162,10 @@ pub async fn run(
     if stale > 0 {
         tracing::info!(count = stale, "removed stale multipart uploads");
     }
-    let mut state =
-        AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
+    let key = Arc::new(config.secrets_key.load(&config.data_dir)?);
+    let mut state = AppState::new(Arc::clone(&store), artifacts, config.limits)
+        .with_part_staging(parts)
+        .with_secrets_key(key);
     state.local_slots = config.job_slots;
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -173,15 +188,19 @@ pub async fn run(
             &state.artifacts,
             local,
             state.wake.clone(),
+            Arc::clone(&state.secrets_key),
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     if let Some(task) = executor {
         tracing::info!("stopping the job executor");
         match task.await {
@@ -203,6 +222,7 @@ fn executor_config(
     artifacts: &ArtifactStore,
     local: SocketAddr,
     wake: mlplane_executor::Wake,
+    secrets_key: Arc<mlplane_secrets::MasterKey>,
 ) -> mlplane_executor::ExecutorConfig {
     // A server bound to every interface is still reached locally through loopback.
     let host = if local.ip().is_unspecified() {
@@ -223,6 +243,7 @@ fn executor_config(
         // finds jobs and cancels stored by another server sharing the database.
         poll: config.job_poll,
         wake,
+        secrets_key: Some(secrets_key),
     }
 }
 

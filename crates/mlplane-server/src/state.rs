@@ -39,6 +39,9 @@ pub struct AppState {
     /// Striped locks over asset versions: file uploads hold one shared, completion holds it
     /// exclusively, so no upload in this process writes bytes after its version completed.
     pub asset_locks: Arc<[tokio::sync::RwLock<()>; 64]>,
+    /// Seals workspace secrets; [`AppState::new`] makes a random one, which the server
+    /// replaces with its configured key.
+    pub secrets_key: Arc<mlplane_secrets::MasterKey>,
 }
 
 impl AppState {
@@ -62,7 +65,14 @@ impl AppState {
             wake: mlplane_executor::Wake::default(),
             local_slots: 0,
             asset_locks: Arc::new(std::array::from_fn(|_| tokio::sync::RwLock::new(()))),
+            secrets_key: Arc::new(mlplane_secrets::MasterKey::generate()),
         }
+    }
+
+    /// Seals and opens secrets with `key`.
+    pub fn with_secrets_key(mut self, key: Arc<mlplane_secrets::MasterKey>) -> Self {
+        self.secrets_key = key;
+        self
     }
 
     /// Stages multipart uploads in `parts` (the server uses `<data_dir>/mpu-staging`).

@@ -16,6 +16,7 @@ pub mod experiments;
 pub mod jobs;
 mod logs;
 pub mod runs;
+pub mod secrets;
 pub mod server;
 
 use crate::client::Client;

@@ -43,11 +43,67 @@ pub struct ServerArgs {
     /// the database, in milliseconds (this server's own submits and cancels wake it at once).
     #[arg(long, env = "MLPLANE_JOB_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     job_poll_ms: u64,
+    /// File holding the 32-byte master key of workspace secrets (raw or base64); without
+    /// it, MLPLANE_SECRETS_KEY (base64), else <data-dir>/secrets.key (created on first start).
+    #[arg(long, env = "MLPLANE_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Option<ServerAction>,
+}
+
+/// Maintenance the server binary does on its database instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServerAction {
+    /// Re-encrypt every workspace secret from one master key to another, in one
+    /// transaction. Stop the servers first; start them with the new key afterwards.
+    RotateSecretsKey {
+        /// The key the secrets are encrypted under now.
+        #[arg(long)]
+        old_key_file: PathBuf,
+        /// The key to encrypt them under.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
+fn key_source(file: Option<PathBuf>) -> mlplane_server::secrets_key::KeySource {
+    use mlplane_server::secrets_key::KeySource;
+    match (file, std::env::var("MLPLANE_SECRETS_KEY")) {
+        (Some(f), _) => KeySource::File(f),
+        (None, Ok(text)) if !text.trim().is_empty() => KeySource::Base64(text),
+        _ => KeySource::DataDir,
+    }
+}
+
+async fn rotate(
+    db_url: &str,
+    old_key_file: &std::path::Path,
+    new_key_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let done = mlplane_server::secrets_key::rotate_database(db_url, old_key_file, new_key_file)
+        .await
+        .context("rotating the secrets key failed")?;
+    println!(
+        "rotated {} secret(s) from key {} to key {} ({} already under the new key)",
+        done.rotated, done.old_key_id, done.new_key_id, done.already
+    );
+    Ok(())
 }
 
 /// Runs the server until a shutdown signal.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
+    if let Some(ServerAction::RotateSecretsKey {
+        old_key_file,
+        new_key_file,
+    }) = &args.action
+    {
+        let url = args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("mlplane.db").display()));
+        return rotate(&url, old_key_file, new_key_file).await;
+    }
     let max_request_bytes = usize::try_from(args.max_request_bytes)
         .context("--max-request-bytes does not fit this platform's address space")?;
     // `host:port` is formatted by the server; an IPv6 literal needs its brackets.
@@ -68,6 +124,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         },
         job_slots: args.job_slots,
         job_poll: std::time::Duration::from_millis(args.job_poll_ms),
+        secrets_key: key_source(args.secrets_key_file),
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();

@@ -90,6 +90,7 @@ impl Bench {
             tracking_uri: Some("http://127.0.0.1:5050".into()),
             poll: Duration::from_millis(50),
             wake: Default::default(),
+            secrets_key: None,
         }
     }
 

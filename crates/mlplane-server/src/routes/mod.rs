@@ -6,6 +6,7 @@
 
 pub mod artifacts;
 pub mod assets;
+pub mod audit;
 pub mod computes;
 pub mod experiments;
 pub mod health;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod log_stream;
 pub mod runs;
 pub mod schemas;
+pub mod secrets;
 pub mod snapshots;
 pub mod workspaces;
 
@@ -106,6 +108,12 @@ pub fn api_v1(state: &AppState) -> Router<AppState> {
         )
         .route("/api/v1/computes/{name}", get(computes::get))
         .route("/api/v1/schemas/{kind}", get(schemas::get))
+        .route(&format!("{ws}/secrets"), get(secrets::list))
+        .route(
+            &format!("{ws}/secrets/{{name}}"),
+            get(secrets::get).put(secrets::put).delete(secrets::delete),
+        )
+        .route("/api/v1/audit", get(audit::list))
         .route(&format!("{ws}/jobs"), get(jobs::list).post(jobs::create))
         .route(&format!("{ws}/jobs/{{name}}"), get(jobs::get))
         .route(&format!("{ws}/jobs/{{name}}/cancel"), post(jobs::cancel))
