@@ -16,6 +16,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use mlplane_api::{ErrorBody, PutSecretRequest, SecretList, SecretView};
 use mlplane_core::Principal;
@@ -64,9 +65,19 @@ pub async fn put(
     State(s): State<AppState>,
     principal: Option<axum::Extension<Principal>>,
     AppPath((ws, n)): AppPath<(String, String)>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<SecretView>)> {
     let (ws, name) = (workspace(&ws)?, name(&n)?);
+    let body = body.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "request body is larger than the server's limit",
+            )
+        } else {
+            ApiError::bad_request("cannot read the request body")
+        }
+    })?;
     let value = parse_value(&body)?;
     let sealed = s.secrets_key.seal(&ws, &name, &value);
     drop(value);
@@ -84,11 +95,16 @@ pub async fn put(
 
 /// `{"value": "<text>"}`, 1 byte to [`MAX_SECRET_VALUE_BYTES`].
 fn parse_value(body: &[u8]) -> ApiResult<SecretValue> {
-    let req: PutSecretRequest = serde_json::from_slice(body).map_err(|_| {
+    let shape = || {
         ApiError::bad_request(
             "the body must be a JSON object {\"value\": \"<text>\"} and nothing else",
         )
-    })?;
+    };
+    // serde would also take the struct from a JSON array; only an object is accepted.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(shape());
+    }
+    let req: PutSecretRequest = serde_json::from_slice(body).map_err(|_| shape())?;
     let value = SecretValue::new(req.value);
     let len = value.expose().len();
     if len == 0 || len > MAX_SECRET_VALUE_BYTES {
