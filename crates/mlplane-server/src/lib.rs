@@ -22,6 +22,7 @@ pub mod routes;
 pub mod secrets_key;
 pub mod specs;
 pub mod state;
+pub mod tls;
 
 pub use state::{AppState, Limits};
 
@@ -101,6 +102,8 @@ pub struct ServerConfig {
     pub job_poll: std::time::Duration,
     /// Where the master key of workspace secrets comes from.
     pub secrets_key: secrets_key::KeySource,
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -119,6 +122,8 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("secrets: {0}")]
     Secrets(#[from] mlplane_secrets::SecretsError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 impl ServerConfig {
@@ -167,6 +172,10 @@ pub async fn run(
         .with_part_staging(parts)
         .with_secrets_key(key);
     state.local_slots = config.job_slots;
+    let acceptor = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -192,15 +201,31 @@ pub async fn run(
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
-    })
-    .await;
+    };
+    let served = match acceptor {
+        None => {
+            axum::serve(
+                listener,
+                app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            let tls = tls::TlsListener::new(listener, acceptor).map_err(ServerError::Serve)?;
+            // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>` support.
+            axum::serve(
+                tls.tap_io(|_| {}),
+                app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
     if let Some(task) = executor {
         tracing::info!("stopping the job executor");
         match task.await {
@@ -238,7 +263,14 @@ fn executor_config(
         work_root: config.data_dir.join("jobs"),
         env_cache: config.data_dir.join("envs"),
         slots: config.job_slots,
-        tracking_uri: Some(format!("http://{host}")),
+        tracking_uri: Some(format!(
+            "{}://{host}",
+            if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+        )),
         // Submits and cancels through this server wake the executor at once; the poll only
         // finds jobs and cancels stored by another server sharing the database.
         poll: config.job_poll,

@@ -2,7 +2,8 @@
 //! [`mlplane_server::ServerConfig`], sets up logging and serves until SIGTERM/SIGINT.
 //!
 //! Invariants:
-//! - once listening, exactly one line goes to stdout, `mlplane listening on http://<addr>`,
+//! - once listening, exactly one line goes to stdout, `mlplane listening on http://<addr>`
+//!   (`https://` with `--tls-cert`/`--tls-key`),
 //!   flushed at once (tests and supervisors parse it); everything else goes to stderr;
 //! - a server that cannot start (busy port, bad database URL, unusable artifact store)
 //!   returns an error, which `main` prints and turns into exit code 2.
@@ -47,6 +48,12 @@ pub struct ServerArgs {
     /// it, MLPLANE_SECRETS_KEY (base64), else <data-dir>/secrets.key (created on first start).
     #[arg(long, env = "MLPLANE_SECRETS_KEY_FILE")]
     secrets_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, env = "MLPLANE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MLPLANE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(subcommand)]
     action: Option<ServerAction>,
 }
@@ -125,13 +132,19 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         job_slots: args.job_slots,
         job_poll: std::time::Duration::from_millis(args.job_poll_ms),
         secrets_key: key_source(args.secrets_key_file),
+        tls: args.tls_cert.zip(args.tls_key),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();
         // Ignored on purpose: a supervisor that closed our stdout must not stop the server.
-        let _ = writeln!(out, "mlplane listening on http://{addr}");
+        let _ = writeln!(out, "mlplane listening on {scheme}://{addr}");
         let _ = out.flush();
-        tracing::info!("studio/API at http://{addr}/api/v1/openapi.json");
+        tracing::info!("studio/API at {scheme}://{addr}/api/v1/openapi.json");
     })
     .await
     .context("mlplane server failed")
