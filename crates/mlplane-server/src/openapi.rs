@@ -31,7 +31,20 @@ use utoipa::OpenApi;
 )]
 struct ApiDoc;
 
+/// Workspace secrets and the audit log.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::secrets::list, crate::routes::secrets::get, crate::routes::secrets::put,
+        crate::routes::secrets::delete, crate::routes::audit::list,
+    ),
+    tags((name = "secrets"), (name = "audit"))
+)]
+struct SecurityDoc;
+
 /// The document served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(SecurityDoc::openapi());
+    doc
 }

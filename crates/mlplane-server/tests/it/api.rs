@@ -151,12 +151,15 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/api/v1/workspaces/{ws}/secrets",
+        "/api/v1/workspaces/{ws}/secrets/{name}",
+        "/api/v1/audit",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }
     assert_eq!(
         paths.len(),
-        41,
+        44,
         "routes and OpenAPI paths drifted apart: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
