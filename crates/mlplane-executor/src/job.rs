@@ -13,10 +13,10 @@
 //!   process outlives its job.
 
 use crate::process::{LogPump, signal_group};
+use crate::secrets::{Secrets, resolve_secrets};
 use crate::{Shared, data, spec};
 use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, LogBatch, Tag, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
-use mlplane_secrets::SecretValue;
 use mlplane_spec::{AssetRef, CommandJob, DataType, EnvSource, EnvironmentSpec, JobInput};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -323,41 +323,6 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
 /// The spec, environment, job folder, working folder, rendered command and the decrypted
 /// secrets its environment variables reference.
 type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String, Secrets);
-
-/// Environment variables set from secrets: name and plaintext.
-pub type Secrets = Vec<(String, SecretValue)>;
-
-/// Decrypts every secret the job's environment variables reference and has the log mask
-/// their values; an error names the variable and secret, never a value.
-async fn resolve_secrets(
-    sh: &Shared,
-    job: &Job,
-    spec: &CommandJob,
-    log: &LogPump,
-) -> Result<Secrets, String> {
-    let refs = spec.secret_refs();
-    if refs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let key = sh.cfg.secrets_key.as_ref().ok_or_else(|| {
-        "the job references secrets, but this executor has no secrets key".to_string()
-    })?;
-    let mut out = Vec::with_capacity(refs.len());
-    for (var, name) in refs {
-        let sealed = sh
-            .cfg
-            .store
-            .sealed_secret(&job.workspace, &name)
-            .await
-            .map_err(|e| format!("environment_variables.{var}: secret '{name}': {e}"))?;
-        let value = key
-            .open(&job.workspace, &name, &sealed)
-            .map_err(|e| format!("environment_variables.{var}: {e}"))?;
-        out.push((var, value));
-    }
-    log.redact(out.iter().map(|(_, v)| v.clone()).collect());
-    Ok(out)
-}
 
 /// Everything before the process starts; an error is the job's failure message.
 async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, String> {

@@ -30,6 +30,7 @@ pub mod data;
 pub mod job;
 pub mod orphans;
 pub mod process;
+pub mod secrets;
 pub mod spec;
 pub mod wake;
 

@@ -2,17 +2,21 @@
 //!
 //! Order, outermost first: [`request_id`] (takes a well-formed `x-request-id` from the
 //! request or makes one, and echoes it on the response), [`security_headers`], then
-//! [`record`], which writes an audit record for every state-changing request (any method but
+//! [`record`], which queues an audit record for every state-changing request (any method but
 //! GET, HEAD and OPTIONS) and every refusal (401 or 403 of any method) after the inner
-//! service answered and before the response leaves.
+//! service answered and before the response leaves; [`AuditSink`] appends them.
 //!
 //! The record's actor is the [`Principal`] and its action the [`RouteAction`] the auth layer
 //! put into the response's extensions; without an auth layer the actor is
 //! [`Principal::anonymous`] and the action `<METHOD> <matched route>`.
 //!
 //! Invariants:
-//! - a request whose record cannot be written is still answered (the failure is logged at
-//!   error level): the change it made is already committed;
+//! - the record is queued before the response leaves and appended by one background task
+//!   in batches ([`AuditSink`]): a request never waits for a second commit (measured: an
+//!   inline write halved the 16-writers throughput of the bench); a record that cannot be
+//!   written is logged at error level, and records still queued when the process is killed
+//!   are lost (a graceful stop drains the queue first); reads of the log through
+//!   `GET /api/v1/audit` flush the queue first, so they see every earlier request;
 //! - no CORS headers are ever added: a cross-origin preflight gets no
 //!   `Access-Control-Allow-*`;
 //! - HTML responses carry a CSP that allows only same-origin scripts, styles (inline styles
@@ -165,10 +169,99 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         status,
         outcome: AuditOutcome::of_status(status),
     };
-    if let Err(e) = s.store.append_audit(vec![record]).await {
-        tracing::error!(error = %e, "cannot write the audit record of a request");
-    }
+    s.audit.record(record).await;
     resp
+}
+
+/// What the audit writer task receives.
+enum AuditMsg {
+    /// A record to append.
+    Record(NewAuditRecord),
+    /// Answered once every record sent before it has been appended (or failed).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Records waiting for the writer; a full queue makes requests wait (never drops).
+const AUDIT_QUEUE: usize = 10_000;
+/// Most records appended in one store call.
+const AUDIT_BATCH: usize = 512;
+
+/// Hands audit records to one background task that appends them in batches, so a request
+/// does not wait for a second database commit. Records still queued when the process is
+/// killed (not stopped) are lost; on a graceful stop the queue is drained before the store
+/// closes ([`AuditSink::close`]).
+#[derive(Clone)]
+pub struct AuditSink {
+    tx: tokio::sync::mpsc::Sender<AuditMsg>,
+    task: std::sync::Arc<std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+impl AuditSink {
+    /// Starts the writer task over `store` (needs a Tokio runtime).
+    pub fn start(store: std::sync::Arc<dyn mlplane_store::MetadataStore>) -> Self {
+        let (tx, rx) = tokio::sync::mpsc::channel(AUDIT_QUEUE);
+        let task = tokio::spawn(audit_writer(store, rx));
+        AuditSink {
+            tx,
+            task: std::sync::Arc::new(std::sync::Mutex::new(Some(task))),
+        }
+    }
+
+    /// Queues a record.
+    pub async fn record(&self, r: NewAuditRecord) {
+        if self.tx.send(AuditMsg::Record(r)).await.is_err() {
+            tracing::error!("the audit writer has stopped; a record was lost");
+        }
+    }
+
+    /// Waits until every record queued before this call has been appended.
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(AuditMsg::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// Drains the queue and stops the writer; later records are logged as lost.
+    pub async fn close(&self) {
+        self.flush().await;
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+async fn audit_writer(
+    store: std::sync::Arc<dyn mlplane_store::MetadataStore>,
+    mut rx: tokio::sync::mpsc::Receiver<AuditMsg>,
+) {
+    let mut batch = Vec::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                AuditMsg::Record(r) => batch.push(r),
+                AuditMsg::Flush(done) => flushes.push(done),
+            }
+            next = if batch.len() < AUDIT_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if !batch.is_empty() {
+            let n = batch.len();
+            if let Err(e) = store.append_audit(std::mem::take(&mut batch)).await {
+                tracing::error!(error = %e, records = n, "cannot write audit records; they are lost");
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -201,6 +201,7 @@ pub async fn run(
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
+    let audit = state.audit.clone();
     let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -234,6 +235,7 @@ pub async fn run(
             Ok(Ok(())) => {}
         }
     }
+    audit.close().await;
     tracing::info!("draining done, closing the store");
     store.close().await;
     served.map_err(ServerError::Serve)

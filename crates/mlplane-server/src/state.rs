@@ -42,6 +42,8 @@ pub struct AppState {
     /// Seals workspace secrets; [`AppState::new`] makes a random one, which the server
     /// replaces with its configured key.
     pub secrets_key: Arc<mlplane_secrets::MasterKey>,
+    /// Queues audit records for the background writer.
+    pub audit: crate::audit::AuditSink,
 }
 
 impl AppState {
@@ -55,8 +57,10 @@ impl AppState {
 }
 
 impl AppState {
+    /// Starts the audit writer, so it must run inside a Tokio runtime.
     pub fn new(store: Arc<dyn MetadataStore>, artifacts: ArtifactStore, limits: Limits) -> Self {
         Self {
+            audit: crate::audit::AuditSink::start(Arc::clone(&store)),
             store,
             artifacts,
             metrics: Arc::new(HttpMetrics::default()),

@@ -33,6 +33,8 @@ pub async fn list(
         actor: q.actor.filter(|a| !a.is_empty()),
         action: q.action.filter(|a| !a.is_empty()),
     };
+    // Read your writes: records of earlier requests may still be queued.
+    s.audit.flush().await;
     let p = s
         .store
         .list_audit(&query, &page(q.max_results, q.page_token))

@@ -355,6 +355,7 @@ async fn principals_and_actions_from_the_auth_layer_are_recorded() {
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         assert_eq!(resp.headers()["x-request-id"], "client-chosen-1");
     }
+    state.audit.flush().await;
     let page = state
         .store
         .list_audit(&Default::default(), &Default::default())
