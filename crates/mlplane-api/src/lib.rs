@@ -14,12 +14,14 @@ mod identity;
 mod jobs;
 pub mod metric_value;
 mod search;
+mod security;
 mod snapshots;
 mod views;
 
 pub use identity::*;
 pub use jobs::*;
 pub use search::*;
+pub use security::*;
 pub use snapshots::*;
 pub use views::*;
 

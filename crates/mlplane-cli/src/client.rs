@@ -90,19 +90,36 @@ pub struct Client {
 
 impl Client {
     /// Checks the URL and builds the client; makes no request.
-    pub fn new(url: &str, workspace: &str, token: Option<&str>) -> anyhow::Result<Client> {
+    /// `ca_cert` names a PEM file of certificates to trust besides the system's (a private
+    /// CA or a self-signed server certificate), for `https://` URLs.
+    pub fn new(
+        url: &str,
+        workspace: &str,
+        token: Option<&str>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> anyhow::Result<Client> {
         let auth = token.map(|t| format!("Bearer {}", t.trim()));
-        Self::build(url, workspace, auth)
+        Self::build(url, workspace, auth, ca_cert)
     }
 
     /// A client that signs in with Basic user + password (for `mlplane login`).
-    pub fn with_basic(url: &str, user: &str, password: &str) -> anyhow::Result<Client> {
+    pub fn with_basic(
+        url: &str,
+        user: &str,
+        password: &str,
+        ca_cert: Option<&std::path::Path>,
+    ) -> anyhow::Result<Client> {
         use base64::Engine;
         let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-        Self::build(url, "default", Some(format!("Basic {pair}")))
+        Self::build(url, "default", Some(format!("Basic {pair}")), ca_cert)
     }
 
-    fn build(url: &str, workspace: &str, authorization: Option<String>) -> anyhow::Result<Client> {
+    fn build(
+        url: &str,
+        workspace: &str,
+        authorization: Option<String>,
+        ca_cert: Option<&std::path::Path>,
+    ) -> anyhow::Result<Client> {
         let base =
             Url::parse(url).with_context(|| format!("invalid --url '{url}' (MLPLANE_URL)"))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
@@ -115,12 +132,24 @@ impl Client {
             v.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, v);
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mlplane-cli/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot set up the HTTP client")?;
+            .user_agent(concat!("mlplane-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_cert {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read --ca-cert {}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                format!("--ca-cert {}: not a PEM certificate file", path.display())
+            })?;
+            if certs.is_empty() {
+                anyhow::bail!("--ca-cert {}: holds no PEM certificate", path.display());
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder.build().context("cannot set up the HTTP client")?;
         Ok(Client {
             http,
             base,

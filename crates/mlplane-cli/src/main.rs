@@ -53,6 +53,11 @@ struct Cli {
     #[arg(short, long, global = true, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// PEM file of CA certificates to trust for an https:// --url (a private CA or a
+    /// self-signed server certificate), besides the system's.
+    #[arg(long, global = true, env = "MLPLANE_CA_CERT")]
+    ca_cert: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -104,6 +109,12 @@ enum Command {
     /// Grant and take roles in the workspace (Owners and administrators).
     #[command(subcommand)]
     RoleBinding(commands::identity::RoleBindingCmd),
+    /// Set, list and delete workspace secrets (values are never shown).
+    #[command(subcommand)]
+    Secret(commands::secrets::SecretCmd),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(commands::secrets::AuditCmd),
 }
 
 fn main() -> ExitCode {
@@ -133,12 +144,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         workspace,
         token,
         output,
+        ca_cert,
         command,
     } = cli;
     let token = token
         .filter(|t| !t.is_empty())
         .or_else(|| commands::identity::stored_token(&url));
-    let client = || Client::new(&url, &workspace, token.as_deref());
+    let client = || Client::new(&url, &workspace, token.as_deref(), ca_cert.as_deref());
     match command {
         Command::Server(args) => commands::server::run(args).await,
         Command::Experiments(cmd) => commands::experiments::run(&client()?, output, cmd).await,
@@ -156,12 +168,14 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Model(cmd) => {
             commands::data::run(&client()?, output, commands::data::Kind::Model, cmd).await
         }
-        Command::Login { user } => commands::identity::login(&url, &user).await,
+        Command::Login { user } => commands::identity::login(&url, &user, ca_cert.as_deref()).await,
         Command::Token(cmd) => commands::identity::token(&client()?, output, cmd).await,
         Command::User(cmd) => commands::identity::user(&client()?, output, cmd).await,
         Command::RoleBinding(cmd) => {
             commands::identity::role_binding(&client()?, output, cmd).await
         }
+        Command::Secret(cmd) => commands::secrets::run(&client()?, output, cmd).await,
+        Command::Audit(cmd) => commands::secrets::audit(&client()?, output, cmd).await,
     }
 }
 

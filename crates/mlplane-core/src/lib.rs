@@ -10,6 +10,7 @@
 
 pub mod artifact_path;
 pub mod assets;
+pub mod audit;
 pub mod downsample;
 pub mod error;
 pub mod identity;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod page_token;
 pub mod registry;
 pub mod search;
+pub mod secrets;
 pub mod snapshot;
 pub mod validate;
 

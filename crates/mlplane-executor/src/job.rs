@@ -13,6 +13,7 @@
 //!   process outlives its job.
 
 use crate::process::{LogPump, signal_group};
+use crate::secrets::{Secrets, resolve_secrets};
 use crate::{Shared, data, spec};
 use mlplane_core::{AssetKind, AssetVersionRef, Job, JobStatus, LogBatch, Tag, WorkspaceName};
 use mlplane_envs::{BuiltEnv, EnvError, ResolvedEnv, spec_hash};
@@ -262,7 +263,7 @@ fn interrupted(i: Interrupt) -> Outcome {
 
 async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: LogPump) -> Outcome {
     let prepared = guarded(sh, job, &mut stop, prepare(sh, job, &log)).await;
-    let (spec, env, dir, cwd, command) = match prepared {
+    let (spec, env, dir, cwd, command, secrets) = match prepared {
         Ok(Ok(p)) => p,
         Ok(Err(msg)) => {
             log.finish(READ_GRACE).await;
@@ -292,7 +293,17 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
             Outcome::Failed(format!("cannot start the job: {e}"))
         };
     }
-    let outcome = run_process(sh, job, &spec, &env, (&dir, &cwd), &command, stop, log).await;
+    let outcome = run_process(
+        sh,
+        job,
+        &spec,
+        &env,
+        (&dir, &cwd),
+        (&command, &secrets),
+        stop,
+        log,
+    )
+    .await;
     if outcome != Outcome::Completed {
         return outcome;
     }
@@ -312,13 +323,15 @@ async fn execute(sh: &Shared, job: &Job, mut stop: watch::Receiver<bool>, log: L
     }
 }
 
-/// The spec, environment, job folder, working folder and rendered command.
-type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String);
+/// The spec, environment, job folder, working folder, rendered command and the decrypted
+/// secrets its environment variables reference.
+type Prepared = (CommandJob, BuiltEnv, PathBuf, PathBuf, String, Secrets);
 
 /// Everything before the process starts; an error is the job's failure message.
 async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, String> {
     let spec =
         spec::parse_job_spec(&job.spec).map_err(|e| format!("the job spec is not valid: {e}"))?;
+    let secrets = resolve_secrets(sh, job, &spec, log).await?;
     let env_spec = environment(sh, &job.workspace, &spec.environment).await?;
     let env = build_env(sh, &env_spec, log).await?;
     let dir = sh
@@ -358,7 +371,7 @@ async fn prepare(sh: &Shared, job: &Job, log: &LogPump) -> Result<Prepared, Stri
         .command
         .render(&inputs, &outputs)
         .map_err(|e| format!("cannot render the command: {e}"))?;
-    Ok((spec, env, dir, cwd, command))
+    Ok((spec, env, dir, cwd, command, secrets))
 }
 
 /// The job's environment spec: inline, or a registered asset.
@@ -453,12 +466,13 @@ pub fn tracking_uri_for(base: &str, ws: &WorkspaceName) -> String {
     }
 }
 
-/// The process environment: the job's variables, then ours (which win).
+/// The process environment: the job's variables (those naming a secret set to its value),
+/// then ours (which win).
 pub fn process_env(
     sh_tracking: Option<&str>,
     job: &Job,
     spec: &CommandJob,
-    env: &BuiltEnv,
+    (env, secrets): (&BuiltEnv, &Secrets),
     dir: &Path,
 ) -> Vec<(String, String)> {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
@@ -469,6 +483,9 @@ pub fn process_env(
     }
     for (k, v) in &spec.environment_variables {
         vars.insert(k.clone(), v.clone());
+    }
+    for (k, v) in secrets {
+        vars.insert(k.clone(), v.expose().to_string());
     }
     let bin = env.dir.join("bin");
     let path = match std::env::var("PATH") {
@@ -482,6 +499,12 @@ pub fn process_env(
             "MLFLOW_TRACKING_URI".into(),
             tracking_uri_for(uri, &job.workspace),
         );
+        // The built-in executor reaches its own HTTPS server over loopback, by IP, where a
+        // certificate made for the server's public name cannot match: the connection never
+        // leaves the host, so verification is skipped for it alone.
+        if uri.starts_with("https://127.0.0.1:") || uri.starts_with("https://[::1]:") {
+            vars.insert("MLFLOW_TRACKING_INSECURE_TLS".into(), "true".into());
+        }
     }
     vars.insert("MLFLOW_RUN_ID".into(), job.run_id.to_string());
     vars.insert(
@@ -506,7 +529,7 @@ async fn run_process(
     spec: &CommandJob,
     env: &BuiltEnv,
     (dir, cwd): (&Path, &Path),
-    command: &str,
+    (command, secrets): (&str, &Secrets),
     mut stop: watch::Receiver<bool>,
     mut log: LogPump,
 ) -> Outcome {
@@ -536,7 +559,7 @@ async fn run_process(
             sh.cfg.tracking_uri.as_deref(),
             job,
             spec,
-            env,
+            (env, secrets),
             dir,
         ))
         .envs(token_env)

@@ -30,6 +30,7 @@ pub mod data;
 pub mod job;
 pub mod orphans;
 pub mod process;
+pub mod secrets;
 pub mod spec;
 pub mod tokens;
 pub mod wake;
@@ -88,6 +89,9 @@ pub struct ExecutorConfig {
     pub wake: Wake,
     /// Give each job's process its own API token (servers with `--auth on`).
     pub job_tokens: bool,
+    /// Decrypts the secrets a job's environment variables reference; without it such a job
+    /// fails before its process starts.
+    pub secrets_key: Option<Arc<mlplane_secrets::MasterKey>>,
 }
 
 /// What every job task shares.

@@ -9,11 +9,15 @@
 //!   a bounded channel to one writer, which appends to the log when [`FLUSH_BYTES`] are
 //!   buffered or every [`FLUSH_EVERY`], so a fast writer is slowed down, not buffered;
 //! - a process group is signalled only while the executor still owns it: between spawn and
-//!   the moment every reader reached end of file.
+//!   the moment every reader reached end of file;
+//! - every value given to [`LogPump::redact`] is replaced by `***` in the text before it is
+//!   appended to the log (a value cut in two by the [`MAX_LINE`] split of an endless line is
+//!   the one case it can miss).
 
 use mlplane_core::{RunId, WorkspaceName};
+use mlplane_secrets::SecretValue;
 use mlplane_store::MetadataStore;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -48,17 +52,38 @@ pub struct LogPump {
     tx: mpsc::Sender<String>,
     writer: JoinHandle<()>,
     readers: Vec<JoinHandle<()>>,
+    redactions: Redactions,
 }
+
+/// Values masked in the log, shared with the writer.
+type Redactions = Arc<Mutex<Vec<SecretValue>>>;
 
 impl LogPump {
     /// Starts the writer for `run` in `ws`.
     pub fn start(store: Arc<dyn MetadataStore>, ws: WorkspaceName, run: RunId) -> Self {
         let (tx, rx) = mpsc::channel(CHANNEL_LINES);
-        let writer = tokio::spawn(write_log(store, ws, run, rx));
+        let redactions = Redactions::default();
+        let writer = tokio::spawn(write_log(store, ws, run, rx, redactions.clone()));
         LogPump {
             tx,
             writer,
             readers: Vec::new(),
+            redactions,
+        }
+    }
+
+    /// Masks `values` (a job's secrets) in everything appended to the log from now on.
+    pub fn redact(&self, values: Vec<SecretValue>) {
+        if let Ok(mut r) = self.redactions.lock() {
+            r.extend(values);
+        }
+    }
+
+    /// `text` with the masked values replaced, for messages that leave by another way.
+    pub fn masked(&self, text: &str) -> String {
+        match self.redactions.lock() {
+            Ok(r) => mlplane_secrets::redact(text, &r),
+            Err(_) => text.to_string(),
         }
     }
 
@@ -85,6 +110,7 @@ impl LogPump {
             tx,
             writer,
             readers,
+            ..
         } = self;
         drop(tx);
         for mut r in readers {
@@ -126,6 +152,7 @@ async fn write_log(
     ws: WorkspaceName,
     run: RunId,
     mut rx: mpsc::Receiver<String>,
+    redactions: Redactions,
 ) {
     let mut buf = String::new();
     let mut tick = tokio::time::interval(FLUSH_EVERY);
@@ -136,25 +163,36 @@ async fn write_log(
                 Some(l) => {
                     buf.push_str(&l);
                     if buf.len() >= FLUSH_BYTES {
-                        flush(&*store, &ws, &run, &mut buf).await;
+                        flush(&*store, &ws, &run, &mut buf, &redactions).await;
                     }
                 }
                 None => break,
             },
             _ = tick.tick() => {
                 if !buf.is_empty() {
-                    flush(&*store, &ws, &run, &mut buf).await;
+                    flush(&*store, &ws, &run, &mut buf, &redactions).await;
                 }
             }
         }
     }
     if !buf.is_empty() {
-        flush(&*store, &ws, &run, &mut buf).await;
+        flush(&*store, &ws, &run, &mut buf, &redactions).await;
     }
 }
 
-async fn flush(store: &dyn MetadataStore, ws: &WorkspaceName, run: &RunId, buf: &mut String) {
-    if let Err(e) = store.append_log(ws, run, buf).await {
+async fn flush(
+    store: &dyn MetadataStore,
+    ws: &WorkspaceName,
+    run: &RunId,
+    buf: &mut String,
+    redactions: &Redactions,
+) {
+    let masked = match redactions.lock() {
+        Ok(r) if !r.is_empty() => Some(mlplane_secrets::redact(buf, &r)),
+        _ => None,
+    };
+    let text = masked.as_deref().unwrap_or(buf);
+    if let Err(e) = store.append_log(ws, run, text).await {
         tracing::warn!(%run, "appending to the job log failed, {} bytes lost: {e}", buf.len());
     }
     buf.clear();

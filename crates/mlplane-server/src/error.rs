@@ -36,6 +36,8 @@ pub enum ErrorCode {
     LoggedModelNotFound,
     JobNotFound,
     AssetNotFound,
+    /// No secret of that name in the workspace.
+    SecretNotFound,
     RouteNotFound,
     MethodNotAllowed,
     WorkspaceAlreadyExists,
@@ -90,6 +92,7 @@ impl ErrorCode {
             ErrorCode::LoggedModelNotFound => "logged_model_not_found",
             ErrorCode::JobNotFound => "job_not_found",
             ErrorCode::AssetNotFound => "asset_not_found",
+            ErrorCode::SecretNotFound => "secret_not_found",
             ErrorCode::RouteNotFound => "route_not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::WorkspaceAlreadyExists => "workspace_already_exists",
@@ -139,6 +142,7 @@ impl ErrorCode {
             | ErrorCode::LoggedModelNotFound
             | ErrorCode::JobNotFound
             | ErrorCode::AssetNotFound
+            | ErrorCode::SecretNotFound
             | ErrorCode::SnapshotNotFound
             | ErrorCode::UserNotFound
             | ErrorCode::ServicePrincipalNotFound
@@ -244,6 +248,7 @@ impl From<StoreError> for ApiError {
                     Entity::Session => ErrorCode::Unauthenticated,
                     Entity::RoleBinding => ErrorCode::RoleBindingNotFound,
                     Entity::Role => ErrorCode::RoleNotFound,
+                    Entity::Secret => ErrorCode::SecretNotFound,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }
@@ -264,7 +269,8 @@ impl From<StoreError> for ApiError {
                     | Entity::Artifact
                     | Entity::ModelVersion
                     | Entity::ModelAlias
-                    | Entity::LoggedModel => ErrorCode::InvalidState,
+                    | Entity::LoggedModel
+                    | Entity::Secret => ErrorCode::InvalidState,
                 };
                 ApiError::new(code, message).with_details(json!({ "id": id }))
             }

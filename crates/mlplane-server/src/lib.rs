@@ -12,6 +12,7 @@
 //! - on SIGTERM/SIGINT the server stops accepting, finishes in-flight requests, then closes
 //!   the store.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -19,8 +20,10 @@ pub mod http_metrics;
 pub mod mlflow;
 pub mod openapi;
 pub mod routes;
+pub mod secrets_key;
 pub mod specs;
 pub mod state;
+pub mod tls;
 
 pub use state::{AppState, Limits};
 
@@ -73,6 +76,13 @@ pub fn app_with_table(state: AppState) -> (Router, Arc<auth::table::RouteTable>)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        // Outermost: request ids, security headers, then the audit log (see `audit`).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::record,
+        ))
+        .layer(axum::middleware::from_fn(audit::security_headers))
+        .layer(axum::middleware::from_fn(audit::request_id))
         .with_state(state);
     (router, table)
 }
@@ -117,6 +127,10 @@ pub struct ServerConfig {
     pub auth: auth::AuthMode,
     /// Password of the `admin` user made at the first start with auth.
     pub admin_password: Option<String>,
+    /// Where the master key of workspace secrets comes from.
+    pub secrets_key: secrets_key::KeySource,
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -135,6 +149,10 @@ pub enum ServerError {
     Serve(std::io::Error),
     #[error("{0}")]
     Refused(String),
+    #[error("secrets: {0}")]
+    Secrets(#[from] mlplane_secrets::SecretsError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 impl ServerConfig {
@@ -185,10 +203,15 @@ pub async fn run(
     if stale > 0 {
         tracing::info!(count = stale, "removed stale multipart uploads");
     }
-    let mut state =
-        AppState::new(Arc::clone(&store), artifacts, config.limits).with_part_staging(parts);
+    let key = Arc::new(config.secrets_key.load(&config.data_dir)?);
+    let mut state = AppState::new(Arc::clone(&store), artifacts, config.limits)
+        .with_part_staging(parts)
+        .with_secrets_key(key);
     state.local_slots = config.job_slots;
-    let state = state.with_auth(auth::AuthConfig::new(config.auth));
+    let mut auth_config = auth::AuthConfig::new(config.auth);
+    // Session cookies are marked `Secure` when the server itself serves HTTPS.
+    auth_config.secure_cookies = config.tls.is_some();
+    let state = state.with_auth(auth_config);
     match config.auth {
         auth::AuthMode::None => tracing::warn!(
             "authentication is off (--auth none): anyone who can reach {} acts with every permission",
@@ -215,6 +238,10 @@ pub async fn run(
             tracing::info!("authentication is on");
         }
     }
+    let acceptor = match &config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let addr = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -236,18 +263,36 @@ pub async fn run(
             &state.artifacts,
             local,
             state.wake.clone(),
+            Arc::clone(&state.secrets_key),
         ));
         tokio::spawn(exec.run(stopped(stop_rx.clone())))
     });
-    let served = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let audit = state.audit.clone();
+    let shutdown = async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
-    })
-    .await;
+    };
+    let served = match acceptor {
+        None => {
+            axum::serve(
+                listener,
+                app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            let tls = tls::TlsListener::new(listener, acceptor).map_err(ServerError::Serve)?;
+            // `tap_io` gives the listener axum's `ConnectInfo<SocketAddr>` support.
+            axum::serve(
+                tls.tap_io(|_| {}),
+                app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    };
     if let Some(task) = executor {
         tracing::info!("stopping the job executor");
         match task.await {
@@ -256,6 +301,7 @@ pub async fn run(
             Ok(Ok(())) => {}
         }
     }
+    audit.close().await;
     tracing::info!("draining done, closing the store");
     store.close().await;
     served.map_err(ServerError::Serve)
@@ -269,6 +315,7 @@ fn executor_config(
     artifacts: &ArtifactStore,
     local: SocketAddr,
     wake: mlplane_executor::Wake,
+    secrets_key: Arc<mlplane_secrets::MasterKey>,
 ) -> mlplane_executor::ExecutorConfig {
     // A server bound to every interface is still reached locally through loopback.
     let host = if local.ip().is_unspecified() {
@@ -284,12 +331,20 @@ fn executor_config(
         work_root: config.data_dir.join("jobs"),
         env_cache: config.data_dir.join("envs"),
         slots: config.job_slots,
-        tracking_uri: Some(format!("http://{host}")),
+        tracking_uri: Some(format!(
+            "{}://{host}",
+            if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            }
+        )),
         // Submits and cancels through this server wake the executor at once; the poll only
         // finds jobs and cancels stored by another server sharing the database.
         poll: config.job_poll,
         wake,
         job_tokens: config.auth == auth::AuthMode::On,
+        secrets_key: Some(secrets_key),
     }
 }
 

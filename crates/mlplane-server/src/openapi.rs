@@ -42,9 +42,21 @@ use utoipa::OpenApi;
 )]
 struct ApiDoc;
 
+/// Workspace secrets and the audit log.
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        crate::routes::secrets::list, crate::routes::secrets::get, crate::routes::secrets::put,
+        crate::routes::secrets::delete, crate::routes::audit::list,
+    ),
+    tags((name = "secrets"), (name = "audit"))
+)]
+struct SecurityDoc;
+
 /// The document served at `/api/v1/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    doc.merge(SecurityDoc::openapi());
     unique_operation_ids(&mut doc);
     doc
 }

@@ -41,6 +41,11 @@ pub struct AppState {
     pub asset_locks: Arc<[tokio::sync::RwLock<()>; 64]>,
     /// `--auth`, sign-in limits and the auth layer's caches.
     pub auth: Arc<crate::auth::AuthConfig>,
+    /// Seals workspace secrets; [`AppState::new`] makes a random one, which the server
+    /// replaces with its configured key.
+    pub secrets_key: Arc<mlplane_secrets::MasterKey>,
+    /// Queues audit records for the background writer.
+    pub audit: crate::audit::AuditSink,
 }
 
 impl AppState {
@@ -54,8 +59,10 @@ impl AppState {
 }
 
 impl AppState {
+    /// Starts the audit writer, so it must run inside a Tokio runtime.
     pub fn new(store: Arc<dyn MetadataStore>, artifacts: ArtifactStore, limits: Limits) -> Self {
         Self {
+            audit: crate::audit::AuditSink::start(Arc::clone(&store)),
             store,
             artifacts,
             metrics: Arc::new(HttpMetrics::default()),
@@ -65,12 +72,19 @@ impl AppState {
             local_slots: 0,
             asset_locks: Arc::new(std::array::from_fn(|_| tokio::sync::RwLock::new(()))),
             auth: Arc::new(crate::auth::AuthConfig::new(crate::auth::AuthMode::None)),
+            secrets_key: Arc::new(mlplane_secrets::MasterKey::generate()),
         }
     }
 
     /// Serves with `auth` (`AppState::new` starts with `--auth none`).
     pub fn with_auth(mut self, auth: crate::auth::AuthConfig) -> Self {
         self.auth = Arc::new(auth);
+        self
+    }
+
+    /// Seals and opens secrets with `key`.
+    pub fn with_secrets_key(mut self, key: Arc<mlplane_secrets::MasterKey>) -> Self {
+        self.secrets_key = key;
         self
     }
 

@@ -133,6 +133,20 @@ pub struct CommandJob {
     pub distribution: Option<Distribution>,
 }
 
+impl CommandJob {
+    /// The environment variables whose value is a `${{secrets.<name>}}` reference, with the
+    /// secret each names (the spec's check already refused malformed references).
+    pub fn secret_refs(&self) -> BTreeMap<String, mlplane_core::secrets::SecretName> {
+        self.environment_variables
+            .iter()
+            .filter_map(|(k, v)| match mlplane_core::secrets::secret_reference(v) {
+                Some(Ok(name)) => Some((k.clone(), name)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 const JOB_FIELDS: &[&str] = &[
     "type",
     "name",
@@ -252,13 +266,18 @@ pub fn decode_command_job_with(
     if let Some(n) = f.get("environment_variables")
         && let Value::Map(entries) = &n.value
     {
-        for (k, _) in entries {
+        for (k, v) in entries {
             if !is_identifier(&k.name, false) {
                 cx.error(
                     k.pos,
                     &join("environment_variables", &k.name),
                     "is not a valid environment variable name",
                 );
+            }
+            if let Value::Scalar { text, .. } = &v.value
+                && let Some(Err(msg)) = mlplane_core::secrets::secret_reference(text)
+            {
+                cx.error(v.pos, &join("environment_variables", &k.name), msg);
             }
         }
     }

@@ -186,6 +186,18 @@ const BAD: &[(&str, &str, &str, &str)] = &[
         "environment variable name",
     ),
     (
+        "command: echo\nenvironment: e@latest\nenvironment_variables: {DB: \"pw-${{secrets.db}}\"}\n",
+        "3:29",
+        "environment_variables.DB",
+        "whole value",
+    ),
+    (
+        "command: echo\nenvironment: e@latest\nenvironment_variables: {DB: \"${{secrets.a-b}}\"}\n",
+        "3:29",
+        "environment_variables.DB",
+        "not a valid secret name",
+    ),
+    (
         "command: echo\nenvironment: e@latest\ntype: sweep\n",
         "3:7",
         "type",
@@ -336,5 +348,21 @@ fn json_specs_are_accepted() {
     assert_eq!(
         j.inputs["x"],
         JobInput::Literal(Literal::String("hi".into()))
+    );
+}
+
+#[test]
+fn whole_value_secret_references_are_accepted_and_listed() {
+    let j = mlplane_spec::parse_command_job(
+        "command: echo\nenvironment: e@latest\nenvironment_variables: {DB_PASSWORD: \"${{secrets.db_password}}\", PLAIN: x}\n",
+        &[],
+    )
+    .expect("valid");
+    let refs = j.secret_refs();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs["DB_PASSWORD"].as_str(), "db_password");
+    assert_eq!(
+        j.environment_variables["DB_PASSWORD"],
+        "${{secrets.db_password}}"
     );
 }

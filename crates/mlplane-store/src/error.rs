@@ -28,6 +28,7 @@ pub enum Entity {
     Session,
     RoleBinding,
     Role,
+    Secret,
 }
 
 impl fmt::Display for Entity {
@@ -50,6 +51,7 @@ impl fmt::Display for Entity {
             Entity::Session => "session",
             Entity::RoleBinding => "role binding",
             Entity::Role => "role",
+            Entity::Secret => "secret",
         })
     }
 }

@@ -15,6 +15,7 @@
 //!   re-check only what needs the database (uniqueness, immutability, existence);
 //! - migrations are embedded and applied by [`open`] before the store is returned.
 
+pub mod audit;
 pub mod auth;
 mod error;
 pub mod jobs;
@@ -23,14 +24,17 @@ pub mod postgres;
 pub mod registry;
 mod rules;
 mod search_sql;
+pub mod secrets;
 pub mod sqlite;
 mod types;
 
+pub use audit::AuditStore;
 pub use auth::AuthStore;
 pub use error::{Entity, Result, StoreError};
 pub use jobs::{AssetLineage, JobStore};
 pub use logged_models::{LoggedModelQuery, LoggedModelStore};
 pub use registry::{ModelRegistry, RegistryQuery};
+pub use secrets::SecretStore;
 pub use types::*;
 
 use async_trait::async_trait;
@@ -44,7 +48,15 @@ use std::sync::Arc;
 /// Everything the server needs from metadata storage.
 #[async_trait]
 pub trait MetadataStore:
-    ModelRegistry + LoggedModelStore + JobStore + AuthStore + Send + Sync + 'static
+    ModelRegistry
+    + LoggedModelStore
+    + JobStore
+    + AuthStore
+    + SecretStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Name of the engine, for logs and `/readyz` (`sqlite`, `postgres`).
     fn engine(&self) -> &'static str;

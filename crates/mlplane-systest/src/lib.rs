@@ -66,6 +66,16 @@ impl Server {
 
     /// Like [`Server::start`] with extra environment variables for the child.
     pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Server {
+        Self::start_logged(data_dir, extra, env, Stdio::inherit())
+    }
+
+    /// Like [`Server::start_with_env`], with the server's stderr (its log) sent to `stderr`.
+    pub fn start_logged(
+        data_dir: &Path,
+        extra: &[&str],
+        env: &[(&str, String)],
+        stderr: Stdio,
+    ) -> Server {
         let bin = binary();
         assert!(
             bin.exists(),
@@ -77,7 +87,7 @@ impl Server {
             .arg(data_dir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .env("MLPLANE_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .spawn()

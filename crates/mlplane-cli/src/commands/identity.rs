@@ -148,9 +148,9 @@ fn secret_from(var: &str, what: &str) -> anyhow::Result<String> {
 
 /// `mlplane login --user NAME`: signs in with the password (MLPLANE_PASSWORD or standard
 /// input), makes a token named `mlplane-cli` and stores it for this server URL.
-pub async fn login(url: &str, user: &str) -> anyhow::Result<()> {
+pub async fn login(url: &str, user: &str, ca_cert: Option<&std::path::Path>) -> anyhow::Result<()> {
     let password = secret_from("MLPLANE_PASSWORD", "password")?;
-    let c = Client::with_basic(url, user, &password)?;
+    let c = Client::with_basic(url, user, &password, ca_cert)?;
     let made: CreatedTokenView = typed(
         &c.post(
             c.api_url(["tokens"]),

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod jobs;
 mod logs;
 pub mod runs;
+pub mod secrets;
 pub mod server;
 
 use crate::client::Client;

@@ -2,7 +2,8 @@
 //! [`mlplane_server::ServerConfig`], sets up logging and serves until SIGTERM/SIGINT.
 //!
 //! Invariants:
-//! - once listening, exactly one line goes to stdout, `mlplane listening on http://<addr>`,
+//! - once listening, exactly one line goes to stdout, `mlplane listening on http://<addr>`
+//!   (`https://` with `--tls-cert`/`--tls-key`),
 //!   flushed at once (tests and supervisors parse it); everything else goes to stderr;
 //! - a server that cannot start (busy port, bad database URL, unusable artifact store)
 //!   returns an error, which `main` prints and turns into exit code 2.
@@ -48,11 +49,73 @@ pub struct ServerArgs {
     /// and prints its bootstrap token once).
     #[arg(long, env = "MLPLANE_AUTH", default_value = "none", value_parser = ["none", "on"])]
     auth: String,
+    /// File holding the 32-byte master key of workspace secrets (raw or base64); without
+    /// it, MLPLANE_SECRETS_KEY (base64), else <data-dir>/secrets.key (created on first start).
+    #[arg(long, env = "MLPLANE_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (needs --tls-key).
+    #[arg(long, env = "MLPLANE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MLPLANE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    #[command(subcommand)]
+    action: Option<ServerAction>,
+}
+
+/// Maintenance the server binary does on its database instead of serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ServerAction {
+    /// Re-encrypt every workspace secret from one master key to another, in one
+    /// transaction. Stop the servers first; start them with the new key afterwards.
+    RotateSecretsKey {
+        /// The key the secrets are encrypted under now.
+        #[arg(long)]
+        old_key_file: PathBuf,
+        /// The key to encrypt them under.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
+fn key_source(file: Option<PathBuf>) -> mlplane_server::secrets_key::KeySource {
+    use mlplane_server::secrets_key::KeySource;
+    match (file, std::env::var("MLPLANE_SECRETS_KEY")) {
+        (Some(f), _) => KeySource::File(f),
+        (None, Ok(text)) if !text.trim().is_empty() => KeySource::Base64(text),
+        _ => KeySource::DataDir,
+    }
+}
+
+async fn rotate(
+    db_url: &str,
+    old_key_file: &std::path::Path,
+    new_key_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let done = mlplane_server::secrets_key::rotate_database(db_url, old_key_file, new_key_file)
+        .await
+        .context("rotating the secrets key failed")?;
+    println!(
+        "rotated {} secret(s) from key {} to key {} ({} already under the new key)",
+        done.rotated, done.old_key_id, done.new_key_id, done.already
+    );
+    Ok(())
 }
 
 /// Runs the server until a shutdown signal.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     init_logging();
+    if let Some(ServerAction::RotateSecretsKey {
+        old_key_file,
+        new_key_file,
+    }) = &args.action
+    {
+        let url = args
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", args.data_dir.join("mlplane.db").display()));
+        return rotate(&url, old_key_file, new_key_file).await;
+    }
     let max_request_bytes = usize::try_from(args.max_request_bytes)
         .context("--max-request-bytes does not fit this platform's address space")?;
     // `host:port` is formatted by the server; an IPv6 literal needs its brackets.
@@ -79,15 +142,22 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         admin_password: std::env::var("MLPLANE_ADMIN_PASSWORD")
             .ok()
             .filter(|p| !p.is_empty()),
+        secrets_key: key_source(args.secrets_key_file),
+        tls: args.tls_cert.zip(args.tls_key),
+    };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     mlplane_server::run(config, |addr| {
         let mut out = std::io::stdout().lock();
         // Ignored on purpose: a supervisor that closed our stdout must not stop the server.
-        let _ = writeln!(out, "mlplane listening on http://{addr}");
+        let _ = writeln!(out, "mlplane listening on {scheme}://{addr}");
         let _ = out.flush();
         // stderr: stdout carries exactly the one line above.
-        eprintln!("studio at http://{addr}/studio/");
-        tracing::info!("API at http://{addr}/api/v1 (OpenAPI: /api/v1/openapi.json)");
+        eprintln!("studio at {scheme}://{addr}/studio/");
+        tracing::info!("API at {scheme}://{addr}/api/v1 (OpenAPI: /api/v1/openapi.json)");
     })
     .await
     .context("mlplane server failed")

@@ -91,6 +91,7 @@ impl Bench {
             poll: Duration::from_millis(50),
             wake: Default::default(),
             job_tokens: false,
+            secrets_key: None,
         }
     }
 

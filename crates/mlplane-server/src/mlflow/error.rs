@@ -18,6 +18,9 @@ pub enum MlflowCode {
     ResourceDoesNotExist,
     ResourceAlreadyExists,
     InvalidParameterValue,
+    /// A request body over the server's limit: MLflow has no code of its own for it, so it
+    /// is `INVALID_PARAMETER_VALUE` with status 413.
+    PayloadTooLarge,
     EndpointNotFound,
     TemporarilyUnavailable,
     InternalError,
@@ -30,7 +33,9 @@ impl MlflowCode {
         match self {
             MlflowCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
             MlflowCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
-            MlflowCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            MlflowCode::InvalidParameterValue | MlflowCode::PayloadTooLarge => {
+                "INVALID_PARAMETER_VALUE"
+            }
             MlflowCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
             MlflowCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
             MlflowCode::InternalError => "INTERNAL_ERROR",
@@ -47,6 +52,7 @@ impl MlflowCode {
             MlflowCode::ResourceAlreadyExists | MlflowCode::InvalidParameterValue => {
                 StatusCode::BAD_REQUEST
             }
+            MlflowCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             MlflowCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             MlflowCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             MlflowCode::Unauthenticated => StatusCode::UNAUTHORIZED,

@@ -307,9 +307,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for MlflowJson<T> {
     type Rejection = MlflowError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rej| MlflowError::invalid(rej.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| {
+            if rej.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                MlflowError::new(
+                    MlflowCode::PayloadTooLarge,
+                    "request body is larger than the server's limit",
+                )
+            } else {
+                MlflowError::invalid(rej.body_text())
+            }
+        })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

@@ -88,6 +88,31 @@ async fn resolve(
     }
 }
 
+/// Every `${{secrets.<name>}}` the job's environment variables name exists in `ws`; only
+/// the reference is stored with the job, the executor decrypts it when the process starts.
+async fn check_secrets(
+    s: &AppState,
+    ws: &WorkspaceName,
+    src: &str,
+    job: &CommandJob,
+) -> ApiResult<()> {
+    for (var, name) in job.secret_refs() {
+        match s.store.get_secret(ws, &name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => {
+                let field = ["environment_variables", var.as_str()];
+                return Err(spec_error(
+                    position(src, &field),
+                    &field.join("."),
+                    format!("secret '{name}' does not exist in workspace '{ws}'"),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// Pins every asset the job references to an exact version; returns the inputs to record.
 async fn pin_assets(
     s: &AppState,
@@ -248,6 +273,7 @@ pub async fn create(
         specs::inline_env_files(e, &mut files, &src, &["environment"])?;
     }
     specs::no_unused_files(&files)?;
+    check_secrets(&s, &ws, &src, &job).await?;
     let used = pin_assets(&s, &ws, &src, &mut job).await?;
     let image = environment_image(&s, &ws, &job.environment).await?;
     let compute = job

@@ -6,6 +6,7 @@
 
 pub mod artifacts;
 pub mod assets;
+pub mod audit;
 pub mod computes;
 pub mod experiments;
 pub mod health;
@@ -17,6 +18,7 @@ pub mod registry;
 pub mod runs;
 pub mod schemas;
 pub mod search;
+pub mod secrets;
 pub mod snapshots;
 pub mod studio;
 pub mod workspaces;
@@ -66,7 +68,10 @@ pub fn api_v1(state: &AppState) -> Routes {
             &format!("{ws}/runs"),
             get("runs/read", runs::list).post("runs/write", runs::create),
         )
-        .route(&format!("{ws}/runs/search"), post("runs/read", search::search_runs))
+        .route(
+            &format!("{ws}/runs/search"),
+            post("runs/read", search::search_runs),
+        )
         .route(
             &format!("{ws}/registered-models"),
             get("models/read", registry::list_models),
@@ -147,6 +152,14 @@ pub fn api_v1(state: &AppState) -> Routes {
             &format!("{ws}/jobs/{{name}}/io"),
             get("jobs/read", jobs::io),
         )
+        .route(&format!("{ws}/secrets"), get("secrets/read", secrets::list))
+        .route(
+            &format!("{ws}/secrets/{{name}}"),
+            get("secrets/read", secrets::get)
+                .put("secrets/write", secrets::put)
+                .delete("secrets/write", secrets::delete),
+        )
+        .route("/api/v1/audit", get(USERS_ADMIN, audit::list))
         // `{kind}` is data, models or environments; static segments (runs, jobs...) win.
         .route(
             &format!("{ws}/{{kind}}"),

@@ -151,6 +151,9 @@ async fn openapi_document_lists_every_route_and_health_endpoints_answer() {
         "/healthz",
         "/readyz",
         "/metrics",
+        "/api/v1/workspaces/{ws}/secrets",
+        "/api/v1/workspaces/{ws}/secrets/{name}",
+        "/api/v1/audit",
     ] {
         assert!(paths.contains_key(p), "missing {p}");
     }

@@ -903,3 +903,70 @@ async fn custom_roles_grant_their_actions_and_are_checked() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_audit_log_names_the_signed_in_actor_and_records_refusals() {
+    let app = AuthApp::new().await;
+    let reader = bearer(&app.user_with_role("rita", "default", Some("Reader")).await);
+    let (s, _) = app
+        .call(
+            "POST",
+            "/api/v1/workspaces/default/experiments",
+            Some(&reader),
+            Some(json!({"name": "nope"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app
+        .call(
+            "POST",
+            "/api/v1/workspaces/default/experiments",
+            Some(&app.admin()),
+            Some(json!({"name": "yes"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    // Only administrators read the audit log.
+    let (s, _) = app.call("GET", "/api/v1/audit", Some(&reader), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, b) = app
+        .call(
+            "GET",
+            "/api/v1/audit?action=experiments%2Fwrite",
+            Some(&app.admin()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let rows: Vec<(String, String, String, u64)> = b["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|r| {
+            (
+                r["actor_kind"].as_str().unwrap_or_default().to_owned(),
+                r["actor_name"].as_str().unwrap_or_default().to_owned(),
+                r["outcome"].as_str().unwrap_or_default().to_owned(),
+                r["status"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("user".into(), "admin".into(), "allowed".into(), 201),
+            ("user".into(), "rita".into(), "denied".into(), 403),
+        ]
+    );
+    // The reader's refused read of the audit log is itself recorded.
+    let (_, b) = app
+        .call("GET", "/api/v1/audit?actor=rita", Some(&app.admin()), None)
+        .await;
+    let denied_reads = b["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["method"] == "GET" && r["outcome"] == "denied")
+        .count();
+    assert_eq!(denied_reads, 1, "{b}");
+}

@@ -4,6 +4,7 @@
 mod api;
 mod asset_files;
 mod assets;
+mod attacks;
 mod auth;
 mod env_files;
 mod hostile;
@@ -15,6 +16,7 @@ mod mlflow_logged_models;
 mod mlflow_mpu;
 mod mlflow_registry;
 mod mlflow_search;
+mod security;
 mod snapshots;
 mod studio;
 mod support;

@@ -34,6 +34,7 @@ mod rows;
 mod runs;
 mod schema;
 mod search;
+mod secrets;
 
 use crate::{
     ExperimentSearch, MetadataStore, OpTiming, Result, RunQuery, RunSearch, SampledHistory,

@@ -38,6 +38,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, V9),
     (10, V10),
     (11, V11),
+    (12, V12),
+    (13, V13),
 ];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
@@ -523,6 +525,52 @@ CREATE TABLE custom_roles (
     actions TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+"#;
+
+/// Version 12: workspace secrets, sealed by `mlplane-secrets` (key id, nonce, ciphertext);
+/// no plaintext column exists.
+const V12: &str = r#"
+CREATE TABLE secrets (
+    workspace TEXT COLLATE "C" NOT NULL REFERENCES workspaces (name),
+    name TEXT COLLATE "C" NOT NULL,
+    key_id TEXT NOT NULL,
+    nonce BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
+"#;
+
+/// Version 13: the append-only audit log; triggers refuse every UPDATE, DELETE and
+/// TRUNCATE.
+const V13: &str = r#"
+CREATE TABLE audit_log (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    workspace TEXT,
+    client_ip TEXT,
+    request_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
 "#;
 
 #[cfg(test)]

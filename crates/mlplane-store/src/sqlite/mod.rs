@@ -39,6 +39,7 @@ mod registry_impl;
 mod runs;
 mod schema;
 mod search;
+mod secrets;
 mod store_impl;
 
 use crate::{OpTiming, Result, StoreError};

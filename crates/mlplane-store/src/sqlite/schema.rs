@@ -16,6 +16,8 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (9, V9),
     (10, V10),
     (11, V11),
+    (12, V12),
+    (13, V13),
 ];
 
 const V1: &str = r#"
@@ -376,6 +378,46 @@ CREATE TABLE custom_roles (
     actions TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+"#;
+
+/// Version 12: workspace secrets, sealed by `mlplane-secrets` (key id, nonce, ciphertext);
+/// no plaintext column exists.
+const V12: &str = r#"
+CREATE TABLE secrets (
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    name TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+) WITHOUT ROWID;
+"#;
+
+/// Version 13: the append-only audit log; triggers refuse every UPDATE and DELETE.
+const V13: &str = r#"
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms INTEGER NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    workspace TEXT,
+    client_ip TEXT,
+    request_id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#;
 
 #[cfg(test)]

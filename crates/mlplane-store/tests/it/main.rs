@@ -10,6 +10,7 @@
 //! - a check only uses the `MetadataStore` trait, so it holds for every engine;
 //! - both engines run exactly the same list of checks.
 
+mod append_only;
 mod checkpoints;
 mod contract;
 mod harness;
@@ -186,6 +187,11 @@ contract_tests! {
     auth::role_bindings_are_per_workspace_idempotent_and_deletable,
     auth::service_principals_are_unique_and_deleting_one_revokes_its_tokens,
     auth::custom_roles_are_replaced_listed_and_deleting_one_drops_its_bindings,
+    // secrets and the audit log
+    secrets::secrets_are_created_replaced_listed_and_deleted,
+    secrets::secrets_are_scoped_by_workspace,
+    secrets::rotation_replaces_every_row_or_none,
+    secrets::audit_log_lists_newest_first_filtered_and_paged,
     // operations
     ops::engine_pings_and_counts_operations,
     ops::close_makes_later_calls_unavailable,

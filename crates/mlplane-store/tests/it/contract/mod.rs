@@ -23,6 +23,7 @@ pub mod registry;
 pub mod run_changes;
 pub mod runs;
 pub mod search;
+pub mod secrets;
 
 use crate::harness::Store;
 use mlplane_core::{
