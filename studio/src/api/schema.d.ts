@@ -4,6 +4,70 @@
  */
 
 export interface paths {
+    "/api/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["audit_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["auth_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["auth_logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_me"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/computes": {
         parameters: {
             query?: never;
@@ -36,6 +100,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_list_roles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/roles/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["auth_put_role"];
+        post?: never;
+        delete: operations["auth_delete_role"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schemas/{kind}": {
         parameters: {
             query?: never;
@@ -47,6 +143,122 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-principals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_list_service_principals"];
+        put?: never;
+        post: operations["auth_create_service_principal"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-principals/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["auth_delete_service_principal"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/service-principals/{name}/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An administrator makes a token for a service principal; its scopes must lie within the
+         *     principal's own role bindings when used (they are intersected at every request).
+         */
+        post: operations["auth_create_service_principal_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_list_tokens"];
+        put?: never;
+        post: operations["auth_create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["auth_revoke_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_list_users"];
+        put?: never;
+        post: operations["auth_create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["auth_delete_user"];
         options?: never;
         head?: never;
         patch?: never;
@@ -276,6 +488,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workspaces/{ws}/role-bindings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["auth_list_role_bindings"];
+        put?: never;
+        post: operations["auth_set_role_binding"];
+        delete: operations["auth_delete_role_binding"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workspaces/{ws}/runs": {
         parameters: {
             query?: never;
@@ -495,6 +723,38 @@ export interface paths {
         put?: never;
         post: operations["runs_set_tag"];
         delete: operations["runs_delete_tag"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/secrets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["secrets_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{ws}/secrets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["secrets_get"];
+        put: operations["secrets_put"];
+        post?: never;
+        delete: operations["secrets_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -797,6 +1057,35 @@ export interface components {
             tags: components["schemas"]["KeyValue"][];
             version: string;
         };
+        AuditList: {
+            items: components["schemas"]["AuditRecordView"][];
+            next_page_token?: string | null;
+        };
+        /** @description One audit record. */
+        AuditRecordView: {
+            action: string;
+            actor_id: string;
+            /** @description `user`, `service_principal`, `job`, `local` or `anonymous`. */
+            actor_kind: string;
+            actor_name: string;
+            client_ip?: string | null;
+            /** Format: int64 */
+            id: number;
+            method: string;
+            /** @description `allowed`, `denied` or `failed`. */
+            outcome: string;
+            request_id: string;
+            /** Format: int32 */
+            status: number;
+            /** @description The request path. */
+            target: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch.
+             */
+            time: number;
+            workspace?: string | null;
+        };
         /**
          * @description The code snapshot a job runs, uploaded before with
          *     `PUT /api/v1/workspaces/{ws}/snapshots/{sha256}`.
@@ -832,9 +1121,39 @@ export interface components {
             tags?: components["schemas"]["KeyValue"][];
             user?: string | null;
         };
+        /** @description `POST /api/v1/service-principals`. */
+        CreateServicePrincipalRequest: {
+            description?: string;
+            name: string;
+        };
+        /** @description `POST /api/v1/tokens` (and `POST /api/v1/service-principals/{name}/tokens`). */
+        CreateTokenRequest: {
+            /**
+             * Format: int32
+             * @description Lifetime in days (1 to 3650); default 90.
+             */
+            expires_in_days?: number | null;
+            name: string;
+            /** @description Action patterns (`runs/*`, `models/read`, `*`); default `["*"]`: all the owner may do. */
+            scopes?: string[] | null;
+            /** @description Restrict the token to one workspace. */
+            workspace?: string | null;
+        };
+        /** @description `POST /api/v1/users`. */
+        CreateUserRequest: {
+            admin?: boolean;
+            name: string;
+            /** @description Omit for a user who only uses tokens an administrator makes. */
+            password?: string | null;
+        };
         CreateWorkspaceRequest: {
             description?: string;
             name: string;
+        };
+        /** @description A new token: the only answer that carries its secret. */
+        CreatedTokenView: components["schemas"]["TokenView"] & {
+            /** @description `mlp_<id>_<secret>`: shown once, store it now. */
+            token: string;
         };
         /** @description The error body of every non-2xx answer. */
         ErrorBody: {
@@ -876,6 +1195,11 @@ export interface components {
         HealthView: {
             status: string;
             version: string;
+        };
+        /** @description A role held in a workspace. */
+        HeldRoleView: {
+            role: string;
+            workspace: string;
         };
         JobIoList: {
             items: components["schemas"]["JobIoView"][];
@@ -940,6 +1264,38 @@ export interface components {
             next_offset: number;
             /** Format: int64 */
             offset: number;
+        };
+        /** @description `POST /api/v1/auth/login`. */
+        LoginRequest: {
+            password: string;
+            user: string;
+        };
+        /**
+         * @description The answer to a sign-in: the session cookie is set by the response; the CSRF token goes
+         *     into `X-CSRF-Token` on every state-changing request of the session.
+         */
+        LoginView: {
+            csrf_token: string;
+            /**
+             * Format: int64
+             * @description When the session ends, ms since the epoch.
+             */
+            expires_at: number;
+            user: string;
+        };
+        /** @description `GET /api/v1/auth/me`: who the caller is and what it may do. */
+        MeView: {
+            admin: boolean;
+            /** @description `none` (anonymous local access) or `on`. */
+            auth_mode: string;
+            principal: components["schemas"]["PrincipalView"];
+            roles: components["schemas"]["HeldRoleView"][];
+            /** @description The token the request came with, if it came with one. */
+            token_id?: string | null;
+            /** @description Allowed actions per workspace (only workspaces where something is allowed). */
+            workspaces: {
+                [key: string]: string[];
+            };
         };
         MetricHistoryView: {
             key: string;
@@ -1010,6 +1366,22 @@ export interface components {
             /** Format: int64 */
             version: number;
         };
+        /** @description A principal as clients see it. */
+        PrincipalView: {
+            id: string;
+            /** @description `user`, `service_principal`, `job`, `local` or `anonymous`. */
+            kind: string;
+            name: string;
+        };
+        /** @description `PUT /api/v1/roles/{name}`: a custom role's actions. */
+        PutRoleRequest: {
+            actions: string[];
+        };
+        /** @description Body of `PUT /api/v1/workspaces/{ws}/secrets/{name}`. */
+        PutSecretRequest: {
+            /** @description The plaintext value; stored encrypted and never returned by any route. */
+            value: string;
+        };
         /** @description A page of registered models. */
         RegisteredModelList: {
             items: components["schemas"]["RegisteredModelView"][];
@@ -1031,6 +1403,38 @@ export interface components {
             /** Format: int64 */
             updated_ms: number;
             user_id: string;
+        };
+        RoleBindingList: {
+            items: components["schemas"]["RoleBindingView"][];
+        };
+        /** @description A role binding named by principal name: `POST` body, `DELETE` query and list item. */
+        RoleBindingRequest: {
+            /** @description The user's or service principal's name. */
+            principal: string;
+            /** @description `user` (default) or `service_principal`. */
+            principal_type?: string | null;
+            /**
+             * @description A built-in role (`Owner`, `Contributor`, `Reader`, `Data Scientist`,
+             *     `Compute Operator`) or a custom role's name.
+             */
+            role: string;
+        };
+        RoleBindingView: {
+            /** Format: int64 */
+            created_at: number;
+            principal: string;
+            principal_type: string;
+            role: string;
+            workspace: string;
+        };
+        RoleList: {
+            items: components["schemas"]["RoleView"][];
+        };
+        RoleView: {
+            /** @description Action patterns as written (built-in roles list their actions). */
+            actions: string[];
+            builtin: boolean;
+            name: string;
         };
         RunDataView: {
             /** @description Latest value of each metric. */
@@ -1088,6 +1492,31 @@ export interface components {
             /** @description active (default), deleted or all. */
             view?: string | null;
         };
+        SecretList: {
+            items: components["schemas"]["SecretView"][];
+        };
+        /** @description A secret's metadata; the value is never part of it. */
+        SecretView: {
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            /** @description Id of the master key the value is encrypted under. */
+            key_id: string;
+            name: string;
+            /** Format: int64 */
+            updated_at: number;
+            updated_by: string;
+        };
+        ServicePrincipalList: {
+            items: components["schemas"]["ServicePrincipalView"][];
+        };
+        ServicePrincipalView: {
+            /** Format: int64 */
+            created_at: number;
+            description: string;
+            id: string;
+            name: string;
+        };
         /** @description One entry of a stored snapshot. */
         SnapshotFileView: {
             executable: boolean;
@@ -1131,6 +1560,25 @@ export interface components {
             /** @description The spec as YAML (or JSON) text; when given, no other spec field may be. */
             yaml?: string | null;
         };
+        TokenList: {
+            items: components["schemas"]["TokenView"][];
+        };
+        /** @description A stored token, without its secret. */
+        TokenView: {
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            expires_at?: number | null;
+            id: string;
+            /** Format: int64 */
+            last_used_at?: number | null;
+            name: string;
+            owner: components["schemas"]["PrincipalView"];
+            /** Format: int64 */
+            revoked_at?: number | null;
+            scopes: string[];
+            workspace?: string | null;
+        };
         UpdateExperimentRequest: {
             /** @description New name, unique in the workspace. */
             name: string;
@@ -1140,6 +1588,17 @@ export interface components {
             end_time?: number | null;
             name?: string | null;
             status?: string | null;
+        };
+        UserList: {
+            items: components["schemas"]["UserView"][];
+        };
+        UserView: {
+            admin: boolean;
+            /** Format: int64 */
+            created_at: number;
+            has_password: boolean;
+            id: string;
+            name: string;
         };
         WorkspaceList: {
             items: components["schemas"]["WorkspaceView"][];
@@ -1160,6 +1619,138 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    audit_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Records at or after this time: RFC 3339 (`2026-11-26T00:00:00Z`), milliseconds since
+                 *     the epoch, or a duration back from now (`90s`, `15m`, `1h`, `7d`).
+                 */
+                since: string | null;
+                /** @description Records before this time, in the same forms as `since`. */
+                until: string | null;
+                workspace: string | null;
+                /** @description An actor's id or name. */
+                actor: string | null;
+                action: string | null;
+                page_token: string | null;
+                max_results: number | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     computes_list: {
         parameters: {
             query?: never;
@@ -1249,6 +1840,87 @@ export interface operations {
             };
         };
     };
+    auth_list_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleList"];
+                };
+            };
+        };
+    };
+    auth_put_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description custom role name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutRoleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete_role: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description custom role name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     schemas_get: {
         parameters: {
             query?: never;
@@ -1269,6 +1941,322 @@ export interface operations {
                 content: {
                     "application/schema+json": unknown;
                 };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_list_service_principals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServicePrincipalList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_create_service_principal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateServicePrincipalRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServicePrincipalView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete_service_principal: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description service principal name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_create_service_principal_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description service principal name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedTokenView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_list_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_create_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedTokenView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_revoke_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description token id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_list_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_create_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUserRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description user name */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             404: {
                 headers: {
@@ -2040,6 +3028,121 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_list_role_bindings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description workspace name */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleBindingList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_set_role_binding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description workspace name */
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleBindingRequest"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_delete_role_binding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description workspace name */
+                ws: string;
+                /** @description `user` (default) or `service_principal`. */
+                principal_type: string | null;
+                /** @description The user's or service principal's name. */
+                principal: string;
+                /**
+                 * @description A built-in role (`Owner`, `Contributor`, `Reader`, `Data Scientist`,
+                 *     `Compute Operator`) or a custom role's name.
+                 */
+                role: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             404: {
                 headers: {
@@ -2870,6 +3973,151 @@ export interface operations {
             path: {
                 ws: string;
                 run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    secrets_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretList"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    secrets_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    secrets_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutSecretRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretView"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecretView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    secrets_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ws: string;
+                name: string;
             };
             cookie?: never;
         };
