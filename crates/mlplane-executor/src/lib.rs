@@ -27,6 +27,7 @@
 pub mod backend;
 mod code;
 pub mod data;
+pub mod environ;
 pub mod job;
 pub mod orphans;
 pub mod process;

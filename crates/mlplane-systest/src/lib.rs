@@ -219,3 +219,17 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Whether job tests that build Python environments can run: `MLPLANE_UV` names uv
+/// (`make test` installs it). Panics when `MLPLANE_REQUIRE_UV` is set without it, so CI
+/// cannot skip them silently.
+pub fn uv_available() -> bool {
+    let found = std::env::var_os("MLPLANE_UV").is_some();
+    if !found && std::env::var_os("MLPLANE_REQUIRE_UV").is_some() {
+        panic!("MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary");
+    }
+    if !found {
+        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
+    }
+    found
+}

@@ -7,23 +7,12 @@
 //! Needs uv (`MLPLANE_UV`) for the job's environment and `git`; without uv the test prints a
 //! notice and returns, unless `MLPLANE_REQUIRE_UV` is set.
 
-use mlplane_systest::{Server, binary, client, get_json};
+use mlplane_systest::{Server, binary, client, get_json, uv_available};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn uv_available() -> bool {
-    let found = std::env::var_os("MLPLANE_UV").is_some();
-    if !found && std::env::var_os("MLPLANE_REQUIRE_UV").is_some() {
-        panic!("MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary");
-    }
-    if !found {
-        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
-    }
-    found
-}
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);

@@ -5,20 +5,9 @@
 //! Needs uv (`MLPLANE_UV`); without it the test prints a notice and returns, unless
 //! `MLPLANE_REQUIRE_UV` is set.
 
-use mlplane_systest::{Server, binary, client, get_json, post_json};
+use mlplane_systest::{Server, binary, client, get_json, post_json, uv_available};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-
-fn uv_available() -> bool {
-    let found = std::env::var_os("MLPLANE_UV").is_some();
-    if !found && std::env::var_os("MLPLANE_REQUIRE_UV").is_some() {
-        panic!("MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary");
-    }
-    if !found {
-        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
-    }
-    found
-}
 
 fn cli(url: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new(binary())

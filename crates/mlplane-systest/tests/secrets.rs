@@ -5,23 +5,12 @@
 //!
 //! Needs uv for the jobs' environment (`MLPLANE_UV`), like `jobs.rs`.
 
-use mlplane_systest::{Server, binary, client, get_json, post_json};
+use mlplane_systest::{Server, binary, client, get_json, post_json, uv_available};
 use serde_json::{Value, json};
 use sha2::Digest;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn uv_available() -> bool {
-    let found = std::env::var_os("MLPLANE_UV").is_some();
-    if !found && std::env::var_os("MLPLANE_REQUIRE_UV").is_some() {
-        panic!("MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary");
-    }
-    if !found {
-        eprintln!("skipping: MLPLANE_UV is not set (make test installs uv)");
-    }
-    found
-}
 
 /// Runs the CLI against `url`; returns (exit code, stdout, stderr).
 fn cli(url: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
