@@ -171,7 +171,7 @@ export function UserMenu({ ws }: { ws: string }) {
   return (
     <div className="usermenu">
       <button aria-label="user menu" aria-expanded={open} onClick={() => setOpen((o) => !o)}>
-        👤 {label}
+        {label} ▾
       </button>
       {open && (
         <div className="popover" role="dialog" aria-label="user">
