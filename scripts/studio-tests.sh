@@ -3,6 +3,7 @@
 # debug binary), installs Debian's chromium when missing, then runs studio/tests/run.mjs:
 # the real `mlplane` on a free 127.0.0.1 port, seeded through the REST API, driven by
 # playwright-core in headless Chromium. Screenshots go to .cache/studio-test-output/.
+# studio/tests/auth.mjs then runs the sign-in tests against a second server with `--auth on`.
 # Env: MLPLANE_BIN (binary to test), MLPLANE_UV (uv for the job test), STUDIO_RUNS (default
 # 10000), STUDIO_POINTS (default 1000000).
 set -euo pipefail
@@ -22,4 +23,7 @@ fi
 export MLPLANE_BIN
 export STUDIO_OUT="${STUDIO_OUT:-$REPO/.cache/studio-test-output}"
 mkdir -p "$STUDIO_OUT"
-node studio/tests/run.mjs "$@"
+status=0
+node studio/tests/run.mjs "$@" || status=$?
+node studio/tests/auth.mjs "$@" || status=$?
+exit "$status"

@@ -1,5 +1,5 @@
 // Entry point of the studio: theme, layout and the routes (every page has a deep link under
-// /studio/w/<workspace>/...).
+// /studio/w/<workspace>/...), behind the sign-in of `auth.tsx`.
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Redirect, Route, Router, Switch, useLocation, useParams } from "wouter";
@@ -18,6 +18,7 @@ import { JobDetail, Jobs } from "./pages/Jobs";
 import { AssetDetail, AssetVersions, Assets } from "./pages/Assets";
 import { Snapshot } from "./pages/Snapshot";
 import { Empty } from "./components/ui";
+import { RequireAuth, SignIn, UserMenu } from "./auth";
 
 function Nav({ ws }: { ws: string }) {
   const [loc] = useLocation();
@@ -85,6 +86,7 @@ function Shell() {
         <button onClick={toggle} aria-label="toggle theme" title="Toggle light/dark theme">
           {theme === "dark" ? "☀ Light" : "☾ Dark"}
         </button>
+        <UserMenu ws={w} />
       </header>
       <Nav ws={w} />
       <main className="main">
@@ -115,13 +117,20 @@ function App() {
   return (
     <Router base="/studio">
       <Switch>
-        <Route path="/">
-          <Redirect to="/w/default" replace />
-        </Route>
-        <Route path="/w/:ws" component={Shell} />
-        <Route path="/w/:ws/*" component={Shell} />
+        <Route path="/sign-in" component={SignIn} />
         <Route>
-          <Redirect to="/w/default" replace />
+          <RequireAuth>
+            <Switch>
+              <Route path="/">
+                <Redirect to="/w/default" replace />
+              </Route>
+              <Route path="/w/:ws" component={Shell} />
+              <Route path="/w/:ws/*" component={Shell} />
+              <Route>
+                <Redirect to="/w/default" replace />
+              </Route>
+            </Switch>
+          </RequireAuth>
         </Route>
       </Switch>
     </Router>

@@ -10,10 +10,11 @@ import { chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.MLPLANE_CHROMIUM ?? "/usr/bin/chromium";
 
-/** Starts `mlplane server`; resolves once it printed its URL. */
-export async function startServer(bin, extraEnv = {}) {
+/** Starts `mlplane server` (with `extraArgs`, e.g. `["--auth", "on"]`); resolves once it
+ * printed its URL. */
+export async function startServer(bin, extraEnv = {}, extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "mlplane-studio-"));
-  const child = spawn(bin, ["server", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], {
+  const child = spawn(bin, ["server", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir, ...extraArgs], {
     env: { ...process.env, MLPLANE_LOG: "warn", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -342,6 +342,18 @@ try {
     }
   });
 
+  await test("with authentication off there is no sign-in page and the user menu says so", async () => {
+    const p = await open("/studio/sign-in?next=%2Fw%2Fdefault%2Fexperiments");
+    const { page } = p;
+    await page.waitForURL(/\/studio\/w\/default\/experiments$/);
+    await page.getByRole("link", { name: "sweep" }).waitFor();
+    await page.getByRole("button", { name: "user menu" }).click();
+    const menu = page.getByRole("dialog", { name: "user" });
+    assert((await menu.getByTestId("user-name").textContent()) === "local (authentication off)", "local principal");
+    assert((await menu.getByRole("button", { name: "Sign out" }).count()) === 0, "nothing to sign out of");
+    await done(p);
+  });
+
   await test("an unknown deep link shows a not-found page; the dark theme toggles", async () => {
     const p = await open("/studio/w/default/no/such/page");
     await p.page.getByText("No such page").waitFor();

@@ -2,7 +2,7 @@
 // generates from the server's OpenAPI document (`npm run gen-api`; the studio tests fail when
 // the committed file differs from the running server's document), so a renamed field or
 // route is a compile error here, not a blank page.
-import createClient from "openapi-fetch";
+import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -10,7 +10,42 @@ export type RunView = Schemas["RunView"];
 export type RunInfoView = Schemas["RunInfoView"];
 export type ErrorBody = Schemas["ErrorBody"];
 
-export const api = createClient<paths>({ baseUrl: window.location.origin });
+export type MeView = Schemas["MeView"];
+
+const CSRF_KEY = "mlplane.csrf";
+
+/** The session's CSRF token (answered by `POST /api/v1/auth/login`), kept for the tab's origin. */
+export const csrf = {
+  get: (): string | null => localStorage.getItem(CSRF_KEY),
+  set: (t: string | null) => (t ? localStorage.setItem(CSRF_KEY, t) : localStorage.removeItem(CSRF_KEY)),
+};
+
+/** Fired on `window` when the server answers 401 (or refuses a missing CSRF token): the
+ * studio then shows its sign-in page. The sign-in call itself never fires it. */
+export const UNAUTHENTICATED = "mlplane:unauthenticated";
+
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Cookie sessions need `X-CSRF-Token` on every state-changing request. */
+export const authMiddleware: Middleware = {
+  onRequest({ request }) {
+    const t = csrf.get();
+    if (t && !SAFE.has(request.method)) request.headers.set("X-CSRF-Token", t);
+    return request;
+  },
+  async onResponse({ request, response }) {
+    if (new URL(request.url).pathname === "/api/v1/auth/login") return response;
+    const csrfRefused =
+      response.status === 403 &&
+      !SAFE.has(request.method) &&
+      /CSRF/.test((await response.clone().text().catch(() => "")) ?? "");
+    if (response.status === 401 || csrfRefused) window.dispatchEvent(new Event(UNAUTHENTICATED));
+    return response;
+  },
+};
+
+export const api = createClient<paths>({ baseUrl: window.location.origin, credentials: "same-origin" });
+api.use(authMiddleware);
 
 /** A non-2xx answer, carrying the server's `{code, message, details}`. */
 export class ApiFailure extends Error {

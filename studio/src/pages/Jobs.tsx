@@ -3,6 +3,7 @@
 import { useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { api, ok } from "../api/client";
+import { useCan } from "../auth";
 import { LogView } from "../components/LogView";
 import { Crumbs, Empty, ErrorState, Show, Status, Tabs } from "../components/ui";
 import { TERMINAL_JOB, fmtDuration, fmtTime, useAsync, useInterval } from "../util";
@@ -149,6 +150,7 @@ export function JobDetail() {
         : Promise.resolve(undefined),
     [ws, job.data?.run_id],
   );
+  const mayCancel = useCan(decodeURIComponent(ws), "jobs/cancel");
   const [cancelError, setCancelError] = useState<Error | undefined>();
   const [canceling, setCanceling] = useState(false);
   const cancel = async () => {
@@ -176,7 +178,12 @@ export function JobDetail() {
               <span data-testid="job-status">
                 <Status s={j.status} />
               </span>
-              <button className="danger" disabled={!running || canceling || j.status === "CancelRequested"} onClick={cancel}>
+              <button
+                className="danger"
+                disabled={!mayCancel.allowed || !running || canceling || j.status === "CancelRequested"}
+                title={mayCancel.why}
+                onClick={cancel}
+              >
                 {canceling ? "Canceling…" : "Cancel job"}
               </button>
             </div>
