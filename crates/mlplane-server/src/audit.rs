@@ -3,7 +3,8 @@
 //! Order, outermost first: [`request_id`] (takes a well-formed `x-request-id` from the
 //! request or makes one, and echoes it on the response), [`security_headers`], then
 //! [`record`], which queues an audit record for every state-changing request (any method but
-//! GET, HEAD and OPTIONS) and every refusal (401 or 403 of any method) after the inner
+//! GET, HEAD and OPTIONS, unless the route's action is a read such as `runs/read` for the
+//! POSTed searches) and every refusal (401 or 403 of any method) after the inner
 //! service answered and before the response leaves; [`AuditSink`] appends them.
 //!
 //! The record's actor is the [`Principal`] and its action the [`RouteAction`] the auth layer
@@ -118,10 +119,15 @@ pub fn workspace_of(path: &str) -> Option<String> {
         .then(|| "default".to_string())
 }
 
-/// Whether a request with this method and answer is recorded.
-pub fn is_recorded(method: &Method, status: u16) -> bool {
+/// Whether a request with this method, route action and answer is recorded: refusals
+/// always; otherwise requests that may change state, which a read action (`runs/read`, the
+/// action of MLflow's and the native POSTed searches) or a read method rules out.
+pub fn is_recorded(method: &Method, action: Option<&str>, status: u16) -> bool {
+    if status == 401 || status == 403 {
+        return true;
+    }
     let reads = [Method::GET, Method::HEAD, Method::OPTIONS];
-    !reads.contains(method) || status == 401 || status == 403
+    !reads.contains(method) && !action.is_some_and(|a| a.ends_with("/read"))
 }
 
 /// Writes the audit record of a state-changing or refused request.
@@ -143,7 +149,8 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         .unwrap_or_default();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
-    if !is_recorded(&method, status) {
+    let route_action = resp.extensions().get::<RouteAction>().map(|a| a.0);
+    if !is_recorded(&method, route_action, status) {
         return resp;
     }
     let principal = resp
@@ -151,8 +158,8 @@ pub async fn record(State(s): State<AppState>, req: Request, next: Next) -> Resp
         .get::<Principal>()
         .cloned()
         .unwrap_or_else(Principal::anonymous);
-    let action = match resp.extensions().get::<RouteAction>() {
-        Some(a) => a.0.to_string(),
+    let action = match route_action {
+        Some(a) => a.to_string(),
         None => format!("{method} {}", route.as_deref().unwrap_or(&target)),
     };
     let record = NewAuditRecord {
@@ -284,6 +291,18 @@ mod tests {
         );
         assert_eq!(workspace_of("/api/v1/computes"), None);
         assert_eq!(workspace_of("/api/v1/workspaces"), None);
+    }
+
+    #[test]
+    fn reads_are_not_recorded_unless_refused() {
+        assert!(!is_recorded(&Method::GET, Some("runs/read"), 200));
+        assert!(!is_recorded(&Method::POST, Some("runs/read"), 200));
+        assert!(is_recorded(&Method::POST, Some("runs/read"), 403));
+        assert!(is_recorded(&Method::GET, Some("runs/read"), 401));
+        assert!(is_recorded(&Method::POST, Some("runs/write"), 400));
+        assert!(is_recorded(&Method::POST, Some("public"), 200));
+        assert!(is_recorded(&Method::DELETE, None, 204));
+        assert!(!is_recorded(&Method::HEAD, None, 200));
     }
 
     #[test]
