@@ -6,12 +6,24 @@ import { logStreamUrl } from "../api/client";
 
 const MAX_CHARS = 4 << 20;
 
-export function LogView({ ws, runId }: { ws: string; runId: string }) {
+export function LogView({
+  ws,
+  runId,
+  onActivity,
+}: {
+  ws: string;
+  runId: string;
+  /** Called when lines arrive or the run ends, e.g. to refresh a status shown next to it. */
+  onActivity?: () => void;
+}) {
   const [text, setText] = useState("");
   const [state, setState] = useState<"connecting" | "live" | "ended" | "error">("connecting");
   const [endStatus, setEndStatus] = useState("");
   const [follow, setFollow] = useState(true);
   const pre = useRef<HTMLPreElement>(null);
+  // A ref, so a new callback on each render does not reopen the stream.
+  const activity = useRef(onActivity);
+  activity.current = onActivity;
 
   useEffect(() => {
     setText("");
@@ -24,11 +36,13 @@ export function LogView({ ws, runId }: { ws: string; runId: string }) {
         const n = t + data;
         return n.length > MAX_CHARS ? n.slice(n.length - MAX_CHARS) : n;
       });
+      activity.current?.();
     });
     es.addEventListener("end", (e) => {
       setEndStatus((e as MessageEvent<string>).data);
       setState("ended");
       es.close();
+      activity.current?.();
     });
     es.onerror = () => {
       // Reconnects by itself while the connection can be re-established.

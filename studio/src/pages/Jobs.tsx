@@ -1,6 +1,6 @@
 // Jobs: the list with status (refreshed while any job is unfinished), and a job's detail:
 // status, cancel, inputs and outputs, live log, spec and code snapshot.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { api, ok } from "../api/client";
 import { useCan } from "../auth";
@@ -143,6 +143,16 @@ export function JobDetail() {
   );
   const running = job.data ? !TERMINAL_JOB.has(job.data.status) : false;
   useInterval(job.reload, 2000, running);
+  // Lines in the log mean the status may have moved on (e.g. Preparing → Running): refresh
+  // it then too, at most once a second.
+  const lastReload = useRef(0);
+  const onLogActivity = () => {
+    const now = Date.now();
+    if (now - lastReload.current >= 1000) {
+      lastReload.current = now;
+      job.reload();
+    }
+  };
   const run = useAsync(
     () =>
       job.data
@@ -245,11 +255,11 @@ export function JobDetail() {
                 </section>
                 <section className="card">
                   <h2>Log</h2>
-                  <LogView ws={ws} runId={j.run_id} />
+                  <LogView ws={ws} runId={j.run_id} onActivity={onLogActivity} />
                 </section>
               </div>
             )}
-            {tab === "logs" && <LogView ws={ws} runId={j.run_id} />}
+            {tab === "logs" && <LogView ws={ws} runId={j.run_id} onActivity={onLogActivity} />}
             {tab === "io" && <Io ws={ws} name={name} />}
             {tab === "spec" && <pre className="log">{JSON.stringify(j.spec, null, 2)}</pre>}
           </>
