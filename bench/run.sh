@@ -15,6 +15,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
+# Same build cache as scripts/run.sh and scripts/test.sh.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mlplane/target}"
 
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 VENV="$REPO/.cache/bench-venv"
@@ -54,8 +56,8 @@ if [[ $quick == 1 ]]; then
     out=".cache/bench-results-quick.md"
 fi
 
-exec "$REPO/target/release/mlplane-bench" \
-    --mlplane-bin "$REPO/target/release/mlplane" \
+exec "$CARGO_TARGET_DIR/release/mlplane-bench" \
+    --mlplane-bin "$CARGO_TARGET_DIR/release/mlplane" \
     --mlflow-bin "$VENV/bin/mlflow" \
     --work-dir "$REPO/.cache/bench-work" \
     --out "$out" \

@@ -494,11 +494,13 @@ async fn measure(
             .map_err(|e| format!("{e:#}"));
         match &a {
             Ok(a) => eprintln!(
-                "bench: {name}: artifacts up {:.0} MiB/s (local copy + fsync {:.0}), down {:.0} MiB/s (local copy {:.0})",
+                "bench: {name}: artifacts up {:.0} MiB/s (local copy + fsync {:.0}, raw TCP + fsync {:.0}), down {:.0} MiB/s (local copy {:.0}, raw TCP {:.0})",
                 a.upload.mib_per_sec(),
                 a.copy.fsync.mib_per_sec(),
+                a.copy.tcp_fsync.mib_per_sec(),
                 a.download.mib_per_sec(),
-                a.copy.plain.mib_per_sec()
+                a.copy.plain.mib_per_sec(),
+                a.copy.tcp_plain.mib_per_sec()
             ),
             Err(e) => eprintln!("bench: {name}: artifacts failed: {e}"),
         }

@@ -262,18 +262,22 @@ impl Report {
         // download ends in the client's page cache, so its baseline is a plain copy. Each
         // server is compared with the copies timed beside its own transfers.
         type Pick = fn(&ArtifactResult) -> f64;
-        for (dir, pick, copy, baseline) in [
+        for (dir, pick, copy, baseline, tcp, tcp_name) in [
             (
                 "upload",
                 (|a: &ArtifactResult| a.upload.mib_per_sec()) as Pick,
                 (|a: &ArtifactResult| a.copy.fsync.mib_per_sec()) as Pick,
                 "local copy + fsync",
+                (|a: &ArtifactResult| a.copy.tcp_fsync.mib_per_sec()) as Pick,
+                "raw loopback TCP transfer + fsync",
             ),
             (
                 "download",
                 |a: &ArtifactResult| a.download.mib_per_sec(),
                 |a: &ArtifactResult| a.copy.plain.mib_per_sec(),
                 "local copy",
+                |a: &ArtifactResult| a.copy.tcp_plain.mib_per_sec(),
+                "raw loopback TCP transfer",
             ),
         ] {
             let (f, p) = (fa.map(pick), pa.map(pick));
@@ -308,6 +312,28 @@ impl Report {
                     Some(_) => "NO",
                     None => "n/a",
                 },
+            });
+            let raw = |a: Option<&ArtifactResult>| {
+                a.map(|a| (pick(a) / tcp(a), tcp(a), copy(a) / tcp(a)))
+            };
+            let (fr, pr) = (raw(fa), raw(pa));
+            let cell = |x: Option<(f64, f64, f64)>| {
+                x.map_or("n/a".into(), |(r, t, _)| {
+                    format!("{:.0}% of {}", 100.0 * r, num(t))
+                })
+            };
+            rows.push(Row {
+                workload: format!(
+                    "artifact {dir} ÷ {tcp_name} timed beside it (no HTTP: the transport's floor; MiB/s, median of {})",
+                    s.artifact_reps
+                ),
+                mlflow: cell(fr),
+                mlplane: cell(pr),
+                ratio: pr.map_or("n/a".into(), |(r, _, c)| {
+                    format!("{r:.2}× tcp (the copy is {c:.2}× tcp)")
+                }),
+                goal: String::new(),
+                met: "",
             });
         }
 
@@ -480,8 +506,10 @@ impl Report {
             if let Some(Ok(a)) = &x.artifacts {
                 timed(&mut s, side, "artifact upload", &a.upload);
                 timed(&mut s, side, "local copy + fsync beside it", &a.copy.fsync);
+                timed(&mut s, side, "raw TCP + fsync beside it", &a.copy.tcp_fsync);
                 timed(&mut s, side, "artifact download", &a.download);
                 timed(&mut s, side, "local copy beside it", &a.copy.plain);
+                timed(&mut s, side, "raw TCP beside it", &a.copy.tcp_plain);
             }
         }
 

@@ -498,17 +498,18 @@ async fn transfers(
 ) -> Result<ArtifactResult> {
     let run = ctx.api.create_run(&ctx.experiment_id).await?;
     let (mut ups, mut up_cpu) = (Vec::new(), (0.0, 0.0));
-    let mut synced = Vec::new();
+    let mut synced = (Vec::new(), Vec::new());
     for i in 0..reps {
         let copy_first = i % 2 == 0;
         if copy_first {
-            synced.push(copy_once(
+            baselines(
                 blob,
                 scratch,
-                &format!("copy-fsync-{i}"),
+                &format!("fsync-{i}"),
                 true,
                 kept,
-            )?);
+                &mut synced,
+            )?;
         }
         let url = ctx
             .api
@@ -536,13 +537,14 @@ async fn transfers(
             bail!("PUT {url}: HTTP {status}: {}", crate::api::clip(&text));
         }
         if !copy_first {
-            synced.push(copy_once(
+            baselines(
                 blob,
                 scratch,
-                &format!("copy-fsync-{i}"),
+                &format!("fsync-{i}"),
                 true,
                 kept,
-            )?);
+                &mut synced,
+            )?;
         }
     }
     let upload = Timed::from(ups, blob.len, up_cpu.0, up_cpu.1);
@@ -551,11 +553,18 @@ async fn transfers(
         .api
         .artifact_url(&ctx.experiment_id, &run, "bench/blob-0.bin");
     let (mut downs, mut down_cpu) = (Vec::new(), (0.0, 0.0));
-    let mut plain = Vec::new();
+    let mut plain = (Vec::new(), Vec::new());
     for i in 0..reps {
         let copy_first = i % 2 == 0;
         if copy_first {
-            plain.push(copy_once(blob, scratch, &format!("copy-{i}"), false, kept)?);
+            baselines(
+                blob,
+                scratch,
+                &format!("plain-{i}"),
+                false,
+                kept,
+                &mut plain,
+            )?;
         }
         // Each download goes to a new file that is kept until all are done, like `cp` to a
         // new name and like the server's uploads (see `copy_once` for why it matters).
@@ -568,18 +577,17 @@ async fn transfers(
         if !resp.status().is_success() {
             bail!("GET {url}: HTTP {}", resp.status());
         }
-        // Plain writes into the page cache: each returns in microseconds, so they are done
-        // inline rather than through a blocking-thread hop per chunk. Network chunks are
-        // small, so they are gathered into 1 MiB writes (`writev` of the received chunks, no
-        // copy into a buffer), the write size of the local copy this is compared with.
-        let mut f = GatherWriter::new(std::fs::File::create(&dest)?);
+        // Receiving and writing overlap, as in a client that streams to disk: the received
+        // chunks go to a writer thread (a bounded queue, so memory stays small), which
+        // gathers them into 1 MiB writes (`writev` of the received chunks, no copy into a
+        // buffer), the write size of the local copy this is compared with.
+        let writer = ChunkWriter::start(std::fs::File::create(&dest)?);
         let mut n = 0u64;
         while let Some(chunk) = resp.chunk().await? {
             n += chunk.len() as u64;
-            f.push(chunk)?;
+            writer.send(chunk)?;
         }
-        f.flush()?;
-        drop(f);
+        writer.finish()?;
         downs.push(start.elapsed());
         let cpu = watch.finish(Outcome::default());
         down_cpu = (down_cpu.0 + cpu.server_cpu, down_cpu.1 + cpu.bench_cpu);
@@ -587,7 +595,14 @@ async fn transfers(
             bail!("downloaded artifact differs from the upload ({n} bytes)");
         }
         if !copy_first {
-            plain.push(copy_once(blob, scratch, &format!("copy-{i}"), false, kept)?);
+            baselines(
+                blob,
+                scratch,
+                &format!("plain-{i}"),
+                false,
+                kept,
+                &mut plain,
+            )?;
         }
     }
     let download = Timed::from(downs, blob.len, down_cpu.0, down_cpu.1);
@@ -595,10 +610,53 @@ async fn transfers(
         upload,
         download,
         copy: LocalCopy {
-            plain: Timed::from(plain, blob.len, 0.0, 0.0),
-            fsync: Timed::from(synced, blob.len, 0.0, 0.0),
+            plain: Timed::from(plain.0, blob.len, 0.0, 0.0),
+            fsync: Timed::from(synced.0, blob.len, 0.0, 0.0),
+            tcp_plain: Timed::from(plain.1, blob.len, 0.0, 0.0),
+            tcp_fsync: Timed::from(synced.1, blob.len, 0.0, 0.0),
         },
     })
+}
+
+/// Chunks queued between the receiving task and the writer thread of a download (network
+/// chunks are up to a few hundred KiB, so this bounds the queue to a few MiB).
+const QUEUED_CHUNKS: usize = 32;
+
+/// A thread writing a download's chunks to its file while the next ones arrive.
+struct ChunkWriter {
+    tx: std::sync::mpsc::SyncSender<Bytes>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl ChunkWriter {
+    fn start(file: std::fs::File) -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(QUEUED_CHUNKS);
+        let thread = std::thread::spawn(move || {
+            let mut f = GatherWriter::new(file);
+            for chunk in rx {
+                f.push(chunk)?;
+            }
+            f.flush()
+        });
+        Self { tx, thread }
+    }
+
+    /// Queues a chunk; blocks only when the writer is `QUEUED_CHUNKS` behind. A send fails
+    /// only when the writer stopped on an error, which `finish` then reports.
+    fn send(&self, chunk: Bytes) -> Result<()> {
+        if self.tx.send(chunk).is_err() {
+            bail!("the download's writer thread stopped early");
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        drop(self.tx);
+        match self.thread.join() {
+            Ok(r) => Ok(r?),
+            Err(_) => bail!("the download's writer thread panicked"),
+        }
+    }
 }
 
 /// Bytes gathered before each write of a download: the buffer size of the local copy.
@@ -665,6 +723,91 @@ fn remove_all(files: &[PathBuf]) {
 pub struct LocalCopy {
     pub plain: Timed,
     pub fsync: Timed,
+    /// The blob sent over a loopback TCP connection (no HTTP) into a new file, like a
+    /// download, and with a final fsync, like an upload: what any server's transfer costs
+    /// this machine before the server does anything.
+    pub tcp_plain: Timed,
+    pub tcp_fsync: Timed,
+}
+
+/// Times the local copy and then the raw loopback TCP transfer, one of each, into
+/// `out.0` and `out.1`.
+fn baselines(
+    blob: &Blob,
+    scratch: &Path,
+    name: &str,
+    sync: bool,
+    kept: &mut Vec<PathBuf>,
+    out: &mut (Vec<Duration>, Vec<Duration>),
+) -> Result<()> {
+    out.0.push(copy_once(
+        blob,
+        scratch,
+        &format!("copy-{name}"),
+        sync,
+        kept,
+    )?);
+    out.1
+        .push(tcp_once(blob, scratch, &format!("tcp-{name}"), sync, kept)?);
+    Ok(())
+}
+
+/// Sends the blob from a thread over a loopback TCP connection (reads of 1 MiB written to
+/// the socket, as a server sending from a file or a mapping does) and writes what arrives
+/// into a new file in writes of up to 1 MiB, with a final fsync if `sync`; returns the time
+/// from connecting until the file is written (and synced). No HTTP, no hashing: the floor
+/// of any artifact transfer on this machine.
+fn tcp_once(
+    blob: &Blob,
+    scratch: &Path,
+    name: &str,
+    sync: bool,
+    kept: &mut Vec<PathBuf>,
+) -> Result<Duration> {
+    let dest = scratch.join(format!("{name}.bin"));
+    kept.push(dest.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let src_path = blob.path.clone();
+    let sender = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut sock, _) = listener.accept()?;
+        let mut src = std::fs::File::open(&src_path)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            sock.write_all(&buf[..n])?;
+        }
+    });
+    flush_dirty_pages();
+    let start = Instant::now();
+    let mut sock = std::net::TcpStream::connect(addr)?;
+    let mut dst = std::fs::File::create(&dest)?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = sock.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        dst.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    if sync {
+        dst.sync_all()?;
+    }
+    drop(dst);
+    let elapsed = start.elapsed();
+    match sender.join() {
+        Ok(r) => r?,
+        Err(_) => bail!("the loopback TCP sender panicked"),
+    }
+    if total != blob.len {
+        bail!("loopback TCP transfer moved {total} of {} bytes", blob.len);
+    }
+    Ok(elapsed)
 }
 
 /// Copies the blob to `<scratch>/<name>.bin` after a `sync`, with a final fsync if `sync`;
