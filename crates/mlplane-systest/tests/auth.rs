@@ -101,8 +101,8 @@ fn a_public_address_without_auth_refuses_to_start() {
         .env_remove("MLPLANE_AUTH")
         .output()
         .expect("ran");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--auth on"), "{err}");
     assert!(
         !dir.path().join("mlplane.db").exists(),
@@ -376,8 +376,9 @@ print("TOKEN", tok)
 /// refused (PERMISSION_DENIED) on another run.
 const MLFLOW_JOB: &str = r#"import os, tempfile, mlflow
 from mlflow.exceptions import MlflowException
+rid = os.environ["MLFLOW_RUN_ID"]
 with mlflow.start_run() as run:
-    assert run.info.run_id == os.environ["MLFLOW_RUN_ID"]
+    assert run.info.run_id == rid
     mlflow.log_metric("acc", 0.9)
     mlflow.log_param("lr", "0.1")
     with mlflow.start_run(nested=True) as child:
