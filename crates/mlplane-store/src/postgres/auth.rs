@@ -458,10 +458,9 @@ impl AuthStore for PgStore {
     async fn purge_expired_sessions(&self, now: i64) -> Result<u64> {
         self.timed("purge_expired_sessions", async {
             let conn = self.pool.get().await?;
-            Ok(conn
-                .db()
+            conn.db()
                 .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
-                .await?)
+                .await
         })
         .await
     }
