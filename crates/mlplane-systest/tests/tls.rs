@@ -2,7 +2,8 @@
 //! (`--tls-cert`/`--tls-key`, both made by the `openssl` CLI) serves the CLI over `https://` with
 //! `--ca-cert`, refuses clients that do not trust it and plain HTTP on its port, records the
 //! client's IP in the audit log, and still shuts down gracefully; a job of the built-in
-//! executor given the CA (`--tls-ca-cert`) verifies the server with it and logs to its run.
+//! executor given the CA (`--tls-ca-cert`) verifies the server with it and logs to its run,
+//! with `urllib` and with the unmodified `mlflow` client.
 
 use mlplane_systest::{Server, binary, cli};
 use serde_json::Value;
@@ -243,6 +244,8 @@ async fn a_job_talks_back_over_tls_trusting_the_ca_it_was_given() {
         &[],
     );
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    // The whole log once the job ended (`--stream` may stop at the end before the last lines).
+    let out = log_of(&url, &ca, &err);
     for line in [
         "CA_VARS True",
         "INSECURE unset",
@@ -261,4 +264,53 @@ async fn a_job_talks_back_over_tls_trusting_the_ca_it_was_given() {
         .and_then(|a| a.first().cloned())
         .unwrap_or_else(|| panic!("no job in {jobs}"));
     assert_eq!(job["status"], "Completed", "{job}");
+
+    // The unmodified mlflow client (its `requests` verifies with the CA it was handed),
+    // when the MLflow client venv is there (`scripts/mlflow-tests.sh --install-only`).
+    let venv = std::env::var("MLPLANE_MLFLOW_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/mlplane/mlflow-venv",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let python = format!("{venv}/bin/python");
+    if !Path::new(&python).exists() {
+        eprintln!("skipping the mlflow client part: no venv at {venv}");
+        return;
+    }
+    std::fs::write(project.join("src/job.py"), MLFLOW_TLS_JOB).expect("script");
+    std::fs::write(
+        project.join("job.yml"),
+        format!("command: {python} job.py\ncode: src\nenvironment:\n  pip: []\n"),
+    )
+    .expect("spec");
+    let (code, out, err) = cli(
+        &url,
+        &["--ca-cert", &ca, "job", "create", "-f", spec, "--stream"],
+        &[],
+    );
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    let log = log_of(&url, &ca, &err);
+    assert!(log.contains("MLFLOW_METRIC 2.0"), "{out}\n{log}\n{err}");
 }
+
+/// The log of the job `job create` named in its stderr (`job <name> queued …`).
+fn log_of(url: &str, ca: &str, stderr: &str) -> String {
+    let name = stderr
+        .split_whitespace()
+        .skip_while(|w| *w != "job")
+        .nth(1)
+        .expect("the job's name");
+    let (code, log, err) = cli(url, &["--ca-cert", ca, "job", "stream", name], &[]);
+    assert_eq!(code, 0, "{err}");
+    log
+}
+
+/// The stock `mlflow` client in a job over HTTPS: no `MLFLOW_TRACKING_INSECURE_TLS`, only
+/// the CA in `MLFLOW_TRACKING_SERVER_CERT_PATH`.
+const MLFLOW_TLS_JOB: &str = r#"import os, mlflow
+rid = os.environ["MLFLOW_RUN_ID"]
+with mlflow.start_run():
+    mlflow.log_metric("via_mlflow_tls", 2.0)
+print("MLFLOW_METRIC", mlflow.MlflowClient().get_run(rid).data.metrics.get("via_mlflow_tls"))
+"#;
