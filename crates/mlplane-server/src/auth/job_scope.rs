@@ -66,8 +66,14 @@ fn text(v: &Option<Value>) -> Option<String> {
 }
 
 impl Peek {
-    fn run(&self) -> Option<String> {
-        text(&self.run_id).or_else(|| text(&self.run_uuid))
+    /// Every run the body names: `run_id` and the deprecated `run_uuid` (handlers take the
+    /// first that is not empty; both must pass, so they cannot disagree to our cost).
+    fn runs(&self) -> Vec<String> {
+        [text(&self.run_id), text(&self.run_uuid)]
+            .into_iter()
+            .flatten()
+            .filter(|r| !r.is_empty())
+            .collect()
     }
 
     /// The parent a new run names: `parent_run_id` (native) or the `mlflow.parentRunId` tag.
@@ -240,10 +246,18 @@ async fn target(
         let experiment = text(&peek.experiment_id);
         return Ok((Target::One(Resolved::NewRun(experiment, parent)), body));
     }
-    let resolved = match peek.run() {
-        Some(id) => Resolved::Run(tree.contains(&id).await),
-        None => Resolved::Unknown,
+    let runs = peek.runs();
+    let mut resolved = if runs.is_empty() {
+        Resolved::Unknown
+    } else {
+        Resolved::Run(true)
     };
+    for id in &runs {
+        if !tree.contains(id).await {
+            resolved = Resolved::Run(false);
+            break;
+        }
+    }
     Ok((Target::One(resolved), body))
 }
 

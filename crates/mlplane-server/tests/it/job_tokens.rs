@@ -226,6 +226,23 @@ async fn mlflow_run_writes_reach_only_the_jobs_own_run() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    // Both spellings must name the job's runs: they cannot disagree to get past the check.
+    let (s, b) = f
+        .job(
+            "POST",
+            "/api/2.0/mlflow/runs/set-tag",
+            Some(json!({"run_id": "", "run_uuid": f.other, "key": "t", "value": "v"})),
+        )
+        .await;
+    denied(s, &b);
+    let (s, b) = f
+        .job(
+            "POST",
+            "/api/2.0/mlflow/runs/set-tag",
+            Some(json!({"run_id": f.own, "run_uuid": f.other, "key": "t2", "value": "v"})),
+        )
+        .await;
+    denied(s, &b);
     // A body naming no run cannot be checked and is refused.
     let (s, b) = f
         .job(
