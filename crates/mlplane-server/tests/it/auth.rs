@@ -971,3 +971,36 @@ async fn the_audit_log_names_the_signed_in_actor_and_records_refusals() {
         .count();
     assert_eq!(denied_reads, 1, "{b}");
 }
+
+#[tokio::test]
+async fn signing_in_purges_expired_sessions_and_keeps_live_ones() {
+    let app = AuthApp::new().await;
+    let admin = app.state.store.find_user("admin").await.expect("admin");
+    for (id, expires_at) in [("expired", 1), ("live", i64::MAX)] {
+        app.state
+            .store
+            .create_session(mlplane_store::auth::SessionRecord {
+                id_sha256: id.into(),
+                user_id: admin.id.clone(),
+                csrf_sha256: "c".into(),
+                expires_at,
+                created_at: 0,
+            })
+            .await
+            .expect("session");
+    }
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"user": "admin", "password": "admin-password"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(matches!(
+        app.state.store.get_session("expired").await,
+        Err(mlplane_store::StoreError::NotFound { .. })
+    ));
+    assert!(app.state.store.get_session("live").await.is_ok());
+}
