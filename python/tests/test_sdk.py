@@ -1,5 +1,6 @@
 """The Python SDK (`python/sdk`, package `mlplane`) against a live server: jobs from
-`command(...)` and from YAML, streaming logs, cancel, spec errors with positions, assets."""
+`command(...)` and from YAML, streaming logs, cancel, spec errors with positions, assets,
+secrets (set, list, delete; never a value back)."""
 
 import os
 import sys
@@ -240,3 +241,30 @@ def test_environment_from_requirements_and_conda_files(client, tmp_path):
     with pytest.raises(MlplaneError) as e:
         client.environments.create_or_update(Environment(name=unique("envf"), conda_file=str(bad)))
     assert e.value.code == "invalid_spec" and "bad.yml:2:" in e.value.details["errors"][0]["message"]
+
+
+def test_secrets_are_set_listed_and_deleted_and_never_returned(client, mlplane_url):
+    import httpx
+
+    name = f"sdk_{uuid.uuid4().hex[:8]}"
+    planted = f"planted-{uuid.uuid4().hex}"
+    made = client.secrets.set(name, planted)
+    assert made.name == name and made.key_id
+    assert planted not in repr(made)
+    listed = {s.name: s for s in client.secrets.list()}
+    assert name in listed
+    replaced = client.secrets.set(name, planted + "-2")
+    assert replaced.updated_at >= made.updated_at
+    assert client.secrets.get(name).created_at == made.created_at
+    # Nothing the API answers carries the value, whatever the route.
+    base = f"{mlplane_url}/api/v1/workspaces/default/secrets"
+    for url in (base, f"{base}/{name}"):
+        assert planted not in httpx.get(url, timeout=30).text
+    with pytest.raises(MlplaneError) as bad:
+        client.secrets.set("not a name", "x")
+    assert bad.value.status == 400
+    client.secrets.delete(name)
+    assert name not in [s.name for s in client.secrets.list()]
+    with pytest.raises(MlplaneError) as gone:
+        client.secrets.get(name)
+    assert gone.value.status == 404

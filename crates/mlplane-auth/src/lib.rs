@@ -1,7 +1,8 @@
 //! Identities and authorization for mlplane, without HTTP, SQL or IO beyond randomness:
 //! password hashing ([`password`]), API tokens and session secrets ([`token`]), the
 //! `Authorization` header parser ([`header`]), the action catalog and roles ([`actions`],
-//! [`roles`]) and the one decision function [`authorize`].
+//! [`roles`]), the one decision function [`authorize`] and its narrowing for job tokens
+//! ([`job`]).
 //!
 //! Invariants:
 //! - secrets (passwords, token secrets, session ids, CSRF tokens) are kept only as argon2id
@@ -11,12 +12,14 @@
 
 pub mod actions;
 pub mod header;
+pub mod job;
 pub mod password;
 pub mod roles;
 pub mod token;
 
 pub use actions::{ActionPattern, Requirement, requirement};
 pub use header::{Credentials, HeaderError, parse_authorization};
+pub use job::{JobTarget, authorize_job};
 pub use roles::{BuiltinRole, RoleError};
 pub use token::{ApiToken, TokenError};
 

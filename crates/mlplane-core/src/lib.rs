@@ -29,7 +29,7 @@ pub mod validate;
 pub use artifact_path::ArtifactPath;
 pub use assets::{Asset, AssetFile, AssetKind, AssetVersionRef, NewAsset};
 pub use error::{Invalid, Violation};
-pub use identity::{Principal, PrincipalKind, RouteAction};
+pub use identity::{JobScope, Principal, PrincipalKind, RouteAction, ScopedAsset};
 pub use ids::{ExperimentId, RunId, WorkspaceName};
 pub use jobs::{IoDirection, Job, JobIo, JobKind, JobName, JobQuery, JobStatus, NewJob};
 pub use logged_model::{

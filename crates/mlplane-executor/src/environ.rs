@@ -21,9 +21,9 @@ pub fn tracking_uri_for(base: &str, ws: &WorkspaceName) -> String {
 }
 
 /// The process environment: the job's variables (those naming a secret set to its value),
-/// then ours (which win).
+/// then ours (which win). `tracking` is the server's URI and the CA bundle that verifies it.
 pub fn process_env(
-    sh_tracking: Option<&str>,
+    (sh_tracking, ca): (Option<&str>, Option<&Path>),
     job: &Job,
     spec: &CommandJob,
     (env, secrets): (&BuiltEnv, &Secrets),
@@ -53,11 +53,26 @@ pub fn process_env(
             "MLFLOW_TRACKING_URI".into(),
             tracking_uri_for(uri, &job.workspace),
         );
-        // The built-in executor reaches its own HTTPS server over loopback, by IP, where a
-        // certificate made for the server's public name cannot match: the connection never
-        // leaves the host, so verification is skipped for it alone.
-        if uri.starts_with("https://127.0.0.1:") || uri.starts_with("https://[::1]:") {
-            vars.insert("MLFLOW_TRACKING_INSECURE_TLS".into(), "true".into());
+        // Given a CA bundle, clients verify the server with it (the mlflow client through
+        // requests, the SDK and scripts through the variables). Without one, the built-in
+        // executor reaches its own HTTPS server over loopback, by IP, where a certificate
+        // made for the server's public name cannot match: the connection never leaves the
+        // host, so verification is skipped for it alone.
+        match ca {
+            Some(ca) if uri.starts_with("https://") => {
+                let ca = ca.display().to_string();
+                for k in [
+                    "MLPLANE_CA_CERT",
+                    "REQUESTS_CA_BUNDLE",
+                    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+                ] {
+                    vars.insert(k.into(), ca.clone());
+                }
+            }
+            _ if uri.starts_with("https://127.0.0.1:") || uri.starts_with("https://[::1]:") => {
+                vars.insert("MLFLOW_TRACKING_INSECURE_TLS".into(), "true".into());
+            }
+            _ => {}
         }
     }
     vars.insert("MLFLOW_RUN_ID".into(), job.run_id.to_string());

@@ -468,7 +468,8 @@ async fn run_process(
     mut log: LogPump,
 ) -> Outcome {
     let token = if sh.cfg.job_tokens {
-        match crate::tokens::mint(sh.cfg.store.as_ref(), job).await {
+        let scope = crate::tokens::scope_of(job, spec);
+        match crate::tokens::mint(sh.cfg.store.as_ref(), job, scope).await {
             Ok(t) => Some(t),
             Err(e) => {
                 log.finish(READ_GRACE).await;
@@ -490,7 +491,7 @@ async fn run_process(
         .current_dir(cwd)
         .env_clear()
         .envs(process_env(
-            sh.cfg.tracking_uri.as_deref(),
+            (sh.cfg.tracking_uri.as_deref(), sh.cfg.ca_cert.as_deref()),
             job,
             spec,
             (env, secrets),

@@ -93,6 +93,10 @@ pub struct ExecutorConfig {
     /// Decrypts the secrets a job's environment variables reference; without it such a job
     /// fails before its process starts.
     pub secrets_key: Option<Arc<mlplane_secrets::MasterKey>>,
+    /// A CA bundle jobs trust for an `https://` tracking URI, exported as `MLPLANE_CA_CERT`,
+    /// `REQUESTS_CA_BUNDLE` and `MLFLOW_TRACKING_SERVER_CERT_PATH`; without it a loopback
+    /// `https://` URI is used with `MLFLOW_TRACKING_INSECURE_TLS=true`.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// What every job task shares.

@@ -131,6 +131,10 @@ pub struct ServerConfig {
     pub secrets_key: secrets_key::KeySource,
     /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// PEM CA certificate(s) the built-in executor's jobs trust to reach this HTTPS server
+    /// (`MLPLANE_CA_CERT`, `REQUESTS_CA_BUNDLE`, `MLFLOW_TRACKING_SERVER_CERT_PATH` in their
+    /// environment); without it they skip verification of the loopback connection.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -345,6 +349,12 @@ fn executor_config(
         wake,
         job_tokens: config.auth == auth::AuthMode::On,
         secrets_key: Some(secrets_key),
+        // Absolute: jobs run in their own folders.
+        ca_cert: config
+            .tls
+            .as_ref()
+            .and(config.tls_ca.as_ref())
+            .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
     }
 }
 

@@ -14,7 +14,7 @@
 
 use crate::{Entity, Result, StoreError};
 use async_trait::async_trait;
-use mlplane_core::{PrincipalKind, WorkspaceName};
+use mlplane_core::{JobScope, PrincipalKind, WorkspaceName};
 
 /// The identity a token, session or binding belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,6 +58,8 @@ pub struct ApiTokenRecord {
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
+    /// A job token's narrowing to its run, inputs and outputs (job tokens only).
+    pub job_scope: Option<JobScope>,
 }
 
 /// A web session: the sha256 of its cookie value and of its CSRF token.
@@ -126,6 +128,8 @@ pub trait AuthStore: Send + Sync {
     async fn create_session(&self, s: SessionRecord) -> Result<()>;
     async fn get_session(&self, id_sha256: &str) -> Result<SessionRecord>;
     async fn delete_session(&self, id_sha256: &str) -> Result<()>;
+    /// Deletes every session that expired at or before `now`; returns how many.
+    async fn purge_expired_sessions(&self, now: i64) -> Result<u64>;
 
     /// Grants a role (idempotent); `NotFound` for a missing workspace.
     async fn set_role_binding(&self, b: RoleBinding) -> Result<()>;
@@ -144,6 +148,12 @@ pub trait AuthStore: Send + Sync {
     async fn put_custom_role(&self, r: CustomRole) -> Result<CustomRole>;
     async fn list_custom_roles(&self) -> Result<Vec<CustomRole>>;
     async fn delete_custom_role(&self, name: &str) -> Result<()>;
+}
+
+/// A stored job scope, `None` for a missing or unreadable one (which then allows nothing
+/// beyond the token's scopes: the auth layer refuses job tokens without a scope).
+pub(crate) fn decode_job_scope(text: Option<String>) -> Option<JobScope> {
+    text.as_deref().and_then(JobScope::decode)
 }
 
 /// Action lists are stored as lines (actions never contain a newline).

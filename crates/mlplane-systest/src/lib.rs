@@ -37,6 +37,90 @@ pub async fn post_json(
     resp.json().await.expect("POST answered JSON")
 }
 
+/// Runs the `mlplane` CLI with `args` against `url` (as `MLPLANE_URL`), stdin closed and
+/// no ambient `MLPLANE_TOKEN` or `XDG_CONFIG_HOME`, plus `env`; returns (exit code,
+/// stdout, stderr). Pass `("HOME", …)` in `env` to isolate stored credentials.
+pub fn cli(url: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .env("MLPLANE_URL", url)
+        .env_remove("MLPLANE_TOKEN")
+        .env_remove("XDG_CONFIG_HOME")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("the mlplane CLI runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn with_token(r: reqwest::RequestBuilder, token: Option<&str>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => r.bearer_auth(t),
+        None => r,
+    }
+}
+
+/// Submits the job `spec` to the workspace API `api` (`…/api/v1/workspaces/<ws>`), as
+/// `token` if given; panics unless the server accepted it. Returns the job.
+pub async fn submit_job(
+    c: &reqwest::Client,
+    api: &str,
+    token: Option<&str>,
+    spec: &serde_json::Value,
+) -> serde_json::Value {
+    let resp = with_token(c.post(format!("{api}/jobs")), token)
+        .json(spec)
+        .send()
+        .await
+        .expect("submit sent");
+    let status = resp.status();
+    let job: serde_json::Value = resp.json().await.expect("submit answered JSON");
+    assert!(status.is_success(), "submit: {status} {job}");
+    job
+}
+
+/// Polls the job at `url` until it is Completed, Failed or Canceled (at most 300 s).
+pub async fn wait_job(c: &reqwest::Client, url: &str, token: Option<&str>) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let job: serde_json::Value = with_token(c.get(url), token)
+            .send()
+            .await
+            .expect("job sent")
+            .json()
+            .await
+            .expect("job answered JSON");
+        if matches!(
+            job["status"].as_str(),
+            Some("Completed" | "Failed" | "Canceled")
+        ) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "job not done: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The whole log of run `run_id` (a job's output) under the workspace API `api`.
+pub async fn run_log(c: &reqwest::Client, api: &str, run_id: &str, token: Option<&str>) -> String {
+    let log: serde_json::Value =
+        with_token(c.get(format!("{api}/runs/{run_id}/logs?offset=0")), token)
+            .send()
+            .await
+            .expect("log sent")
+            .json()
+            .await
+            .expect("log answered JSON");
+    log["data"].as_str().unwrap_or("").to_owned()
+}
+
 /// Path of the `mlplane` binary under test.
 pub fn binary() -> PathBuf {
     if let Ok(p) = std::env::var("MLPLANE_BIN") {

@@ -3,7 +3,7 @@
 //! a restart); the CLI works with `--token`, with `mlplane login`'s stored token (a file of
 //! mode 0600), and a revoked token is refused with exit 1.
 
-use mlplane_systest::binary;
+use mlplane_systest::{binary, cli};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -74,32 +74,21 @@ fn start_with(data: &std::path::Path, extra: &[&str]) -> AuthServer {
     }
 }
 
-fn cli(
+/// The CLI in an isolated home (its stored credentials), with `env`.
+fn run(
     url: &str,
     home: &std::path::Path,
     env: &[(&str, &str)],
     args: &[&str],
-) -> std::process::Output {
-    Command::new(binary())
-        .arg("--url")
-        .arg(url)
-        .args(args)
-        .env_remove("MLPLANE_TOKEN")
-        .env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("the CLI ran")
+) -> (i32, String, String) {
+    let home = home.to_str().expect("utf-8 home");
+    let mut all = vec![("HOME", home)];
+    all.extend_from_slice(env);
+    cli(url, args, &all)
 }
 
-fn text(o: &std::process::Output) -> String {
-    format!(
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+fn text(o: &(i32, String, String)) -> String {
+    format!("exit {}\nstdout: {}\nstderr: {}", o.0, o.1, o.2)
 }
 
 #[test]
@@ -112,8 +101,8 @@ fn a_public_address_without_auth_refuses_to_start() {
         .env_remove("MLPLANE_AUTH")
         .output()
         .expect("ran");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--auth on"), "{err}");
     assert!(
         !dir.path().join("mlplane.db").exists(),
@@ -135,40 +124,36 @@ fn auth_on_bootstraps_an_admin_once_and_the_cli_uses_tokens() {
     let h = home.path();
 
     // Without credentials the CLI is refused.
-    let o = cli(&url, h, &[], &["experiments", "list"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unauthenticated"));
+    let o = run(&url, h, &[], &["experiments", "list"]);
+    assert_eq!(o.0, 1, "{}", text(&o));
+    assert!(o.2.contains("unauthenticated"));
 
     // The admin makes a Reader.
-    let o = cli(
+    let o = run(
         &url,
         h,
         &[("MLPLANE_NEW_PASSWORD", "alice-password")],
         &["--token", &admin, "user", "create", "alice"],
     );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = cli(
+    assert!(o.0 == 0, "{}", text(&o));
+    let o = run(
         &url,
         h,
         &[],
         &["--token", &admin, "role-binding", "set", "alice", "Reader"],
     );
-    assert!(o.status.success(), "{}", text(&o));
-    let o = cli(&url, h, &[], &["--token", &admin, "role-binding", "list"]);
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("alice"),
-        "{}",
-        text(&o)
-    );
+    assert!(o.0 == 0, "{}", text(&o));
+    let o = run(&url, h, &[], &["--token", &admin, "role-binding", "list"]);
+    assert!(o.1.contains("alice"), "{}", text(&o));
 
     // alice signs in; the token lands in a 0600 file and is used by later commands.
-    let o = cli(
+    let o = run(
         &url,
         h,
         &[("MLPLANE_PASSWORD", "alice-password")],
         &["login", "--user", "alice"],
     );
-    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.0 == 0, "{}", text(&o));
     let creds = h.join(".config/mlplane/credentials");
     #[cfg(unix)]
     {
@@ -179,38 +164,34 @@ fn auth_on_bootstraps_an_admin_once_and_the_cli_uses_tokens() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let o = cli(&url, h, &[], &["experiments", "list"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = cli(&url, h, &[], &["experiments", "create", "nope"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("forbidden"),
-        "{}",
-        text(&o)
-    );
-    let o = cli(
+    let o = run(&url, h, &[], &["experiments", "list"]);
+    assert!(o.0 == 0, "{}", text(&o));
+    let o = run(&url, h, &[], &["experiments", "create", "nope"]);
+    assert_eq!(o.0, 1, "{}", text(&o));
+    assert!(o.2.contains("forbidden"), "{}", text(&o));
+    let o = run(
         &url,
         h,
         &[("MLPLANE_PASSWORD", "wrong-password")],
         &["login", "--user", "alice"],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.0, 1, "{}", text(&o));
 
     // Tokens: made once, listed without secrets, revoked for good.
-    let o = cli(&url, h, &[], &["token", "create", "ci"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let token = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let o = run(&url, h, &[], &["token", "create", "ci"]);
+    assert!(o.0 == 0, "{}", text(&o));
+    let token = o.1.trim().to_owned();
     assert!(token.starts_with("mlp_"), "{}", text(&o));
-    let o = cli(&url, h, &[], &["--token", &token, "token", "list"]);
-    let listed = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(o.status.success() && listed.contains("ci"), "{}", text(&o));
+    let o = run(&url, h, &[], &["--token", &token, "token", "list"]);
+    let listed = o.1.clone();
+    assert!(o.0 == 0 && listed.contains("ci"), "{}", text(&o));
     let secret = token.rsplit('_').next().expect("secret");
     assert!(!listed.contains(secret), "token list shows no secret");
     let id = token.split('_').nth(1).expect("id");
-    let o = cli(&url, h, &[], &["--token", &token, "token", "revoke", id]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = cli(&url, h, &[], &["--token", &token, "experiments", "list"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = run(&url, h, &[], &["--token", &token, "token", "revoke", id]);
+    assert!(o.0 == 0, "{}", text(&o));
+    let o = run(&url, h, &[], &["--token", &token, "experiments", "list"]);
+    assert_eq!(o.0, 1, "{}", text(&o));
 
     // A restart does not print the bootstrap token again; the admin's token still works.
     drop(server);
@@ -219,25 +200,18 @@ fn auth_on_bootstraps_an_admin_once_and_the_cli_uses_tokens() {
         again.bootstrap.is_none(),
         "the bootstrap token is shown once"
     );
-    let o = cli(&again.url, h, &[], &["--token", &admin, "user", "list"]);
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("alice"),
-        "{}",
-        text(&o)
-    );
+    let o = run(&again.url, h, &[], &["--token", &admin, "user", "list"]);
+    assert!(o.1.contains("alice"), "{}", text(&o));
 }
 
-/// A job's process gets its own token: it acts as the job in its workspace (logging to its
-/// run works, administration does not), and the token is revoked once the job ended.
+/// A job's process gets its own token: it acts as the job in its workspace, logging to
+/// its own run and to a run it nests under it through the MLflow protocol works; writing to
+/// another run, reading an asset its spec does not name, registering a model that is not
+/// its output and administration are refused; and the token is revoked once the job ended.
 /// Needs uv (`MLPLANE_UV`); skipped without it unless `MLPLANE_REQUIRE_UV` is set.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_acts_with_its_own_token_which_dies_with_the_job() {
-    if std::env::var_os("MLPLANE_UV").is_none() {
-        assert!(
-            std::env::var_os("MLPLANE_REQUIRE_UV").is_none(),
-            "MLPLANE_REQUIRE_UV is set but MLPLANE_UV names no uv binary"
-        );
-        eprintln!("skipping: MLPLANE_UV is not set");
+    if !mlplane_systest::uv_available() {
         return;
     }
     let data = tempfile::tempdir().expect("tempdir");
@@ -245,86 +219,86 @@ async fn a_job_acts_with_its_own_token_which_dies_with_the_job() {
     let admin = server.bootstrap.take().expect("token");
     let c = mlplane_systest::client();
     let api = format!("{}/api/v1/workspaces/default", server.url);
-    let script = r#"import os, json, urllib.request as u
-base = os.environ["MLFLOW_TRACKING_URI"]
-tok = os.environ["MLPLANE_TOKEN"]
-def call(method, path, body=None):
-    req = u.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
-                    headers={"Authorization": "Bearer " + tok, "content-type": "application/json"})
-    try:
-        with u.urlopen(req) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except u.HTTPError as e:
-        return e.code, None
-status, me = call("GET", "/api/v1/auth/me")
-print("ME", status, me["principal"]["kind"], me["principal"]["id"])
-print("SAME", tok == os.environ["MLFLOW_TRACKING_TOKEN"])
-run = os.environ["MLFLOW_RUN_ID"]
-print("LOG", call("POST", "/api/v1/workspaces/default/runs/" + run + "/batch",
-                  {"metrics": [{"key": "from_job", "value": 1.5, "step": 0, "timestamp": 1}]})[0])
-print("ADMIN", call("GET", "/api/v1/users")[0])
-print("TOKEN", tok)
-"#;
-    let job: serde_json::Value = c
-        .post(format!("{api}/jobs"))
+    // Someone else's run in the same workspace, which the job can read but not write.
+    let other: serde_json::Value = c
+        .post(format!("{api}/runs"))
         .bearer_auth(&admin)
-        .json(&serde_json::json!({
-            "command": format!("python -c '{script}'"),
-            "environment": {"pip": []},
-        }))
-        .send()
-        .await
-        .expect("submit")
-        .json()
-        .await
-        .expect("json");
-    let name = job["name"].as_str().expect("name").to_owned();
-    let run_id = job["run_id"].as_str().expect("run").to_owned();
-    let start = std::time::Instant::now();
-    let done = loop {
-        let j: serde_json::Value = c
-            .get(format!("{api}/jobs/{name}"))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if matches!(
-            j["status"].as_str(),
-            Some("Completed" | "Failed" | "Canceled")
-        ) {
-            break j;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "{j}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let log: serde_json::Value = c
-        .get(format!("{api}/runs/{run_id}/logs?offset=0"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .expect("log")
-        .json()
-        .await
-        .expect("json");
-    let log = log["data"].as_str().unwrap_or("").to_owned();
-    assert_eq!(done["status"], "Completed", "{done}\n{log}");
-    assert!(log.contains(&format!("ME 200 job default/{name}")), "{log}");
-    assert!(log.contains("SAME True"), "{log}");
-    assert!(log.contains("LOG 204"), "{log}");
-    assert!(log.contains("ADMIN 403"), "{log}");
-    let run: serde_json::Value = c
-        .get(format!("{api}/runs/{run_id}"))
-        .bearer_auth(&admin)
+        .json(&serde_json::json!({}))
         .send()
         .await
         .expect("run")
         .json()
         .await
         .expect("json");
-    assert!(run.to_string().contains("from_job"), "{run}");
+    let other = other["info"]["run_id"].as_str().expect("id").to_owned();
+    let job = mlplane_systest::submit_job(
+        &c,
+        &api,
+        Some(&admin),
+        &serde_json::json!({
+            "command": format!("python -c '{JOB_SCRIPT}'"),
+            "environment": {"pip": []},
+            "environment_variables": {"OTHER_RUN": other},
+            "outputs": {"m": {"type": "custom_model", "name": "job_clf"}},
+        }),
+    )
+    .await;
+    let name = job["name"].as_str().expect("name").to_owned();
+    let run_id = job["run_id"].as_str().expect("run").to_owned();
+    let done = mlplane_systest::wait_job(&c, &format!("{api}/jobs/{name}"), Some(&admin)).await;
+    let log = mlplane_systest::run_log(&c, &api, &run_id, Some(&admin)).await;
+    assert_eq!(done["status"], "Completed", "{done}\n{log}");
+    for line in [
+        format!("ME 200 job default/{name}"),
+        "SAME True".into(),
+        "OWN 204".into(),
+        "OWN_MLFLOW 200".into(),
+        "NESTED 200".into(),
+        "NESTED_LOG 200".into(),
+        "OTHER 403".into(),
+        "OTHER_MLFLOW 403".into(),
+        "READ_OTHER 200".into(),
+        "ASSET_OTHER 403".into(),
+        "MODEL_OUTPUT 200".into(),
+        "MODEL_OTHER 403".into(),
+        "ADMIN 403".into(),
+    ] {
+        assert!(log.contains(&line), "{line} missing in\n{log}");
+    }
+    let run_of = |id: String| {
+        let c = c.clone();
+        let (api, admin) = (api.clone(), admin.clone());
+        async move {
+            c.get(format!("{api}/runs/{id}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("run")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let own = run_of(run_id.clone()).await.to_string();
+    assert!(
+        own.contains("from_job") && own.contains("via_mlflow"),
+        "{own}"
+    );
+    let nested = log
+        .lines()
+        .find_map(|l| l.strip_prefix("NESTED_ID "))
+        .expect("nested id")
+        .trim()
+        .to_owned();
+    let nested_run = run_of(nested).await;
+    assert_eq!(
+        nested_run["info"]["parent_run_id"],
+        run_id.as_str(),
+        "{nested_run}"
+    );
+    assert!(nested_run.to_string().contains("in_child"), "{nested_run}");
+    let other_run = run_of(other.clone()).await.to_string();
+    assert!(!other_run.contains("intruder"), "{other_run}");
     let token = log
         .lines()
         .find_map(|l| l.strip_prefix("TOKEN "))
@@ -342,4 +316,176 @@ print("TOKEN", tok)
         401,
         "the job's token died with the job"
     );
+    let late = c
+        .post(format!("{}/api/2.0/mlflow/runs/log-metric", server.url))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"run_id": run_id, "key": "late", "value": 1.0, "timestamp": 1}))
+        .send()
+        .await
+        .expect("late write");
+    assert_eq!(late.status().as_u16(), 401);
+    assert!(!run_of(run_id).await.to_string().contains("\"late\""));
+}
+
+/// The job of [`a_job_acts_with_its_own_token_which_dies_with_the_job`]: plain `urllib`
+/// against the native and the MLflow protocol, one line per attempt with its status.
+const JOB_SCRIPT: &str = r#"import os, json, ssl, urllib.request as u
+base = os.environ["MLFLOW_TRACKING_URI"]
+tok = os.environ["MLPLANE_TOKEN"]
+ca = os.environ.get("MLPLANE_CA_CERT")
+ctx = ssl.create_default_context(cafile=ca) if ca else None
+def call(method, path, body=None):
+    req = u.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                    headers={"Authorization": "Bearer " + tok, "content-type": "application/json"})
+    try:
+        with u.urlopen(req, context=ctx) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except u.HTTPError as e:
+        return e.code, None
+status, me = call("GET", "/api/v1/auth/me")
+print("ME", status, me["principal"]["kind"], me["principal"]["id"])
+print("SAME", tok == os.environ["MLFLOW_TRACKING_TOKEN"])
+run = os.environ["MLFLOW_RUN_ID"]
+exp = os.environ["MLFLOW_EXPERIMENT_ID"]
+other = os.environ["OTHER_RUN"]
+metric = lambda k: {"key": k, "value": 1.5, "step": 0, "timestamp": 1}
+ws = "/api/v1/workspaces/default"
+print("OWN", call("POST", ws + "/runs/" + run + "/batch", {"metrics": [metric("from_job")]})[0])
+print("OWN_MLFLOW", call("POST", "/api/2.0/mlflow/runs/log-batch", {"run_id": run, "metrics": [metric("via_mlflow")]})[0])
+status, child = call("POST", "/api/2.0/mlflow/runs/create", {"experiment_id": exp,
+    "tags": [{"key": "mlflow.parentRunId", "value": run}]})
+print("NESTED", status)
+child = child["run"]["info"]["run_id"]
+print("NESTED_ID", child)
+print("NESTED_LOG", call("POST", "/api/2.0/mlflow/runs/log-metric", dict(metric("in_child"), run_id=child))[0])
+print("OTHER", call("POST", ws + "/runs/" + other + "/batch", {"metrics": [metric("intruder")]})[0])
+print("OTHER_MLFLOW", call("POST", "/api/2.0/mlflow/runs/log-metric", dict(metric("intruder"), run_id=other))[0])
+print("READ_OTHER", call("GET", "/api/2.0/mlflow/runs/get?run_id=" + other)[0])
+print("ASSET_OTHER", call("GET", ws + "/data/payroll/versions")[0])
+print("MODEL_OUTPUT", call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "job_clf"})[0])
+print("MODEL_OTHER", call("POST", "/api/2.0/mlflow/registered-models/create", {"name": "not_mine"})[0])
+print("ADMIN", call("GET", "/api/v1/users")[0])
+out = os.environ["MLPLANE_OUTPUTS_M"]
+os.makedirs(out, exist_ok=True)
+open(os.path.join(out, "model.txt"), "w").write("a model")
+print("TOKEN", tok)
+"#;
+
+/// The job of [`a_job_logs_with_the_real_mlflow_client_only_to_its_own_runs`]: the stock
+/// `mlflow` client resumes the job's run, nests a run under it, logs an artifact, and is
+/// refused (PERMISSION_DENIED) on another run.
+const MLFLOW_JOB: &str = r#"import os, tempfile, mlflow
+from mlflow.exceptions import MlflowException
+rid = os.environ["MLFLOW_RUN_ID"]
+with mlflow.start_run() as run:
+    assert run.info.run_id == rid
+    mlflow.log_metric("acc", 0.9)
+    mlflow.log_param("lr", "0.1")
+    with mlflow.start_run(nested=True) as child:
+        mlflow.log_metric("fold_acc", 0.8)
+        print("CHILD", child.info.run_id)
+    d = tempfile.mkdtemp()
+    p = os.path.join(d, "notes.txt")
+    open(p, "w").write("hello")
+    mlflow.log_artifact(p)
+    try:
+        mlflow.MlflowClient().log_metric(os.environ["OTHER_RUN"], "intruder", 1.0)
+        print("OTHER allowed")
+    except MlflowException as e:
+        print("OTHER", e.error_code)
+print("DONE")
+"#;
+
+/// The same rules with the unmodified `mlflow` client inside a job (from the MLflow client
+/// venv, `MLPLANE_MLFLOW_VENV` or `~/.cache/mlplane/mlflow-venv`; skipped without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_logs_with_the_real_mlflow_client_only_to_its_own_runs() {
+    if !mlplane_systest::uv_available() {
+        return;
+    }
+    let venv = std::env::var("MLPLANE_MLFLOW_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/mlplane/mlflow-venv",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let python = format!("{venv}/bin/python");
+    if !std::path::Path::new(&python).exists() {
+        eprintln!(
+            "skipping: no MLflow client venv at {venv} (scripts/mlflow-tests.sh --install-only)"
+        );
+        return;
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = start_with(data.path(), &["--job-slots", "1"]);
+    let admin = server.bootstrap.take().expect("token");
+    let c = mlplane_systest::client();
+    let api = format!("{}/api/v1/workspaces/default", server.url);
+    let other: serde_json::Value = c
+        .post(format!("{api}/runs"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("run")
+        .json()
+        .await
+        .expect("json");
+    let other = other["info"]["run_id"].as_str().expect("id").to_owned();
+    let job = mlplane_systest::submit_job(
+        &c,
+        &api,
+        Some(&admin),
+        &serde_json::json!({
+            "command": format!("{python} -c '{MLFLOW_JOB}'"),
+            "environment": {"pip": []},
+            "environment_variables": {"OTHER_RUN": other},
+        }),
+    )
+    .await;
+    let name = job["name"].as_str().expect("name").to_owned();
+    let run_id = job["run_id"].as_str().expect("run").to_owned();
+    let done = mlplane_systest::wait_job(&c, &format!("{api}/jobs/{name}"), Some(&admin)).await;
+    let log = mlplane_systest::run_log(&c, &api, &run_id, Some(&admin)).await;
+    assert_eq!(done["status"], "Completed", "{done}\n{log}");
+    assert!(log.contains("OTHER PERMISSION_DENIED"), "{log}");
+    assert!(log.contains("DONE"), "{log}");
+    let get = |id: String| {
+        let (c, api, admin) = (c.clone(), api.clone(), admin.clone());
+        async move {
+            c.get(format!("{api}/runs/{id}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("run")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let own = get(run_id.clone()).await.to_string();
+    assert!(own.contains("\"acc\"") && own.contains("\"lr\""), "{own}");
+    let child = log
+        .lines()
+        .find_map(|l| l.strip_prefix("CHILD "))
+        .expect("child line")
+        .trim()
+        .to_owned();
+    let child = get(child).await;
+    assert_eq!(child["info"]["parent_run_id"], run_id.as_str(), "{child}");
+    assert!(child.to_string().contains("fold_acc"), "{child}");
+    assert!(!get(other).await.to_string().contains("intruder"));
+    let files: serde_json::Value = c
+        .get(format!(
+            "{}/api/2.0/mlflow/artifacts/list?run_id={run_id}",
+            server.url
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert!(files.to_string().contains("notes.txt"), "{files}");
 }

@@ -7,12 +7,11 @@
 //! Needs uv (`MLPLANE_UV`) for the job's environment and `git`; without uv the test prints a
 //! notice and returns, unless `MLPLANE_REQUIRE_UV` is set.
 
-use mlplane_systest::{Server, binary, client, get_json, uv_available};
+use mlplane_systest::{Server, cli, client, get_json, uv_available, wait_job};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn write(root: &Path, rel: &str, text: &str) {
     let p = root.join(rel);
@@ -35,35 +34,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Runs the CLI against `url`; returns (exit code, stdout, stderr).
-fn cli(url: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .env("MLPLANE_URL", url)
-        .output()
-        .expect("the cli runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn wait_done(c: &reqwest::Client, url: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = get_json(c, url).await;
-        if ["Completed", "Failed", "Canceled"].contains(&job["status"].as_str().unwrap_or("")) {
-            return job;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "job not done: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 const TRAIN: &str = "import os
@@ -141,7 +111,7 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
 
     let spec = repo.join("project/job.yml");
     let spec = spec.to_str().expect("utf-8 path");
-    let (code, out, err) = cli(&server.url, &["job", "create", "-f", spec, "--stream"]);
+    let (code, out, err) = cli(&server.url, &["job", "create", "-f", spec, "--stream"], &[]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(err.contains("uploaded"), "{err}");
     assert!(out.contains("hello from the snapshot"), "{out}");
@@ -164,12 +134,17 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
     }
 
     // The same tree again: the snapshot is already stored and is reused.
-    let (code2, out2, err2) = cli(&server.url, &["-o", "json", "job", "create", "-f", spec]);
+    let (code2, out2, err2) = cli(
+        &server.url,
+        &["-o", "json", "job", "create", "-f", spec],
+        &[],
+    );
     assert_eq!(code2, 0, "{out2}\n{err2}");
     let second: Value = serde_json::from_str(&out2).expect("json job");
-    let done = wait_done(
+    let done = wait_job(
         &c,
         &format!("{api}/jobs/{}", second["name"].as_str().expect("name")),
+        None,
     )
     .await;
     assert_eq!(done["status"], "Completed", "{done}");
@@ -242,6 +217,7 @@ async fn a_job_runs_from_its_code_snapshot_with_git_tags_and_reuses_it() {
     let (code3, _, err3) = cli(
         &server.url,
         &["job", "create", "-f", escape.to_str().expect("utf-8")],
+        &[],
     );
     assert_ne!(code3, 0);
     assert!(

@@ -5,33 +5,8 @@
 //! Needs uv (`MLPLANE_UV`); without it the test prints a notice and returns, unless
 //! `MLPLANE_REQUIRE_UV` is set.
 
-use mlplane_systest::{Server, binary, client, get_json, post_json, uv_available};
+use mlplane_systest::{Server, cli, client, get_json, post_json, uv_available, wait_job};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-fn cli(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(binary())
-        .arg("--url")
-        .arg(url)
-        .args(args)
-        .output()
-        .expect("the CLI ran")
-}
-
-async fn wait_done(c: &reqwest::Client, url: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = get_json(c, url).await;
-        if matches!(
-            job["status"].as_str(),
-            Some("Completed" | "Failed" | "Canceled")
-        ) {
-            return job;
-        }
-        assert!(start.elapsed() < Duration::from_secs(300), "{job}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn refused(c: &reqwest::Client, api: &str, body: Value) -> Value {
     let resp = c
@@ -59,9 +34,10 @@ async fn a_defined_target_holds_its_slots_and_bad_targets_are_refused() {
     let out = cli(
         &server.url,
         &["compute", "create", "-f", bad.to_str().expect("utf-8")],
+        &[],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = &out.2;
+    assert_eq!(out.0, 1, "{err}");
     assert!(err.contains("bad.yml:2:") && err.contains("slots"), "{err}");
 
     let spec = dir.path().join("single.yml");
@@ -69,12 +45,9 @@ async fn a_defined_target_holds_its_slots_and_bad_targets_are_refused() {
     let out = cli(
         &server.url,
         &["compute", "create", "-f", spec.to_str().expect("utf-8")],
+        &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.0 == 0, "{}", &out.2);
     let list = get_json(&c, &format!("{}/api/v1/computes", server.url)).await;
     let names: Vec<(&str, u64)> = list["items"]
         .as_array()
@@ -135,7 +108,7 @@ async fn a_defined_target_holds_its_slots_and_bad_targets_are_refused() {
         ));
     }
     for u in &urls {
-        let done = wait_done(&c, u).await;
+        let done = wait_job(&c, u, None).await;
         assert_eq!(done["status"], "Completed", "{done}");
     }
     let read = |p: String| -> u128 {
@@ -182,12 +155,9 @@ async fn a_component_job_runs_from_the_cli() {
     let out = cli(
         &server.url,
         &["component", "create", "-f", comp.to_str().expect("utf-8")],
+        &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.0 == 0, "{}", &out.2);
     let job = dir.path().join("job.yml");
     std::fs::write(
         &job,
@@ -203,13 +173,10 @@ async fn a_component_job_runs_from_the_cli() {
             job.to_str().expect("utf-8"),
             "--stream",
         ],
+        &[],
     );
-    let log = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = &out.1;
+    assert!(out.0 == 0, "{log}\n{}", &out.2);
     assert_eq!(log.matches("hello component").count(), 2, "{log}");
     drop(server);
 }
@@ -248,9 +215,10 @@ async fn a_component_with_code_runs_its_script_from_the_snapshot() {
     let out = cli(
         &server.url,
         &["component", "create", "-f", bad.to_str().expect("utf-8")],
+        &[],
     );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("code"), "{err}");
+    let err = &out.2;
+    assert!(out.0 != 0 && err.contains("code"), "{err}");
     let c = client();
     let api = format!("{}/api/v1/workspaces/default", server.url);
     let resp = c
@@ -270,13 +238,10 @@ async fn a_component_with_code_runs_its_script_from_the_snapshot() {
             "-f",
             comp.to_str().expect("utf-8"),
         ],
+        &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let registered: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(out.0 == 0, "{}", &out.2);
+    let registered: Value = serde_json::from_str(&out.1).expect("json");
     let snapshot = registered["spec"]["code_snapshot"]["sha256"]
         .as_str()
         .expect("snapshot id")
@@ -297,13 +262,10 @@ async fn a_component_with_code_runs_its_script_from_the_snapshot() {
             job.to_str().expect("utf-8"),
             "--stream",
         ],
+        &[],
     );
-    let log = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = &out.1;
+    assert!(out.0 == 0, "{log}\n{}", &out.2);
     assert!(log.contains("greeted from the snapshot: alice"), "{log}");
     let jobs = get_json(&c, &format!("{api}/jobs")).await;
     let tags = &jobs["items"][0]["tags"];
@@ -334,13 +296,10 @@ async fn a_component_with_code_runs_its_script_from_the_snapshot() {
             job.to_str().expect("utf-8"),
             "--stream",
         ],
+        &[],
     );
-    let log = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{log}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let log = &out.1;
+    assert!(out.0 == 0, "{log}\n{}", &out.2);
     assert!(log.contains("greeted from the job: bob"), "{log}");
     drop(server);
 }

@@ -5,46 +5,12 @@
 //!
 //! Needs uv for the jobs' environment (`MLPLANE_UV`), like `jobs.rs`.
 
-use mlplane_systest::{Server, binary, client, get_json, post_json, uv_available};
+use mlplane_systest::{Server, binary, cli, client, get_json, post_json, uv_available, wait_job};
 use serde_json::{Value, json};
 use sha2::Digest;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs the CLI against `url`; returns (exit code, stdout, stderr).
-fn cli(url: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(binary())
-        .args(args)
-        .env("MLPLANE_URL", url)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the mlplane CLI");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-async fn wait_terminal(c: &reqwest::Client, url: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = get_json(c, url).await;
-        if matches!(
-            job["status"].as_str(),
-            Some("Completed" | "Failed" | "Canceled")
-        ) {
-            return job;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "job stuck: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use std::time::Duration;
 
 /// Every file under `root` whose bytes contain `needle`.
 fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
@@ -178,7 +144,7 @@ async fn a_planted_secret_reaches_only_the_jobs_environment() {
         let (status, job) = rec.send(r).await;
         assert_eq!(status, 201, "{job}");
         let name = job["name"].as_str().expect("name").to_string();
-        let done = wait_terminal(&rec.c, &format!("{api}/jobs/{name}")).await;
+        let done = wait_job(&rec.c, &format!("{api}/jobs/{name}"), None).await;
         rec.seen.push(done.to_string());
         let run_id = job["run_id"].as_str().expect("run").to_string();
         let log = rec.get(&format!("{api}/runs/{run_id}/logs?offset=0")).await;
@@ -300,7 +266,7 @@ async fn a_planted_secret_reaches_only_the_jobs_environment() {
     let c = client();
     let job = post_json(&c, &format!("{api}/jobs"), &printing).await;
     let name = job["name"].as_str().expect("name").to_string();
-    let done = wait_terminal(&c, &format!("{api}/jobs/{name}")).await;
+    let done = wait_job(&c, &format!("{api}/jobs/{name}"), None).await;
     let log = get_json(
         &c,
         &format!(
@@ -318,7 +284,7 @@ async fn a_planted_secret_reaches_only_the_jobs_environment() {
     let api = server.api();
     let job = post_json(&c, &format!("{api}/jobs"), &printing).await;
     let name = job["name"].as_str().expect("name").to_string();
-    let done = wait_terminal(&c, &format!("{api}/jobs/{name}")).await;
+    let done = wait_job(&c, &format!("{api}/jobs/{name}"), None).await;
     assert_eq!(done["status"], "Failed", "{done}");
     assert!(done.to_string().contains("encrypted under key"), "{done}");
 }

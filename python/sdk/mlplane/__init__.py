@@ -18,11 +18,16 @@ Data goes in and out as versioned assets:
         environment=Environment(pip=["scikit-learn"])))
     client.models.download("clf", download_path="./clf")
 
+Secrets are set once and referenced by jobs; no call returns a value:
+
+    client.secrets.set("db_password", os.environ["DB_PASSWORD"])
+    [s.name for s in client.secrets.list()]
+
 Tracking (metrics, params, artifacts, models) goes through the unmodified `mlflow` client
 pointed at the same server.
 """
 
 from .client import MLClient, MlplaneError
-from .entities import Asset, Data, Environment, Input, Job, Model, Output, command
+from .entities import Asset, Data, Environment, Input, Job, Model, Output, Secret, command
 
-__all__ = ["MLClient", "MlplaneError", "Job", "Asset", "Data", "Model", "Environment", "Input", "Output", "command"]
+__all__ = ["MLClient", "MlplaneError", "Job", "Asset", "Data", "Model", "Environment", "Input", "Output", "Secret", "command"]

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .entities import Asset, CommandJob, Data, Environment, Input, Job, Model
+from .entities import Asset, CommandJob, Data, Environment, Input, Job, Model, Secret
 from . import snapshot as _snapshot
 
 
@@ -270,6 +270,29 @@ class AssetOperations:
         return Asset.from_json(self._api.call("POST", self._kind, name, "versions", version, "archive"))
 
 
+class SecretOperations:
+    """Workspace secrets, handed to jobs by reference (`${{secrets.<name>}}` as the whole
+    value of an environment variable). Values go in, never out: `set` and `list` answer
+    metadata only."""
+
+    def __init__(self, api: _Api):
+        self._api = api
+
+    def set(self, name: str, value: str) -> Secret:
+        """Creates or replaces secret `name` with `value` (sent once, stored encrypted)."""
+        return Secret.from_json(self._api.call("PUT", "secrets", name, json={"value": value}))
+
+    def get(self, name: str) -> Secret:
+        """The metadata of secret `name` (not its value)."""
+        return Secret.from_json(self._api.call("GET", "secrets", name))
+
+    def list(self) -> list[Secret]:
+        return [Secret.from_json(v) for v in self._api.call("GET", "secrets")["items"]]
+
+    def delete(self, name: str) -> None:
+        self._api.call("DELETE", "secrets", name)
+
+
 class MLClient:
     """A client of one mlplane server and workspace.
 
@@ -292,6 +315,7 @@ class MLClient:
         self.environments = AssetOperations(
             self._api, "environments", lambda e: e.spec(inline=False) if isinstance(e, Environment) else e
         )
+        self.secrets = SecretOperations(self._api)
 
     def close(self) -> None:
         self._api.http.close()

@@ -209,6 +209,22 @@ class Job:
 
 
 @dataclass
+class Secret:
+    """A workspace secret's metadata: the server never returns a secret's value."""
+
+    name: str
+    created_at: int
+    updated_at: int
+    created_by: str
+    updated_by: str
+    key_id: str
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> "Secret":
+        return cls(**{k: v.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass
 class Asset:
     """A version of a data, model or environment asset as the server reports it."""
 

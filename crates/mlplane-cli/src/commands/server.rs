@@ -59,6 +59,11 @@ pub struct ServerArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "MLPLANE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s) jobs of the built-in executor trust to reach this server over
+    /// HTTPS (its certificate must name 127.0.0.1); without it they skip verification of
+    /// that loopback connection.
+    #[arg(long, env = "MLPLANE_TLS_CA_CERT", requires = "tls_cert")]
+    tls_ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     action: Option<ServerAction>,
 }
@@ -144,6 +149,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             .filter(|p| !p.is_empty()),
         secrets_key: key_source(args.secrets_key_file),
         tls: args.tls_cert.zip(args.tls_key),
+        tls_ca: args.tls_ca_cert,
     };
     let scheme = if config.tls.is_some() {
         "https"

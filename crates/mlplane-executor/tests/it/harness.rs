@@ -92,6 +92,7 @@ impl Bench {
             wake: Default::default(),
             job_tokens: false,
             secrets_key: None,
+            ca_cert: None,
         }
     }
 

@@ -11,7 +11,8 @@
 //!    `Basic user:<token>`, else the session cookie (whose CSRF token must come in
 //!    `X-CSRF-Token` on state-changing methods); `--auth none` is `Principal::local()`;
 //! 4. authorize with `mlplane_auth::authorize`; 401 without credentials, 403 without a
-//!    grant, in the native or MLflow error shape depending on the path;
+//!    grant, in the native or MLflow error shape depending on the path; a job's token is
+//!    further narrowed to its job's run, inputs and outputs ([`super::job_scope`]);
 //! 5. put [`Caller`], `Principal` and `RouteAction` in the request, run the handler, and put
 //!    `Principal` and `RouteAction` in the response, also on refusals.
 //!
@@ -55,6 +56,8 @@ pub enum Refusal {
     Unauthenticated(&'static str),
     Forbidden(String),
     TooMany(u64),
+    /// A body too large to look into (job tokens' requests only).
+    TooLarge(String),
     Internal(String),
 }
 
@@ -134,6 +137,29 @@ pub async fn enforce(State(s): State<LayerState>, req: Request, next: Next) -> R
         };
         return refuse(r, mlflow, principal, route_action);
     }
+    let job = caller.as_ref().and_then(|c| c.job.clone().map(|j| (c, j)));
+    let body = match job {
+        Some((c, scope)) if s.app.auth.mode == AuthMode::On => {
+            let req = super::job_scope::Request {
+                action,
+                workspace: &workspace,
+                method: &method,
+                route: matched.as_deref().unwrap_or(""),
+                mlflow,
+                params: params
+                    .iter()
+                    .flat_map(|p| p.iter())
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                uri: &parts.uri,
+            };
+            match super::job_scope::check(&s.app, c, &scope, &req, body).await {
+                Ok(b) => b,
+                Err(r) => return refuse(r, mlflow, principal, route_action),
+            }
+        }
+        _ => body,
+    };
     parts.extensions.insert(principal.clone());
     parts.extensions.insert(route_action);
     if let Some(c) = caller {
@@ -196,6 +222,13 @@ fn refuse(r: Refusal, mlflow: bool, principal: Principal, action: RouteAction) -
                     .insert(axum::http::header::RETRY_AFTER, v);
             }
             resp
+        }
+        Refusal::TooLarge(msg) => {
+            if mlflow {
+                MlflowError::new(MlflowCode::PayloadTooLarge, msg).into_response()
+            } else {
+                ApiError::new(ErrorCode::PayloadTooLarge, msg).into_response()
+            }
         }
         Refusal::Internal(cause) => {
             if mlflow {
@@ -336,12 +369,17 @@ pub(crate) async fn token_caller(
             }
         });
     }
+    // A job token without a stored scope (minted before scopes existed) gets an empty one,
+    // which lets it write nothing.
+    let job = (rec.owner.kind == PrincipalKind::Job)
+        .then(|| Arc::new(rec.job_scope.clone().unwrap_or_default()));
     Ok(Caller {
         principal,
         grants,
         admin,
         token_id: Some(rec.id),
         session: None,
+        job,
     })
 }
 
@@ -502,6 +540,7 @@ async fn user_caller(
         admin: u.is_admin,
         token_id: None,
         session,
+        job: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Authentication and authorization at the HTTP edge: the route table ([`table`]), the one
-//! layer every request passes ([`layer`]), sign-in rate limiting ([`limiter`]) and the
-//! server's auth settings and caches ([`AuthConfig`]).
+//! layer every request passes ([`layer`]), the narrowing of job tokens ([`job_scope`]),
+//! sign-in rate limiting ([`limiter`]) and the server's auth settings and caches
+//! ([`AuthConfig`]).
 //!
 //! With `--auth none` (loopback only) every request acts as `Principal::local()` with every
 //! action; with `--auth on` a request authenticates with a session cookie, a Bearer API
@@ -12,14 +13,15 @@
 //! - every response, allowed or refused, carries the request's `Principal` and
 //!   `RouteAction` in its extensions (for the audit layer outside).
 
+pub mod job_scope;
 pub mod layer;
 pub mod limiter;
 pub mod table;
 
 use mlplane_auth::Grants;
-use mlplane_core::Principal;
-use std::collections::HashMap;
-use std::sync::Mutex;
+use mlplane_core::{JobScope, Principal};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// `--auth`: who may call the server.
@@ -63,6 +65,8 @@ pub struct AuthConfig {
     basic_cache: Mutex<HashMap<String, (String, Instant)>>,
     /// Token id → when its `last_used_at` was last written.
     touched: Mutex<HashMap<String, Instant>>,
+    /// `(job token id, run id)` pairs known to be in the job's run tree.
+    job_runs: Mutex<HashSet<(String, String)>>,
 }
 
 impl AuthConfig {
@@ -73,7 +77,24 @@ impl AuthConfig {
             limiter: limiter::LoginLimiter::default(),
             basic_cache: Mutex::new(HashMap::new()),
             touched: Mutex::new(HashMap::new()),
+            job_runs: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Whether `run` was found in the run tree of the job holding `token` before.
+    fn job_run_known(&self, token: &str, run: &str) -> bool {
+        let set = self.job_runs.lock().unwrap_or_else(|p| p.into_inner());
+        set.contains(&(token.to_owned(), run.to_owned()))
+    }
+
+    /// Remembers that `run` is in the run tree of the job holding `token` (a run's parent
+    /// never changes, so the answer stays true while the token lives).
+    fn remember_job_run(&self, token: &str, run: String) {
+        let mut set = self.job_runs.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() > 100_000 {
+            set.clear();
+        }
+        set.insert((token.to_owned(), run));
     }
 
     fn cached_basic(&self, key: &str) -> Option<String> {
@@ -124,6 +145,9 @@ pub struct Caller {
     pub token_id: Option<String>,
     /// The web session the request came with (sha256 of the cookie), if any.
     pub session: Option<String>,
+    /// The scope of a job's token: the layer narrows such a caller to its run, inputs and
+    /// outputs.
+    pub job: Option<Arc<JobScope>>,
 }
 
 impl Caller {
@@ -135,6 +159,7 @@ impl Caller {
             admin: true,
             token_id: None,
             session: None,
+            job: None,
         }
     }
 }
@@ -179,6 +204,7 @@ pub async fn bootstrap_admin(
             last_used_at: None,
             revoked_at: None,
             created_at: now_ms(),
+            job_scope: None,
         })
         .await?;
     Ok(Some(token.reveal()))

@@ -98,6 +98,7 @@ fn refusal(r: Refusal) -> ApiError {
             "too many failed sign-ins; try again later",
         )
         .with_details(serde_json::json!({ "retry_after_secs": wait })),
+        Refusal::TooLarge(m) => ApiError::new(ErrorCode::PayloadTooLarge, m),
         Refusal::Internal(cause) => ApiError::internal(cause),
     }
 }
@@ -161,6 +162,12 @@ pub async fn login(
             created_at: now,
         })
         .await?;
+    // Sign-ins clean up: sessions past their expiry are deleted (they are refused anyway).
+    match s.store.purge_expired_sessions(now).await {
+        Ok(0) => {}
+        Ok(n) => tracing::debug!(sessions = n, "purged expired sessions"),
+        Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+    }
     let mut set = format!(
         "{SESSION_COOKIE}={cookie}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
         SESSION_TTL.as_secs()
@@ -379,6 +386,7 @@ pub(crate) async fn mint(
             last_used_at: None,
             revoked_at: None,
             created_at: now,
+            job_scope: None,
         })
         .await?;
     Ok((

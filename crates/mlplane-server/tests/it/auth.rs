@@ -17,16 +17,16 @@ use mlplane_server::{AppState, Limits, app_with_table};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-struct AuthApp {
+pub(crate) struct AuthApp {
     router: axum::Router,
-    state: AppState,
+    pub(crate) state: AppState,
     table: std::sync::Arc<mlplane_server::auth::table::RouteTable>,
     admin: String,
     _dir: tempfile::TempDir,
 }
 
 impl AuthApp {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("m.db").display());
         let store = mlplane_store::open(&url).await.expect("store");
@@ -57,11 +57,11 @@ impl AuthApp {
         }
     }
 
-    async fn send(&self, req: Request<Body>) -> Response {
+    pub(crate) async fn send(&self, req: Request<Body>) -> Response {
         self.router.clone().oneshot(req).await.expect("infallible")
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: &str,
         uri: &str,
@@ -90,7 +90,7 @@ impl AuthApp {
         )
     }
 
-    fn admin(&self) -> String {
+    pub(crate) fn admin(&self) -> String {
         bearer(&self.admin)
     }
 
@@ -148,7 +148,7 @@ impl AuthApp {
     }
 }
 
-fn bearer(t: &str) -> String {
+pub(crate) fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
@@ -496,6 +496,7 @@ async fn tokens_of_deleted_users_and_expired_or_revoked_tokens_are_401_and_chang
             last_used_at: None,
             revoked_at: None,
             created_at: 0,
+            job_scope: None,
         })
         .await
         .expect("token");
@@ -969,4 +970,37 @@ async fn the_audit_log_names_the_signed_in_actor_and_records_refusals() {
         .filter(|r| r["method"] == "GET" && r["outcome"] == "denied")
         .count();
     assert_eq!(denied_reads, 1, "{b}");
+}
+
+#[tokio::test]
+async fn signing_in_purges_expired_sessions_and_keeps_live_ones() {
+    let app = AuthApp::new().await;
+    let admin = app.state.store.find_user("admin").await.expect("admin");
+    for (id, expires_at) in [("expired", 1), ("live", i64::MAX)] {
+        app.state
+            .store
+            .create_session(mlplane_store::auth::SessionRecord {
+                id_sha256: id.into(),
+                user_id: admin.id.clone(),
+                csrf_sha256: "c".into(),
+                expires_at,
+                created_at: 0,
+            })
+            .await
+            .expect("session");
+    }
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"user": "admin", "password": "admin-password"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(matches!(
+        app.state.store.get_session("expired").await,
+        Err(mlplane_store::StoreError::NotFound { .. })
+    ));
+    assert!(app.state.store.get_session("live").await.is_ok());
 }

@@ -8,6 +8,7 @@ mod attacks;
 mod auth;
 mod env_files;
 mod hostile;
+mod job_tokens;
 mod jobs;
 mod log_stream;
 mod mlflow;

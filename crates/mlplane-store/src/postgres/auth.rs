@@ -7,8 +7,8 @@ use super::pool::Db;
 use super::rows::col;
 use crate::auth::{
     ApiTokenRecord, AuthStore, CustomRole, PrincipalRef, RoleBinding, ServicePrincipalRecord,
-    SessionRecord, UserRecord, check_actions, join_actions, not_found, principal_kind,
-    split_actions,
+    SessionRecord, UserRecord, check_actions, decode_job_scope, join_actions, not_found,
+    principal_kind, split_actions,
 };
 use crate::{Entity, Result, StoreError};
 use async_trait::async_trait;
@@ -51,6 +51,7 @@ fn token_row(r: &Row) -> Result<ApiTokenRecord> {
         last_used_at: col(r, 8)?,
         revoked_at: col(r, 9)?,
         created_at: col(r, 10)?,
+        job_scope: decode_job_scope(col(r, 11)?),
     })
 }
 
@@ -316,8 +317,8 @@ impl AuthStore for PgStore {
             let conn = self.pool.get().await?;
             conn.db()
                 .execute(
-                    "INSERT INTO api_tokens (id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    "INSERT INTO api_tokens (id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at, job_scope)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                     &[
                         &t.id,
                         &t.owner.kind.as_str(),
@@ -330,6 +331,7 @@ impl AuthStore for PgStore {
                         &t.last_used_at,
                         &t.revoked_at,
                         &t.created_at,
+                        &t.job_scope.as_ref().map(mlplane_core::JobScope::encode),
                     ],
                 )
                 .await?;
@@ -342,7 +344,7 @@ impl AuthStore for PgStore {
         self.timed(
             "get_token",
             self.one(
-                "SELECT id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at
+                "SELECT id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at, job_scope
                  FROM api_tokens WHERE id = $1",
                 id,
                 token_row,
@@ -356,7 +358,7 @@ impl AuthStore for PgStore {
         self.timed(
             "list_tokens",
             self.all(
-                "SELECT id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at
+                "SELECT id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at, job_scope
                  FROM api_tokens WHERE owner_kind = $1 AND owner_id = $2 ORDER BY created_at DESC, id",
                 &[&owner.kind.as_str(), &owner.id],
                 token_row,
@@ -449,6 +451,16 @@ impl AuthStore for PgStore {
                 .execute("DELETE FROM sessions WHERE id_sha256 = $1", &[&id_sha256])
                 .await?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge_expired_sessions(&self, now: i64) -> Result<u64> {
+        self.timed("purge_expired_sessions", async {
+            let conn = self.pool.get().await?;
+            conn.db()
+                .execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+                .await
         })
         .await
     }

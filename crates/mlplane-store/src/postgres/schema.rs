@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (15, V15),
 ];
 
 /// Datasets a run read (MLflow log-inputs): one row per (dataset, context); tags are the
@@ -571,6 +572,12 @@ CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+"#;
+
+/// Version 15: a job token's scope (its run, the assets it reads and writes), as the lines
+/// of `mlplane_core::JobScope::encode`; other tokens have none.
+const V15: &str = r#"
+ALTER TABLE api_tokens ADD COLUMN job_scope TEXT;
 "#;
 
 #[cfg(test)]

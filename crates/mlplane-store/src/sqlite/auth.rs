@@ -5,8 +5,8 @@
 use super::{Db, SqliteStore};
 use crate::auth::{
     ApiTokenRecord, AuthStore, CustomRole, PrincipalRef, RoleBinding, ServicePrincipalRecord,
-    SessionRecord, UserRecord, check_actions, join_actions, not_found, principal_kind,
-    split_actions,
+    SessionRecord, UserRecord, check_actions, decode_job_scope, join_actions, not_found,
+    principal_kind, split_actions,
 };
 use crate::{Entity, Result, StoreError};
 use async_trait::async_trait;
@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 const USER_COLS: &str = "id, name, password_hash, is_admin, created_at";
 const SP_COLS: &str = "id, name, description, created_at";
 const TOKEN_COLS: &str = "id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, \
-                          expires_at, last_used_at, revoked_at, created_at";
+                          expires_at, last_used_at, revoked_at, created_at, job_scope";
 
 fn user_row(r: &Row) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
@@ -59,6 +59,7 @@ fn token_row(r: &Row) -> rusqlite::Result<RawToken> {
             last_used_at: r.get(8)?,
             revoked_at: r.get(9)?,
             created_at: r.get(10)?,
+            job_scope: decode_job_scope(r.get(11)?),
         },
     ))
 }
@@ -288,8 +289,8 @@ impl AuthStore for SqliteStore {
         check_actions(&t.scopes)?;
         self.write("create_token", move |c| {
             c.execute(
-                "INSERT INTO api_tokens (id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO api_tokens (id, owner_kind, owner_id, name, secret_sha256, scopes, workspace, expires_at, last_used_at, revoked_at, created_at, job_scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     t.id,
                     t.owner.kind.as_str(),
@@ -301,7 +302,8 @@ impl AuthStore for SqliteStore {
                     t.expires_at,
                     t.last_used_at,
                     t.revoked_at,
-                    t.created_at
+                    t.created_at,
+                    t.job_scope.as_ref().map(mlplane_core::JobScope::encode)
                 ],
             )
             .db()?;
@@ -418,6 +420,16 @@ impl AuthStore for SqliteStore {
             c.execute("DELETE FROM sessions WHERE id_sha256 = ?1", [&id])
                 .db()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge_expired_sessions(&self, now: i64) -> Result<u64> {
+        self.write("purge_expired_sessions", move |c| {
+            let n = c
+                .execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])
+                .db()?;
+            Ok(n as u64)
         })
         .await
     }

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (15, V15),
 ];
 
 const V1: &str = r#"
@@ -418,6 +419,12 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#;
+
+/// Version 15: a job token's scope (its run, the assets it reads and writes), as the lines
+/// of `mlplane_core::JobScope::encode`; other tokens have none.
+const V15: &str = r#"
+ALTER TABLE api_tokens ADD COLUMN job_scope TEXT;
 "#;
 
 #[cfg(test)]

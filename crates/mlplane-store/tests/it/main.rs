@@ -184,6 +184,8 @@ contract_tests! {
     auth::deleting_a_user_revokes_its_tokens_and_drops_its_sessions_and_bindings,
     auth::tokens_round_trip_list_newest_first_and_revoke_once,
     auth::sessions_are_stored_by_digest_and_deleted,
+    auth::expired_sessions_are_purged_and_live_ones_kept,
+    auth::a_job_tokens_scope_is_stored_with_it,
     auth::role_bindings_are_per_workspace_idempotent_and_deletable,
     auth::service_principals_are_unique_and_deleting_one_revokes_its_tokens,
     auth::custom_roles_are_replaced_listed_and_deleting_one_drops_its_bindings,

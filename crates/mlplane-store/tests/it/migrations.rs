@@ -1,7 +1,7 @@
 //! Upgrades: a database made before migration 5 (jobs and assets) gets it and migration 6
 //! (asset files, which reference assets) at the next open, on both engines, and keeps its
 //! data; so does one made before migration 9 (which marks the metric series that hold one
-//! point per step). (Gaps in the numbering are covered by the unit test
+//! point per step), and one made before migration 15 (job token scopes). (Gaps in the numbering are covered by the unit test
 //! in `sqlite/mod.rs`.)
 //!
 //! Invariants:
@@ -186,6 +186,84 @@ async fn pg_database_from_before_migration_9_gets_it() {
     client.batch_execute(UNDO_V9).await.expect("undo version 9");
     let store = mlplane_store::open(&db.url).await.expect("reopens");
     check_v9(&store, &id).await;
+    store.close().await;
+    drop(client);
+    db.drop_db().await;
+}
+
+const UNDO_V15: &str = "ALTER TABLE api_tokens DROP COLUMN job_scope; \
+                        DELETE FROM schema_migrations WHERE version = 15;";
+
+fn plain_token(id: &str) -> mlplane_store::auth::ApiTokenRecord {
+    mlplane_store::auth::ApiTokenRecord {
+        id: id.into(),
+        owner: mlplane_store::auth::PrincipalRef {
+            kind: mlplane_core::PrincipalKind::Job,
+            id: "default/old-job".into(),
+        },
+        name: "job old-job".into(),
+        secret_sha256: "0".repeat(64),
+        scopes: vec!["runs/write".into()],
+        workspace: Some("default".into()),
+        expires_at: None,
+        last_used_at: None,
+        revoked_at: None,
+        created_at: now_ms(),
+        job_scope: None,
+    }
+}
+
+/// A token stored before migration 15 reads back without a scope; new ones keep theirs.
+async fn check_v15(store: &crate::harness::Store) {
+    let old = store.get_token("t-old").await.expect("old token");
+    let mut want = plain_token("t-old");
+    want.created_at = 5;
+    assert_eq!(old, want);
+    let mut t = plain_token("t-new");
+    t.created_at = old.created_at;
+    t.job_scope = Some(mlplane_core::JobScope {
+        run_id: "r".into(),
+        experiment_id: "1".into(),
+        ..Default::default()
+    });
+    store.create_token(t.clone()).await.expect("new token");
+    assert_eq!(store.get_token("t-new").await.expect("new"), t);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_database_from_before_migration_15_gets_it() {
+    let db = crate::harness::sqlite_db().await;
+    let mut t = plain_token("t-old");
+    t.created_at = 5;
+    db.store.create_token(t).await.expect("token");
+    db.store.close().await;
+    let path = db.url.trim_start_matches("sqlite://").to_string();
+    let conn = rusqlite::Connection::open(&path).expect("open the file");
+    conn.execute_batch(UNDO_V15).expect("undo version 15");
+    drop(conn);
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_v15(&store).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_database_from_before_migration_15_gets_it() {
+    let Some(db) = crate::harness::pg_db().await else {
+        return;
+    };
+    let mut t = plain_token("t-old");
+    t.created_at = 5;
+    db.store.create_token(t).await.expect("token");
+    let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute(UNDO_V15)
+        .await
+        .expect("undo version 15");
+    let store = mlplane_store::open(&db.url).await.expect("reopens");
+    check_v15(&store).await;
     store.close().await;
     drop(client);
     db.drop_db().await;

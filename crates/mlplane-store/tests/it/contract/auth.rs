@@ -40,6 +40,7 @@ fn token(id: &str, owner: PrincipalRef, created_at: i64) -> ApiTokenRecord {
         last_used_at: None,
         revoked_at: None,
         created_at,
+        job_scope: None,
     }
 }
 
@@ -199,6 +200,54 @@ pub async fn sessions_are_stored_by_digest_and_deleted(store: Store) {
     assert_eq!(store.get_session("d1").await.expect("get"), s);
     store.delete_session("d1").await.expect("delete");
     expect_not_found(store.get_session("d1").await, Entity::Session);
+}
+
+pub async fn expired_sessions_are_purged_and_live_ones_kept(store: Store) {
+    let now = now_ms();
+    for (id, expires_at) in [("old", now - 1), ("edge", now), ("live", now + 60_000)] {
+        store
+            .create_session(SessionRecord {
+                id_sha256: id.into(),
+                user_id: "u1".into(),
+                csrf_sha256: "c".into(),
+                expires_at,
+                created_at: now - 10,
+            })
+            .await
+            .expect("create");
+    }
+    assert_eq!(store.purge_expired_sessions(now).await.expect("purge"), 2);
+    expect_not_found(store.get_session("old").await, Entity::Session);
+    expect_not_found(store.get_session("edge").await, Entity::Session);
+    assert_eq!(
+        store.get_session("live").await.expect("live").expires_at,
+        now + 60_000
+    );
+    assert_eq!(store.purge_expired_sessions(now).await.expect("again"), 0);
+}
+
+pub async fn a_job_tokens_scope_is_stored_with_it(store: Store) {
+    let job = owner(PrincipalKind::Job, "default/j1");
+    let scope = mlplane_core::JobScope {
+        run_id: "0123456789abcdef0123456789abcdef".into(),
+        experiment_id: "7".into(),
+        reads: vec![
+            mlplane_core::ScopedAsset::new("data", "train"),
+            mlplane_core::ScopedAsset::new("environments", "py"),
+        ],
+        writes: vec![mlplane_core::ScopedAsset::new("models", "clf")],
+    };
+    let mut t = token("tj", job.clone(), now_ms());
+    t.job_scope = Some(scope.clone());
+    store.create_token(t.clone()).await.expect("create");
+    assert_eq!(store.get_token("tj").await.expect("get"), t);
+    let listed = store.list_tokens(&job).await.expect("list");
+    assert_eq!(listed[0].job_scope.as_ref(), Some(&scope));
+    store
+        .create_token(token("tn", job, now_ms()))
+        .await
+        .expect("plain");
+    assert_eq!(store.get_token("tn").await.expect("get").job_scope, None);
 }
 
 pub async fn role_bindings_are_per_workspace_idempotent_and_deletable(store: Store) {
