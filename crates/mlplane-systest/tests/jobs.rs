@@ -6,7 +6,7 @@
 //! Needs uv (`MLPLANE_UV`, installed by `make test`); without it the test prints a notice
 //! and returns, unless `MLPLANE_REQUIRE_UV` is set.
 
-use mlplane_systest::{Server, client, get_json, post_json, uv_available};
+use mlplane_systest::{Server, cli, client, get_json, post_json, uv_available};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -337,5 +337,46 @@ async fn submit_and_cancel_wake_the_executor_without_waiting_for_the_poll() {
         "cancel took {:?}; the 60 s poll, not a wake-up, delivered it",
         asked.elapsed()
     );
+    drop(server);
+}
+
+/// A job that ends its own run (as the mlflow client does at exit) and prints afterwards.
+const ENDS_ITS_RUN_EARLY: &str = r#"import json, os, time, urllib.request
+body = json.dumps({"run_id": os.environ["MLFLOW_RUN_ID"], "status": "FINISHED"}).encode()
+req = urllib.request.Request(os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/runs/update", data=body, headers={"Content-Type": "application/json"})
+token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+if token:
+    req.add_header("Authorization", "Bearer " + token)
+print("UPDATED", urllib.request.urlopen(req).status, flush=True)
+time.sleep(1.5)
+print("PRINTED AFTER THE RUN ENDED", flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_create_stream_prints_what_a_job_prints_after_its_run_ended() {
+    if !uv_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path(), &["--job-slots", "1"]);
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join("src")).expect("dirs");
+    std::fs::write(project.join("src/job.py"), ENDS_ITS_RUN_EARLY).expect("script");
+    let spec = project.join("job.yml");
+    std::fs::write(
+        &spec,
+        "command: python job.py\ncode: src\nenvironment:\n  pip: []\n",
+    )
+    .expect("spec");
+    let spec = spec.to_str().expect("utf-8 path");
+    let (code, out, err) = cli(&server.url, &["job", "create", "-f", spec, "--stream"], &[]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("UPDATED 200"), "{out}\n{err}");
+    assert!(
+        out.contains("PRINTED AFTER THE RUN ENDED"),
+        "the stream stopped when the run ended:\n{out}\n{err}"
+    );
+    // Printed once: the second stream resumes where the first stopped.
+    assert_eq!(out.matches("UPDATED 200").count(), 1, "{out}");
     drop(server);
 }

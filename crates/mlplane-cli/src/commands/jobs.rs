@@ -340,14 +340,16 @@ fn show(out: Output, job: &JobView) -> anyhow::Result<()> {
 /// Prints the job's log (server-sent events) until its run ends, then fails unless the
 /// job completed.
 async fn follow(c: &Client, name: &str, run_id: &str) -> anyhow::Result<()> {
-    super::logs::stream(c, run_id).await?;
+    let last_id = super::logs::stream(c, run_id, None).await?;
     // The run can end before the job does: the mlflow client in the job ends it at exit,
-    // while the executor still registers outputs. Wait for the job's own terminal status.
+    // while the process still prints its last lines and the executor registers outputs.
+    // Wait for the job's own terminal status, then print what the log gained meanwhile.
     let mut job: JobView = typed(&c.get(c.url(["jobs", name])).await?)?;
     while !matches!(job.status.as_str(), "Completed" | "Failed" | "Canceled") {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         job = typed(&c.get(c.url(["jobs", name])).await?)?;
     }
+    super::logs::stream(c, run_id, last_id).await?;
     match job.status.as_str() {
         "Completed" => {
             eprintln!("job {name} completed");

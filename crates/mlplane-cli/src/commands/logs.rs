@@ -189,13 +189,17 @@ fn take_events(buf: &mut String) -> Vec<SseEvent> {
     out
 }
 
-/// Prints the run's log from the server's event stream until the run ends, reconnecting
-/// from the last offset seen (`Last-Event-ID`) when the connection drops. Returns the
-/// run's final status.
-pub async fn stream(c: &Client, run_id: &str) -> anyhow::Result<String> {
+/// Prints the run's log from the server's event stream, from `last_id` on (or the start),
+/// until the run ends, reconnecting from the last offset seen (`Last-Event-ID`) when the
+/// connection drops. Returns the offset after the last chunk printed (the `Last-Event-ID`
+/// to resume from), once the server sent its `end` event.
+pub async fn stream(
+    c: &Client,
+    run_id: &str,
+    mut last_id: Option<String>,
+) -> anyhow::Result<Option<String>> {
     use futures::StreamExt;
     let url = c.url(["runs", run_id, "logs", "stream"]);
-    let mut last_id: Option<String> = None;
     let mut failures = 0u32;
     loop {
         let mut req = c.request(reqwest::Method::GET, url.clone());
@@ -230,7 +234,7 @@ pub async fn stream(c: &Client, run_id: &str) -> anyhow::Result<String> {
                         last_id = ev.id.or(last_id);
                         failures = 0;
                     }
-                    "end" => return Ok(ev.data),
+                    "end" => return Ok(last_id),
                     "error" => anyhow::bail!("the log stream failed: {}", ev.data),
                     _ => {}
                 }
