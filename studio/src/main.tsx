@@ -3,7 +3,6 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Redirect, Route, Router, Switch, useLocation, useParams } from "wouter";
-import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { api, ok } from "./api/client";
 import { initTheme, useTheme } from "./theme";

@@ -1,15 +1,18 @@
 // A metric chart for one or more runs, on a uPlot canvas: the server's downsampled history
 // (at most 1,000 points per run whatever the series' size), step or time axis, smoothing and
 // log scale. It draws first from the evenly spaced sample (a few index seeks on the server),
-// then redraws from the M4 reduction, which keeps every spike but reads the whole series. Dragging over a step range zooms and fetches that window's detail from the
-// server; a double click returns to the whole series.
+// then redraws from the M4 reduction (asked for once the sample is in), which keeps every
+// spike; the server aggregates it per bucket over the series' index. Dragging over a step
+// range zooms and fetches that window's detail from the server; a double click returns to
+// the whole series.
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
 import { api, num, ok } from "../api/client";
 import { ErrorState, Loading } from "./ui";
 import { themeColor, useThemeVersion } from "../theme";
+import type { XMode } from "./ChartControls";
+import "uplot/dist/uPlot.min.css";
 
-export type XMode = "step" | "relative" | "wall";
 export interface ChartRun {
   id: string;
   label: string;
@@ -102,13 +105,15 @@ export function MetricChart({
           setTotal((t) => t || "refining…");
         }
       })
-      .catch((e: unknown) => !ctl.dead && setError(e instanceof Error ? e : new Error(String(e))));
-    load().then((d) => {
-      if (ctl.dead || d.every((s) => s === null)) return;
-      setFull(d);
-      const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
-      setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
-    });
+      .catch((e: unknown) => !ctl.dead && setError(e instanceof Error ? e : new Error(String(e))))
+      // The M4 reduction is asked for once the sample is in, so it never delays the first draw.
+      .then(() => (ctl.dead ? undefined : load()))
+      .then((d) => {
+        if (!d || ctl.dead || d.every((s) => s === null)) return;
+        setFull(d);
+        const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
+        setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
+      });
     return () => {
       ctl.dead = true;
     };
@@ -220,52 +225,6 @@ export function MetricChart({
       </div>
       {error ? <ErrorState error={error} /> : !aligned ? <Loading what="Loading history" /> : null}
       <div ref={box} />
-    </div>
-  );
-}
-
-export function ChartControls({
-  xMode,
-  setXMode,
-  smoothing,
-  setSmoothing,
-  logScale,
-  setLogScale,
-}: {
-  xMode: XMode;
-  setXMode: (m: XMode) => void;
-  smoothing: number;
-  setSmoothing: (s: number) => void;
-  logScale: boolean;
-  setLogScale: (b: boolean) => void;
-}) {
-  return (
-    <div className="chart-controls">
-      <label className="row">
-        X axis
-        <select aria-label="x axis" value={xMode} onChange={(e) => setXMode(e.target.value as XMode)}>
-          <option value="step">Step</option>
-          <option value="relative">Relative time (s)</option>
-          <option value="wall">Wall time</option>
-        </select>
-      </label>
-      <label className="row">
-        Smoothing
-        <input
-          type="range"
-          aria-label="smoothing"
-          min={0}
-          max={0.99}
-          step={0.01}
-          value={smoothing}
-          onChange={(e) => setSmoothing(Number(e.target.value))}
-        />
-        <span className="mono">{smoothing.toFixed(2)}</span>
-      </label>
-      <label className="row">
-        <input type="checkbox" checked={logScale} onChange={(e) => setLogScale(e.target.checked)} /> Log scale
-      </label>
-      <span className="muted small">Drag on a chart to zoom (fetches detail), double-click to reset.</span>
     </div>
   );
 }

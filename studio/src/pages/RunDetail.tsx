@@ -5,7 +5,8 @@ import { Link, useParams } from "wouter";
 import { api, num, ok } from "../api/client";
 import { ArtifactBrowser } from "../components/ArtifactBrowser";
 import { LogView } from "../components/LogView";
-import { ChartControls, MetricChart, type XMode } from "../components/MetricChart";
+import { ChartControls, type XMode } from "../components/ChartControls";
+import { MetricChart, preloadChart } from "../components/LazyChart";
 import { Crumbs, Empty, KeyValues, Show, Status, Tabs } from "../components/ui";
 import { fmtDuration, fmtNum, fmtTime, useAsync } from "../util";
 
@@ -19,6 +20,8 @@ export function RunDetail() {
   const [smoothing, setSmoothing] = useState(0);
   const [logScale, setLogScale] = useState(false);
   const base = `/w/${ws}/runs/${runId}`;
+  // The chart's code loads while the run does.
+  if (tab === "metrics") preloadChart();
   return (
     <Show a={run} what="Loading run">
       {(r) => {

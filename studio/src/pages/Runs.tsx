@@ -7,7 +7,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { ApiFailure, api, num, ok, type RunView } from "../api/client";
 import { Crumbs, Empty, ErrorState, Loading, Status } from "../components/ui";
-import { fmtDuration, fmtNum, fmtTime, quoteKey, useAsync } from "../util";
+import { fmtDuration, fmtNum, fmtTime, quoteKey, useAsync, useDismiss } from "../util";
 
 type Group = "metrics" | "params" | "tags";
 interface Col {
@@ -186,6 +186,8 @@ export function Runs() {
     window.localStorage.setItem(storeKey, JSON.stringify(next));
   };
   const [chooser, setChooser] = useState(false);
+  const chooserBox = useRef<HTMLDivElement>(null);
+  useDismiss(chooserBox, chooser, () => setChooser(false));
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const toggleSel = useCallback(
@@ -227,6 +229,8 @@ export function Runs() {
   const width = 36 + BASE_COLS.reduce((a, c) => a + c.width, 0) + shown.length * COL_W;
 
   const filterError = error instanceof ApiFailure && error.body.code === "invalid_filter" ? error : undefined;
+  // A missing experiment (a stale deep link) is an error, not an empty table.
+  const pageError = error && !filterError ? error : exp.error;
 
   return (
     <>
@@ -258,7 +262,7 @@ export function Runs() {
             </div>
           )}
         </form>
-        <div className="rel">
+        <div className="rel" ref={chooserBox}>
           <button onClick={() => setChooser((c) => !c)} aria-expanded={chooser}>
             Columns ({shown.length})
           </button>
@@ -295,8 +299,8 @@ export function Runs() {
       <div className="muted small" data-testid="run-count">
         {rows ? `${rows.length.toLocaleString()} runs${complete ? "" : " (loading more…)"}` : ""}
       </div>
-      {error && !filterError ? (
-        <ErrorState error={error} />
+      {pageError ? (
+        <ErrorState error={pageError} retry={pageError === exp.error ? exp.reload : undefined} />
       ) : rows === undefined && !error ? (
         <Loading what="Loading runs" />
       ) : rows && rows.length === 0 ? (
