@@ -55,6 +55,12 @@ let earlyMe: ReturnType<typeof fetchMe> | undefined = window.location.pathname.s
   ? undefined
   : fetchMe();
 
+/** Whether that first `auth/me` succeeded: the deep-link prefetch waits for it, so a page
+ * without a session makes no request but `auth/me` before the sign-in page. */
+export const signedIn: Promise<boolean> = earlyMe
+  ? earlyMe.then((r) => r.response.ok).catch(() => false)
+  : Promise.resolve(false);
+
 /** Loads `me`; renders `children` once known, else sends the user to the sign-in page. */
 export function RequireAuth({ children }: { children: ReactNode }) {
   const [, navigate] = useLocation();

@@ -481,6 +481,7 @@ try {
     await p.page.screenshot({ path: join(OUT, "runs-table-dark.png") });
     await p.page.goto(`${base}/studio/w/default/runs/${longRun}/metrics`);
     await p.page.locator("[data-testid=chart-train_loss] .uplot[data-ready]").waitFor();
+    await p.page.getByTestId("chart-train_loss").getByText("points, downsampled").waitFor();
     await done(p, "run-metrics-dark");
   });
 } finally {

@@ -7,7 +7,8 @@
 // the whole series.
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
-import { api, num, ok } from "../api/client";
+import { WHOLE, fetchSeries, type Series } from "../api/history";
+import { early, sampleKey } from "../prefetch";
 import { ErrorState, Loading } from "./ui";
 import { themeColor, useThemeVersion } from "../theme";
 import type { XMode } from "./ChartControls";
@@ -17,40 +18,7 @@ export interface ChartRun {
   id: string;
   label: string;
 }
-interface Series {
-  x: number[];
-  ts: number[];
-  y: number[];
-  total: number;
-}
-
 const COLORS = ["#2f6fde", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d"];
-const MAX_POINTS = 1000;
-
-/** The whole series as a window: the server answers its fast evenly spaced sample. */
-const WHOLE: [number, number] = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
-
-async function fetchSeries(ws: string, runId: string, key: string, win?: [number, number]): Promise<Series> {
-  const h = await ok(
-    api.GET("/api/v1/workspaces/{ws}/runs/{run_id}/metric-history/sampled", {
-      params: {
-        path: { ws, run_id: runId },
-        query: {
-          key,
-          max_points: MAX_POINTS,
-          start_step: win ? Math.floor(win[0]) : undefined,
-          end_step: win ? Math.ceil(win[1]) : undefined,
-        },
-      },
-    }),
-  );
-  return {
-    x: h.points.map((p) => p.step),
-    ts: h.points.map((p) => p.timestamp),
-    y: h.points.map((p) => num(p.value)),
-    total: h.total_points,
-  };
-}
 
 /** Exponential moving average with bias correction (as TensorBoard smooths). */
 function smooth(y: number[], w: number): number[] {
@@ -96,7 +64,10 @@ export function MetricChart({
     setTotal("");
     const load = (win?: [number, number]) =>
       Promise.all(runs.map((r) => fetchSeries(ws, r.id, metric, win).catch(() => null)));
-    load(WHOLE)
+    // The first draw's sample may already be on its way (a deep link to the metrics tab).
+    Promise.all(
+      runs.map((r) => early(sampleKey(ws, r.id, metric), () => fetchSeries(ws, r.id, metric, WHOLE)).catch(() => null)),
+    )
       .then((d) => {
         if (ctl.dead) return;
         if (d.every((s) => s === null)) setError(new Error(`no history for metric '${metric}'`));
