@@ -217,16 +217,17 @@ if (!skipMlflow) {
     try {
       results.mlflow = {
         // The experiment page's runs table shows a link per run once it rendered.
-        table: await measure(b, "mlflow runs table", `${base}/#/experiments/${exp}`, () =>
+        // MLflow 3 opens an experiment on its GenAI overview; the runs table is the
+        // machine-learning workflow's runs view.
+        table: await measure(b, "mlflow runs table", `${base}/#/experiments/${exp}/runs?workflowType=machine_learning`, () =>
           document.querySelector('a[href*="/runs/"]') ? performance.now() : false,
         ),
-        // The metric page draws the run's history with plotly.
+        // MLflow 3's metric page (#/metric/...) answers "invalid URL"; the run page's Model
+        // metrics tab charts the run's metrics with plotly.
         chart: await measure(
           b,
           "mlflow 1M chart",
-          `${base}/#/metric/train_loss?runs=${encodeURIComponent(JSON.stringify([run]))}&experiments=${encodeURIComponent(
-            JSON.stringify([exp]),
-          )}`,
+          `${base}/#/experiments/${exp}/runs/${run}/model-metrics`,
           () => (document.querySelector(".js-plotly-plot .scatterlayer .trace path.js-line") ? performance.now() : false),
         ),
       };
