@@ -7,6 +7,7 @@ import { createContext, useCallback, useContext, useEffect, useRef, useState, ty
 import { useLocation, useSearch } from "wouter";
 import { ApiFailure, UNAUTHENTICATED, api, csrf, ok, type MeView } from "./api/client";
 import { ErrorState, Loading } from "./components/ui";
+import { useDismiss } from "./util";
 
 interface Auth {
   me: MeView;
@@ -45,6 +46,21 @@ function signInPath(next: string): string {
   return `/sign-in?next=${encodeURIComponent(next)}`;
 }
 
+const fetchMe = () => api.GET("/api/v1/auth/me");
+
+/** `auth/me`, asked for as soon as the script runs rather than after React's first render,
+ * so a deep link's own calls start earlier; the first `RequireAuth` takes it, later ones ask
+ * anew (a sign-in in between changes the answer). */
+let earlyMe: ReturnType<typeof fetchMe> | undefined = window.location.pathname.startsWith("/studio/sign-in")
+  ? undefined
+  : fetchMe();
+
+/** Whether that first `auth/me` succeeded: the deep-link prefetch waits for it, so a page
+ * without a session makes no request but `auth/me` before the sign-in page. */
+export const signedIn: Promise<boolean> = earlyMe
+  ? earlyMe.then((r) => r.response.ok).catch(() => false)
+  : Promise.resolve(false);
+
 /** Loads `me`; renders `children` once known, else sends the user to the sign-in page. */
 export function RequireAuth({ children }: { children: ReactNode }) {
   const [, navigate] = useLocation();
@@ -60,13 +76,16 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   }, []);
   const refresh = useCallback(async () => {
     setError(undefined);
+    const answer = earlyMe ?? fetchMe();
+    earlyMe = undefined;
     try {
-      setMe(await ok(api.GET("/api/v1/auth/me")));
+      setMe(await ok(answer));
     } catch (e) {
-      // A 401 already sent the user to sign in (the client's 401 event).
-      if (!(e instanceof ApiFailure && e.status === 401)) setError(e instanceof Error ? e : new Error(String(e)));
+      // The early call's 401 event may have come before anyone listened: send the user here.
+      if (e instanceof ApiFailure && e.status === 401) toSignIn();
+      else setError(e instanceof Error ? e : new Error(String(e)));
     }
-  }, []);
+  }, [toSignIn]);
   useEffect(() => {
     void refresh();
     window.addEventListener(UNAUTHENTICATED, toSignIn);
@@ -80,6 +99,23 @@ export function RequireAuth({ children }: { children: ReactNode }) {
 /** A studio-relative `next` only (never another origin). */
 function safeNext(raw: string | null): string {
   return raw && raw.startsWith("/") && !raw.startsWith("//") ? raw : "/";
+}
+
+/** What the sign-in page says about a failed sign-in: the server's message, and for a
+ * lockout (429) how long to wait, from the answer's `retry_after_secs`. */
+function signInError(err: unknown): string {
+  if (err instanceof ApiFailure && err.status === 429) {
+    const wait = Number((err.body.details as { retry_after_secs?: unknown } | null)?.retry_after_secs);
+    const when = Number.isFinite(wait) && wait > 0 ? `in ${fmtWait(wait)}` : "later";
+    return `Too many failed sign-ins for this user or address: signing in is locked. Try again ${when}.`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+function fmtWait(s: number): string {
+  if (s < 60) return `${s} s`;
+  const m = Math.ceil(s / 60);
+  return m < 60 ? `${m} min` : `${Math.ceil(m / 60)} h`;
 }
 
 /** The sign-in page: user name and password; the server's message on failure. */
@@ -110,7 +146,7 @@ export function SignIn() {
       csrf.set(r.csrf_token);
       navigate(next, { replace: true });
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(signInError(err));
     } finally {
       setBusy(false);
     }
@@ -155,6 +191,12 @@ export function UserMenu({ ws }: { ws: string }) {
   const { me } = useAuth();
   const [open, setOpen] = useState(false);
   const [error, setError] = useState<Error | undefined>();
+  const box = useRef<HTMLDivElement>(null);
+  // A click anywhere else, Escape or another page closes the menu: left open it would
+  // cover the page's own controls under the header (the runs table's Columns button).
+  const [loc] = useLocation();
+  useEffect(() => setOpen(false), [loc]);
+  useDismiss(box, open, () => setOpen(false));
   const off = me.auth_mode === "none";
   const label = off ? "local (authentication off)" : me.principal.name;
   const roles = me.roles.filter((r) => r.workspace === ws).map((r) => r.role);
@@ -169,7 +211,7 @@ export function UserMenu({ ws }: { ws: string }) {
     }
   };
   return (
-    <div className="usermenu">
+    <div className="usermenu" ref={box}>
       <button aria-label="user menu" aria-expanded={open} onClick={() => setOpen((o) => !o)}>
         {label} ▾
       </button>

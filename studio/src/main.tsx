@@ -3,7 +3,6 @@
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { Link, Redirect, Route, Router, Switch, useLocation, useParams } from "wouter";
-import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import { api, ok } from "./api/client";
 import { initTheme, useTheme } from "./theme";
@@ -18,7 +17,8 @@ import { JobDetail, Jobs } from "./pages/Jobs";
 import { AssetDetail, AssetVersions, Assets } from "./pages/Assets";
 import { Snapshot } from "./pages/Snapshot";
 import { Empty } from "./components/ui";
-import { RequireAuth, SignIn, UserMenu } from "./auth";
+import { RequireAuth, SignIn, UserMenu, signedIn } from "./auth";
+import { prefetch } from "./prefetch";
 
 function Nav({ ws }: { ws: string }) {
   const [loc] = useLocation();
@@ -138,6 +138,11 @@ function App() {
 }
 
 initTheme();
+// A deep link's first requests start as soon as auth/me says who is asking, not after React
+// rendered the page (see prefetch.ts).
+const path = window.location.pathname.replace(/^\/studio/, "");
+const search = window.location.search;
+void signedIn.then((yes) => yes && prefetch(path, search));
 const root = document.getElementById("root");
 if (root) {
   createRoot(root).render(

@@ -1,5 +1,6 @@
-// Small shared helpers: an async-data hook with loading and error states, and formatting.
-import { useCallback, useEffect, useRef, useState } from "react";
+// Small shared helpers: an async-data hook with loading and error states, a popover's
+// dismissal, and formatting.
+import { useCallback, useEffect, useRef, useState, type RefObject } from "react";
 
 export interface Async<T> {
   data?: T;
@@ -36,6 +37,28 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: unk
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { ...state, reload };
+}
+
+/** Closes a popover (`close`) while `open` on a mouse press outside `box` or on Escape, so
+ * a popover left open never keeps covering the controls under it. */
+export function useDismiss(box: RefObject<HTMLElement>, open: boolean, close: () => void) {
+  const ref = useRef(close);
+  ref.current = close;
+  useEffect(() => {
+    if (!open) return;
+    const down = (e: MouseEvent) => {
+      if (box.current && !box.current.contains(e.target as Node)) ref.current();
+    };
+    const key = (e: KeyboardEvent) => {
+      if (e.key === "Escape") ref.current();
+    };
+    document.addEventListener("mousedown", down);
+    document.addEventListener("keydown", key);
+    return () => {
+      document.removeEventListener("mousedown", down);
+      document.removeEventListener("keydown", key);
+    };
+  }, [box, open]);
 }
 
 /** Calls `fn` every `ms` while `active`. */

@@ -3,6 +3,7 @@
 // console errors; screenshots of the main pages go to $STUDIO_OUT. Run by
 // scripts/studio-tests.sh; `node tests/run.mjs <name filter>` runs a subset.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -306,6 +307,11 @@ try {
     const list = await open("/studio/w/default/jobs");
     await list.page.getByRole("link", { name: job.name }).waitFor();
     await done(list, "jobs");
+    // The same log on the job's run, after the run ended.
+    const runLog = await open(`/studio/w/default/runs/${job.run_id}/logs`);
+    await runLog.page.getByTestId("log").filter({ hasText: "line 6" }).waitFor();
+    await runLog.page.getByTestId("log-state").filter({ hasText: "run ended" }).waitFor();
+    await done(runLog, "run-logs");
   });
 
   await test("a job's output is a data asset with its files and lineage", async () => {
@@ -342,6 +348,117 @@ try {
     }
   });
 
+  await test("environments and components list their versions and show a version's spec", async () => {
+    for (const pin of ["1.5", "1.6"])
+      await call(base, "POST", `${WS}/environments`, { yaml: `name: sk-env\nimage: python:3.11\npip: [scikit-learn==${pin}]\n` });
+    await call(base, "POST", `${WS}/components`, {
+      yaml: "type: command\nname: train\ndisplay_name: Train\ninputs:\n  lr: {type: number, default: 0.01}\ncommand: python train.py --lr ${{inputs.lr}}\nenvironment: sk-env@latest\n",
+    });
+    const p = await open("/studio/w/default/assets/environments");
+    const { page } = p;
+    await page.getByRole("link", { name: "sk-env", exact: true }).waitFor();
+    await page.screenshot({ path: join(OUT, "assets-environments.png") });
+    await page.getByRole("link", { name: "sk-env", exact: true }).click();
+    await page.waitForURL(/\/assets\/environments\/sk-env$/);
+    const rows = page.locator("table.grid tbody tr");
+    await rows.nth(1).waitFor();
+    assert((await rows.count()) === 2, `two versions, not ${await rows.count()}`);
+    await page.getByRole("link", { name: "1", exact: true }).click();
+    await page.waitForURL(/\/sk-env\/1$/);
+    await page.getByRole("heading", { name: "sk-env:1" }).waitFor();
+    await page.locator("pre").filter({ hasText: "scikit-learn==1.5" }).waitFor();
+    await page.screenshot({ path: join(OUT, "assets-environment-version.png") });
+    // The components page, then a deep link to the component's version.
+    await page.getByRole("link", { name: "Components" }).click();
+    await page.getByRole("link", { name: "train", exact: true }).click();
+    await page.waitForURL(/\/assets\/components\/train$/);
+    await page.getByRole("link", { name: "1", exact: true }).waitFor();
+    await page.goto(`${base}/studio/w/default/assets/components/train/1`);
+    await page.locator("pre").filter({ hasText: "python train.py" }).waitFor();
+    await page.locator("pre").filter({ hasText: "sk-env" }).waitFor();
+    await done(p, "assets-component-version");
+  });
+
+  await test("a job's code snapshot lists its files and previews one, with deep links", async () => {
+    const src = mkdtempSync(join(tmpdir(), "studio-code-"));
+    mkdirSync(join(src, "lib"));
+    writeFileSync(join(src, "train.py"), "import lib.util\nprint('training with lr', lib.util.LR)\n");
+    writeFileSync(join(src, "lib", "util.py"), "LR = 0.01\n");
+    const archive = execFileSync("tar", ["-C", src, "-czf", "-", "train.py", "lib"]);
+    const sha = createHash("sha256").update(archive).digest("hex");
+    await call(base, "PUT", `${WS}/snapshots/${sha}`, new Uint8Array(archive));
+    const job = await call(base, "POST", `${WS}/jobs`, {
+      yaml: "command: python train.py\ncode: ./src\nenvironment: {pip: []}\ndisplay_name: with-code\n",
+      code_snapshot: { sha256: sha },
+    });
+    const p = await open(`/studio/w/default/jobs/${job.name}`);
+    const { page } = p;
+    await page.getByRole("link", { name: `snapshot ${sha.slice(0, 12)}` }).click();
+    await page.waitForURL(new RegExp(`/snapshots/${sha}$`));
+    const tree = page.locator(".tree");
+    await tree.getByText("lib/util.py").waitFor();
+    assert((await tree.locator("a").count()) === 2, "two files listed");
+    await tree.getByText("train.py").click();
+    await page.waitForURL(/\/train\.py$/);
+    await page.getByTestId("preview-text").filter({ hasText: "training with lr" }).waitFor();
+    await page.screenshot({ path: join(OUT, "snapshot.png") });
+    await page.goto(`${base}/studio/w/default/snapshots/${sha}/lib/util.py`);
+    await page.getByTestId("preview-text").filter({ hasText: "LR = 0.01" }).waitFor();
+    await done(p);
+    // The job is not under test here: stop it if it still runs.
+    await call(base, "POST", `${WS}/jobs/${job.name}/cancel`).catch(() => {});
+  });
+
+  await test("deep links to missing things show the server's error, not a blank page", async () => {
+    const missing = [
+      ["/studio/w/default/runs/0123456789abcdef0123456789abcdef", /Error 404/],
+      ["/studio/w/default/experiments/987654321", /Error 404/],
+      ["/studio/w/default/models/no-such-model", /Error 404/],
+      ["/studio/w/default/jobs/no-such-job", /Error 404/],
+      ["/studio/w/default/assets/data/no-such-data", /Error 404|No versions/],
+      [`/studio/w/default/snapshots/${"0".repeat(64)}`, /Error 404/],
+      ["/studio/w/no-such-workspace/experiments", /Error 404/],
+      [`/studio/w/default/compare?runs=${"a".repeat(32)},${"b".repeat(32)}`, /Error 404/],
+    ];
+    for (const [path, want] of missing) {
+      const p = await open(path, [/status of 404/]);
+      const state = p.page.locator(".state.error, .state.empty").first();
+      await state.waitFor();
+      const text = await state.textContent();
+      assert(want.test(text), `${path}: ${text}`);
+      await done(p, path.includes("/runs/") ? "error-state" : undefined);
+    }
+  });
+
+  await test("the user menu closes on Escape or a click elsewhere and leaves the Columns button clickable", async () => {
+    const p = await open(`/studio/w/default/experiments/${sweep}`);
+    const { page } = p;
+    await page.locator(".vrow").first().waitFor();
+    const menu = page.getByRole("dialog", { name: "user" });
+    await page.getByRole("button", { name: "user menu" }).click();
+    await menu.waitFor();
+    await page.keyboard.press("Escape");
+    await menu.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "user menu" }).click();
+    await menu.waitFor();
+    await page.getByRole("heading", { name: "sweep" }).click();
+    await menu.waitFor({ state: "detached" });
+    const columns = page.getByRole("button", { name: /Columns/ });
+    // Nothing lies over the button: the element at its centre is the button itself.
+    const onTop = await columns.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      return at === el || el.contains(at);
+    });
+    assert(onTop, "the Columns button is the topmost element at its centre");
+    await columns.click({ timeout: 5000 });
+    const chooser = page.getByRole("dialog", { name: "column chooser" });
+    await chooser.waitFor();
+    await page.keyboard.press("Escape");
+    await chooser.waitFor({ state: "detached" });
+    await done(p);
+  });
+
   await test("with authentication off there is no sign-in page and the user menu says so", async () => {
     const p = await open("/studio/sign-in?next=%2Fw%2Fdefault%2Fexperiments");
     const { page } = p;
@@ -364,6 +481,7 @@ try {
     await p.page.screenshot({ path: join(OUT, "runs-table-dark.png") });
     await p.page.goto(`${base}/studio/w/default/runs/${longRun}/metrics`);
     await p.page.locator("[data-testid=chart-train_loss] .uplot[data-ready]").waitFor();
+    await p.page.getByTestId("chart-train_loss").getByText("points, downsampled").waitFor();
     await done(p, "run-metrics-dark");
   });
 } finally {

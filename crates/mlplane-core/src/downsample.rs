@@ -45,6 +45,32 @@ impl Downsampler {
         }
     }
 
+    /// The inclusive step range each bucket takes points from, in bucket order: the first
+    /// also takes every step below `min_step` and the last every step above `max_step`, as
+    /// [`push`](Self::push) clamps them. A store can so reduce bucket by bucket with range
+    /// reads: feeding each bucket's first, minimum, maximum and last point (in that order,
+    /// ties resolved as a scan in (step, timestamp, insertion) order would) gives the same
+    /// result as feeding every point. Buckets no `i64` step falls into are left out.
+    pub fn bucket_steps(&self) -> Vec<(i64, i64)> {
+        let n = self.buckets.len();
+        let mut out = Vec::with_capacity(n);
+        for b in 0..n {
+            let lo = self.min_step as i128 + b as i128 * self.width as i128;
+            if lo > i64::MAX as i128 {
+                break;
+            }
+            let lo = if b == 0 { i64::MIN } else { lo as i64 };
+            let hi = if b + 1 == n {
+                i64::MAX
+            } else {
+                (self.min_step as i128 + (b as i128 + 1) * self.width as i128 - 1)
+                    .min(i64::MAX as i128) as i64
+            };
+            out.push((lo, hi));
+        }
+        out
+    }
+
     pub fn push(&mut self, p: MetricPoint) {
         let offset = p.step.wrapping_sub(self.min_step) as u64;
         let offset = if p.step < self.min_step { 0 } else { offset };
@@ -137,6 +163,86 @@ mod tests {
         assert!(out.iter().any(|p| p.value == 1e9));
         assert!(out.iter().any(|p| p.value == -1e9));
         assert!(out.windows(2).all(|w| w[0].step <= w[1].step));
+    }
+
+    /// Feeding each bucket's first, minimum, maximum and last point, found the way a store's
+    /// range reads find them, gives what feeding every point gives.
+    fn by_buckets(pts: &[MetricPoint], lo: i64, hi: i64, n: usize) -> Vec<MetricPoint> {
+        let mut d = Downsampler::new(lo, hi, n);
+        for (a, b) in d.bucket_steps() {
+            let inside: Vec<&MetricPoint> =
+                pts.iter().filter(|p| (a..=b).contains(&p.step)).collect();
+            let (Some(first), Some(last)) = (
+                inside.iter().min_by_key(|p| (p.step, p.timestamp)),
+                inside.iter().max_by_key(|p| (p.step, p.timestamp)),
+            ) else {
+                continue;
+            };
+            let (first, last) = (**first, **last);
+            let real = || inside.iter().filter(|p| !p.value.is_nan());
+            let min = real().fold(None::<&MetricPoint>, |m, p| match m {
+                Some(m) if p.value >= m.value => Some(m),
+                _ => Some(*p),
+            });
+            let max = real().fold(None::<&MetricPoint>, |m, p| match m {
+                Some(m) if p.value <= m.value => Some(m),
+                _ => Some(*p),
+            });
+            d.push(first);
+            min.into_iter().chain(max).for_each(|p| d.push(*p));
+            d.push(last);
+        }
+        d.finish()
+    }
+
+    fn same(a: &[MetricPoint], b: &[MetricPoint]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                (x.step, x.timestamp, x.value.to_bits()) == (y.step, y.timestamp, y.value.to_bits())
+            })
+    }
+
+    #[test]
+    fn bucket_steps_cover_every_step_once() {
+        for (lo, hi, n) in [
+            (0, 999_999, 1000),
+            (5, 5, 10),
+            (-10, 10, 4),
+            (i64::MIN, i64::MAX, 1000),
+            (i64::MAX - 3, i64::MAX, 400),
+        ] {
+            let b = Downsampler::new(lo, hi, n).bucket_steps();
+            assert_eq!(b.first().map(|x| x.0), Some(i64::MIN));
+            assert_eq!(b.last().map(|x| x.1), Some(i64::MAX));
+            assert!(
+                b.windows(2).all(|w| w[0].1.checked_add(1) == Some(w[1].0)),
+                "{b:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn reducing_bucket_by_bucket_equals_feeding_every_point(
+            pts in proptest::collection::vec(
+                (-50i64..50, 0i64..3, prop_oneof![
+                    Just(f64::NAN), Just(0.0), Just(-0.0), Just(1.0), Just(-1.0),
+                    Just(f64::INFINITY), Just(f64::NEG_INFINITY), -5.0f64..5.0]),
+                1..300),
+            n in 4usize..40,
+        ) {
+            let mut pts: Vec<MetricPoint> = pts
+                .into_iter()
+                .map(|(step, timestamp, value)| MetricPoint { value, timestamp, step })
+                .collect();
+            // History order: (step, timestamp), ties in insertion order (a stable sort).
+            pts.sort_by_key(|p| (p.step, p.timestamp));
+            let lo = pts.iter().map(|p| p.step).min().unwrap();
+            let hi = pts.iter().map(|p| p.step).max().unwrap();
+            let mut d = Downsampler::new(lo, hi, n);
+            for p in &pts { d.push(*p); }
+            prop_assert!(same(&by_buckets(&pts, lo, hi, n), &d.finish()));
+        }
     }
 
     proptest! {

@@ -1,8 +1,11 @@
 // A run's log, read through the server-sent event stream: the whole log so far, then new
 // lines live until the run ends. Follow mode keeps the view at the bottom. The browser's
 // EventSource reconnects with Last-Event-ID (the byte offset), so nothing is lost or doubled.
+// When the browser gives up on the stream (the server refused it, e.g. a 401 once the
+// session expired), the view asks `auth/me`: a 401 there sends the user to the sign-in page
+// (and back here after), anything else shows that the stream closed, with a Reconnect button.
 import { useEffect, useLayoutEffect, useRef, useState } from "react";
-import { logStreamUrl } from "../api/client";
+import { api, logStreamUrl } from "../api/client";
 
 const MAX_CHARS = 4 << 20;
 
@@ -20,6 +23,7 @@ export function LogView({
   const [state, setState] = useState<"connecting" | "live" | "ended" | "error">("connecting");
   const [endStatus, setEndStatus] = useState("");
   const [follow, setFollow] = useState(true);
+  const [attempt, setAttempt] = useState(0);
   const pre = useRef<HTMLPreElement>(null);
   // A ref, so a new callback on each render does not reopen the stream.
   const activity = useRef(onActivity);
@@ -46,10 +50,13 @@ export function LogView({
     });
     es.onerror = () => {
       // Reconnects by itself while the connection can be re-established.
-      if (es.readyState === EventSource.CLOSED) setState((s) => (s === "ended" ? s : "error"));
+      if (es.readyState !== EventSource.CLOSED) return;
+      setState((s) => (s === "ended" ? s : "error"));
+      // EventSource does not say why it gave up; a 401 here reaches the sign-in redirect.
+      void api.GET("/api/v1/auth/me").catch(() => undefined);
     };
     return () => es.close();
-  }, [ws, runId]);
+  }, [ws, runId, attempt]);
 
   useLayoutEffect(() => {
     if (follow && pre.current) pre.current.scrollTop = pre.current.scrollHeight;
@@ -65,8 +72,9 @@ export function LogView({
           {state === "connecting" && "connecting…"}
           {state === "live" && "● live"}
           {state === "ended" && `run ended: ${endStatus}`}
-          {state === "error" && "stream closed"}
+          {state === "error" && "stream closed: the server refused or dropped the log stream"}
         </span>
+        {state === "error" && <button onClick={() => setAttempt((a) => a + 1)}>Reconnect</button>}
       </div>
       <pre className="log" ref={pre} data-testid="log">
         {text || (state === "ended" ? "(empty log)" : "")}

@@ -1,53 +1,24 @@
 // A metric chart for one or more runs, on a uPlot canvas: the server's downsampled history
 // (at most 1,000 points per run whatever the series' size), step or time axis, smoothing and
 // log scale. It draws first from the evenly spaced sample (a few index seeks on the server),
-// then redraws from the M4 reduction, which keeps every spike but reads the whole series. Dragging over a step range zooms and fetches that window's detail from the
-// server; a double click returns to the whole series.
+// then redraws from the M4 reduction (asked for once the sample is in), which keeps every
+// spike; the server aggregates it per bucket over the series' index. Dragging over a step
+// range zooms and fetches that window's detail from the server; a double click returns to
+// the whole series.
 import { useEffect, useMemo, useRef, useState } from "react";
 import uPlot from "uplot";
-import { api, num, ok } from "../api/client";
+import { WHOLE, fetchSeries, type Series } from "../api/history";
+import { early, sampleKey } from "../prefetch";
 import { ErrorState, Loading } from "./ui";
 import { themeColor, useThemeVersion } from "../theme";
+import type { XMode } from "./ChartControls";
+import "uplot/dist/uPlot.min.css";
 
-export type XMode = "step" | "relative" | "wall";
 export interface ChartRun {
   id: string;
   label: string;
 }
-interface Series {
-  x: number[];
-  ts: number[];
-  y: number[];
-  total: number;
-}
-
 const COLORS = ["#2f6fde", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d"];
-const MAX_POINTS = 1000;
-
-/** The whole series as a window: the server answers its fast evenly spaced sample. */
-const WHOLE: [number, number] = [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
-
-async function fetchSeries(ws: string, runId: string, key: string, win?: [number, number]): Promise<Series> {
-  const h = await ok(
-    api.GET("/api/v1/workspaces/{ws}/runs/{run_id}/metric-history/sampled", {
-      params: {
-        path: { ws, run_id: runId },
-        query: {
-          key,
-          max_points: MAX_POINTS,
-          start_step: win ? Math.floor(win[0]) : undefined,
-          end_step: win ? Math.ceil(win[1]) : undefined,
-        },
-      },
-    }),
-  );
-  return {
-    x: h.points.map((p) => p.step),
-    ts: h.points.map((p) => p.timestamp),
-    y: h.points.map((p) => num(p.value)),
-    total: h.total_points,
-  };
-}
 
 /** Exponential moving average with bias correction (as TensorBoard smooths). */
 function smooth(y: number[], w: number): number[] {
@@ -93,7 +64,10 @@ export function MetricChart({
     setTotal("");
     const load = (win?: [number, number]) =>
       Promise.all(runs.map((r) => fetchSeries(ws, r.id, metric, win).catch(() => null)));
-    load(WHOLE)
+    // The first draw's sample may already be on its way (a deep link to the metrics tab).
+    Promise.all(
+      runs.map((r) => early(sampleKey(ws, r.id, metric), () => fetchSeries(ws, r.id, metric, WHOLE)).catch(() => null)),
+    )
       .then((d) => {
         if (ctl.dead) return;
         if (d.every((s) => s === null)) setError(new Error(`no history for metric '${metric}'`));
@@ -102,13 +76,15 @@ export function MetricChart({
           setTotal((t) => t || "refining…");
         }
       })
-      .catch((e: unknown) => !ctl.dead && setError(e instanceof Error ? e : new Error(String(e))));
-    load().then((d) => {
-      if (ctl.dead || d.every((s) => s === null)) return;
-      setFull(d);
-      const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
-      setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
-    });
+      .catch((e: unknown) => !ctl.dead && setError(e instanceof Error ? e : new Error(String(e))))
+      // The M4 reduction is asked for once the sample is in, so it never delays the first draw.
+      .then(() => (ctl.dead ? undefined : load()))
+      .then((d) => {
+        if (!d || ctl.dead || d.every((s) => s === null)) return;
+        setFull(d);
+        const n = d.reduce((a, x) => a + (x?.total ?? 0), 0);
+        setTotal(`${n.toLocaleString()} points${d.some((x) => x && x.total > x.x.length) ? ", downsampled" : ""}`);
+      });
     return () => {
       ctl.dead = true;
     };
@@ -220,52 +196,6 @@ export function MetricChart({
       </div>
       {error ? <ErrorState error={error} /> : !aligned ? <Loading what="Loading history" /> : null}
       <div ref={box} />
-    </div>
-  );
-}
-
-export function ChartControls({
-  xMode,
-  setXMode,
-  smoothing,
-  setSmoothing,
-  logScale,
-  setLogScale,
-}: {
-  xMode: XMode;
-  setXMode: (m: XMode) => void;
-  smoothing: number;
-  setSmoothing: (s: number) => void;
-  logScale: boolean;
-  setLogScale: (b: boolean) => void;
-}) {
-  return (
-    <div className="chart-controls">
-      <label className="row">
-        X axis
-        <select aria-label="x axis" value={xMode} onChange={(e) => setXMode(e.target.value as XMode)}>
-          <option value="step">Step</option>
-          <option value="relative">Relative time (s)</option>
-          <option value="wall">Wall time</option>
-        </select>
-      </label>
-      <label className="row">
-        Smoothing
-        <input
-          type="range"
-          aria-label="smoothing"
-          min={0}
-          max={0.99}
-          step={0.01}
-          value={smoothing}
-          onChange={(e) => setSmoothing(Number(e.target.value))}
-        />
-        <span className="mono">{smoothing.toFixed(2)}</span>
-      </label>
-      <label className="row">
-        <input type="checkbox" checked={logScale} onChange={(e) => setLogScale(e.target.checked)} /> Log scale
-      </label>
-      <span className="muted small">Drag on a chart to zoom (fetches detail), double-click to reset.</span>
     </div>
   );
 }

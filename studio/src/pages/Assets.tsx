@@ -208,6 +208,7 @@ export function AssetDetail() {
         {(a) => (
           <div className="cards">
             <section className="card">
+              <h2>Version</h2>
               <dl className="kv">
                 <dt>Kind</dt>
                 <dd>{a.kind}</dd>

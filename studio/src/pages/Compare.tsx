@@ -3,7 +3,8 @@
 import { useMemo, useState } from "react";
 import { Link, useParams, useSearch } from "wouter";
 import { api, num, ok, type RunView } from "../api/client";
-import { ChartControls, MetricChart, type XMode } from "../components/MetricChart";
+import { ChartControls, type XMode } from "../components/ChartControls";
+import { MetricChart, preloadChart } from "../components/LazyChart";
 import { Crumbs, Empty, Show } from "../components/ui";
 import { fmtNum, useAsync } from "../util";
 
@@ -88,6 +89,7 @@ function ParallelCoordinates({ runs, params, metric }: { runs: RunView[]; params
 export function Compare() {
   const { ws } = useParams<{ ws: string }>();
   const ids = (new URLSearchParams(useSearch()).get("runs") ?? "").split(",").filter(Boolean);
+  preloadChart();
   const runs = useAsync(
     () =>
       Promise.all(

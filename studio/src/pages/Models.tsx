@@ -85,6 +85,7 @@ export function ModelDetail() {
         {(m) => (
           <div className="cards">
             <section className="card">
+              <h2>Model</h2>
               <dl className="kv">
                 <dt>Created</dt>
                 <dd>{fmtTime(m.created_ms)}</dd>

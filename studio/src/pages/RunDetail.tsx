@@ -2,23 +2,24 @@
 // artifacts browser, each a tab with its own deep link.
 import { useState } from "react";
 import { Link, useParams } from "wouter";
-import { api, num, ok } from "../api/client";
+import { num } from "../api/client";
+import { early, getRun, runKey } from "../prefetch";
 import { ArtifactBrowser } from "../components/ArtifactBrowser";
 import { LogView } from "../components/LogView";
-import { ChartControls, MetricChart, type XMode } from "../components/MetricChart";
+import { ChartControls, type XMode } from "../components/ChartControls";
+import { MetricChart, preloadChart } from "../components/LazyChart";
 import { Crumbs, Empty, KeyValues, Show, Status, Tabs } from "../components/ui";
 import { fmtDuration, fmtNum, fmtTime, useAsync } from "../util";
 
 export function RunDetail() {
   const { ws, runId, tab = "overview" } = useParams<{ ws: string; runId: string; tab?: string }>();
-  const run = useAsync(
-    () => ok(api.GET("/api/v1/workspaces/{ws}/runs/{run_id}", { params: { path: { ws, run_id: runId } } })),
-    [ws, runId],
-  );
+  const run = useAsync(() => early(runKey(ws, runId), () => getRun(ws, runId)), [ws, runId]);
   const [xMode, setXMode] = useState<XMode>("step");
   const [smoothing, setSmoothing] = useState(0);
   const [logScale, setLogScale] = useState(false);
   const base = `/w/${ws}/runs/${runId}`;
+  // The chart's code loads while the run does.
+  if (tab === "metrics") preloadChart();
   return (
     <Show a={run} what="Loading run">
       {(r) => {

@@ -7,7 +7,8 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useLocation, useParams, useSearch } from "wouter";
 import { ApiFailure, api, num, ok, type RunView } from "../api/client";
 import { Crumbs, Empty, ErrorState, Loading, Status } from "../components/ui";
-import { fmtDuration, fmtNum, fmtTime, quoteKey, useAsync } from "../util";
+import { FIRST_RUNS_PAGE, early, searchKey } from "../prefetch";
+import { fmtDuration, fmtNum, fmtTime, quoteKey, useAsync, useDismiss } from "../util";
 
 type Group = "metrics" | "params" | "tags";
 interface Col {
@@ -15,8 +16,8 @@ interface Col {
   key: string;
 }
 const colId = (c: Col) => `${c.group}.${c.key}`;
-/** The first page is small so the table shows at once; the rest comes 1,000 at a time. */
-const FIRST_PAGE = 100;
+/** The first page is small so the table shows at once (`FIRST_RUNS_PAGE`); the rest comes
+ * 1,000 at a time. */
 const PAGE = 1000;
 const MAX_RUNS = 50_000;
 
@@ -121,19 +122,23 @@ export function Runs() {
       let token: string | undefined;
       let all: Row[] = [];
       do {
-        const page = await ok(
-          api.POST("/api/v1/workspaces/{ws}/runs/search", {
-            params: { path: { ws } },
-            body: {
-              experiment_ids: [id],
-              filter: filter || undefined,
-              order_by: order ? [order] : [],
-              max_results: token ? PAGE : FIRST_PAGE,
-              page_token: token,
-            },
-            signal: ctl.signal,
-          }),
-        );
+        const next = token;
+        const ask = () =>
+          ok(
+            api.POST("/api/v1/workspaces/{ws}/runs/search", {
+              params: { path: { ws } },
+              body: {
+                experiment_ids: [id],
+                filter: filter || undefined,
+                order_by: order ? [order] : [],
+                max_results: next ? PAGE : FIRST_RUNS_PAGE,
+                page_token: next,
+              },
+              signal: ctl.signal,
+            }),
+          );
+        // The first page of a deep link may already be on its way.
+        const page = await (next ? ask() : early(searchKey(ws, id, filter, order), ask));
         if (ctl.signal.aborted) return;
         all = all.concat(page.runs.map(toRow));
         setRows(all);
@@ -186,6 +191,8 @@ export function Runs() {
     window.localStorage.setItem(storeKey, JSON.stringify(next));
   };
   const [chooser, setChooser] = useState(false);
+  const chooserBox = useRef<HTMLDivElement>(null);
+  useDismiss(chooserBox, chooser, () => setChooser(false));
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const toggleSel = useCallback(
@@ -227,6 +234,8 @@ export function Runs() {
   const width = 36 + BASE_COLS.reduce((a, c) => a + c.width, 0) + shown.length * COL_W;
 
   const filterError = error instanceof ApiFailure && error.body.code === "invalid_filter" ? error : undefined;
+  // A missing experiment (a stale deep link) is an error, not an empty table.
+  const pageError = error && !filterError ? error : exp.error;
 
   return (
     <>
@@ -258,7 +267,7 @@ export function Runs() {
             </div>
           )}
         </form>
-        <div className="rel">
+        <div className="rel" ref={chooserBox}>
           <button onClick={() => setChooser((c) => !c)} aria-expanded={chooser}>
             Columns ({shown.length})
           </button>
@@ -295,9 +304,9 @@ export function Runs() {
       <div className="muted small" data-testid="run-count">
         {rows ? `${rows.length.toLocaleString()} runs${complete ? "" : " (loading more…)"}` : ""}
       </div>
-      {error && !filterError ? (
-        <ErrorState error={error} />
-      ) : rows === undefined && !error ? (
+      {pageError ? (
+        <ErrorState error={pageError} retry={pageError === exp.error ? exp.reload : undefined} />
+      ) : (rows === undefined || !exp.data) && !error ? (
         <Loading what="Loading runs" />
       ) : rows && rows.length === 0 ? (
         <Empty>{filter ? "No run matches this filter." : "No runs in this experiment yet."}</Empty>

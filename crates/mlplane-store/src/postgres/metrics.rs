@@ -35,7 +35,7 @@ use super::rows::{
 use super::runs::UPSERT_RUN_TAGS;
 use crate::{Entity, Result, SampledHistory, StoreError};
 use futures::TryStreamExt;
-use mlplane_core::downsample::{Downsampler, interval_positions};
+use mlplane_core::downsample::interval_positions;
 use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
     Cursor, CursorValue, Invalid, LogBatch, Metric, MetricPoint, ModelMetricLink, Page,
@@ -516,31 +516,30 @@ impl PgStore {
         planned?;
         let series = find_series(db, ws, id, key).await?;
         let total_points = u64::try_from(series.count).unwrap_or(0);
-        let st = db.stmt(SERIES_POINTS).await?;
-        let stream = db.query_stream(&st, &[&series.id]).await?;
-        let mut stream = std::pin::pin!(stream);
-        if total_points <= max_points as u64 {
-            let mut points =
-                Vec::with_capacity(usize::try_from(series.count).unwrap_or(0).min(max_points));
-            while let Some(row) = stream.try_next().await.map_err(db_err)? {
-                points.push(point(&row)?);
-            }
+        if total_points > max_points as u64 {
+            let points =
+                super::m4::reduce(db, series.id, series.min_step, series.max_step, max_points)
+                    .await?;
             tx.commit().await?;
             return Ok(SampledHistory {
                 points,
                 total_points,
-                downsampled: false,
+                downsampled: true,
             });
         }
-        let mut sampler = Downsampler::new(series.min_step, series.max_step, max_points);
+        let st = db.stmt(SERIES_POINTS).await?;
+        let stream = db.query_stream(&st, &[&series.id]).await?;
+        let mut stream = std::pin::pin!(stream);
+        let mut points =
+            Vec::with_capacity(usize::try_from(series.count).unwrap_or(0).min(max_points));
         while let Some(row) = stream.try_next().await.map_err(db_err)? {
-            sampler.push(point(&row)?);
+            points.push(point(&row)?);
         }
         tx.commit().await?;
         Ok(SampledHistory {
-            points: sampler.finish(),
+            points,
             total_points,
-            downsampled: true,
+            downsampled: false,
         })
     }
 

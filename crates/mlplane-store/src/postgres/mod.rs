@@ -26,6 +26,7 @@ mod catalog;
 mod jobs;
 mod logged_models;
 mod logs;
+mod m4;
 mod metrics;
 mod pool;
 mod registry;

@@ -13,7 +13,7 @@ use super::Db;
 use super::ops::{decode_ints, page_size};
 use super::runs::{active, get_info, upsert_tag};
 use crate::{Entity, Result, SampledHistory, StoreError};
-use mlplane_core::downsample::{Downsampler, interval_positions};
+use mlplane_core::downsample::interval_positions;
 use mlplane_core::limits::MAX_HISTORY_PAGE;
 use mlplane_core::{
     Cursor, CursorValue, LogBatch, Metric, MetricPoint, Page, PageRequest, RunId, TokenCodec,
@@ -365,31 +365,10 @@ pub(crate) fn metric_history_sampled(
         });
     }
     drop(rows);
-    // Only the columns the reduction needs, read raw: this scan is the whole cost.
-    let mut scan = conn
-        .prepare_cached("SELECT step, ts, value FROM metrics WHERE series_id = ?1")
-        .db()?;
-    let mut rows = scan.query([series]).db()?;
-    let mut d = Downsampler::new(min_step, max_step, max_points);
-    while let Some(r) = rows.next().db()? {
-        d.push(MetricPoint {
-            step: r
-                .get_ref(0)
-                .and_then(|v| v.as_i64().map_err(Into::into))
-                .db()?,
-            timestamp: r
-                .get_ref(1)
-                .and_then(|v| v.as_i64().map_err(Into::into))
-                .db()?,
-            value: f64::from_bits(
-                r.get_ref(2)
-                    .and_then(|v| v.as_i64().map_err(Into::into))
-                    .db()? as u64,
-            ),
-        });
-    }
+    drop(stmt);
+    let points = super::m4::reduce(conn, series, min_step, max_step, max_points)?;
     Ok(SampledHistory {
-        points: d.finish(),
+        points,
         total_points: count as u64,
         downsampled: true,
     })

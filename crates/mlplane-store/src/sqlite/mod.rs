@@ -32,6 +32,7 @@ mod files;
 mod jobs;
 mod jobs_impl;
 mod logged_models;
+mod m4;
 mod metrics;
 mod ops;
 mod registry;

@@ -124,6 +124,7 @@ contract_tests! {
     metrics::sampled_history_returns_every_point_when_few,
     metrics::sampled_history_rejects_zero_or_too_many_points,
     metrics::hundred_thousand_points_page_and_downsample,
+    metrics::downsampled_history_is_the_m4_of_every_point_on_awkward_series,
     metrics::interval_sample_is_mlflows_on_dense_sparse_and_repeated_steps,
     metrics::concurrent_writers_lose_no_point,
     // logs and artifacts

@@ -593,3 +593,75 @@ pub async fn interval_sample_is_mlflows_on_dense_sparse_and_repeated_steps(store
         other => panic!("expected run not found, got {other:?}"),
     }
 }
+
+/// The downsampled history equals the M4 reduction of every point fed in history order, on
+/// a series built to trip an aggregate-in-the-database reduction: sparse and negative steps,
+/// several points per step, repeated (step, timestamp) pairs, tied extremes, NaN (a bucket
+/// of nothing else), both zeros and both infinities, logged out of order.
+pub async fn downsampled_history_is_the_m4_of_every_point_on_awkward_series(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    let specials = [
+        f64::NAN,
+        0.0,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        7.5,
+        -7.5,
+    ];
+    let mut all = Vec::new();
+    for step in -400i64..400 {
+        if next() % 5 == 0 {
+            continue; // sparse
+        }
+        let per_step = 1 + next() % 3;
+        for k in 0..per_step {
+            // Every other extra point repeats the previous timestamp.
+            let ts = 10_000 + step * 10 + (k as i64 / 2);
+            let v = if (-120..-100).contains(&step) {
+                f64::NAN
+            } else if next() % 4 == 0 {
+                specials[(next() % specials.len() as u64) as usize]
+            } else {
+                ((next() % 21) as f64 - 10.0) / 4.0
+            };
+            all.push(metric("awkward", step, ts, v));
+        }
+    }
+    // Logged in shuffled batches, so insertion order is not history order.
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    for chunk in order.chunks(97) {
+        let batch = chunk.iter().map(|&i| all[i].clone()).collect();
+        store
+            .log_batch(&default_ws(), id, metrics_batch(batch))
+            .await
+            .expect("batch");
+    }
+    let every = history(&store, id, "awkward", 500).await;
+    assert_eq!(every.len(), all.len());
+    let (lo, hi) = (every[0].step, every[every.len() - 1].step);
+    for max in [4, 9, 40, 101, 500] {
+        let s = store
+            .metric_history_sampled(&default_ws(), id, "awkward", max)
+            .await
+            .expect("sampled");
+        assert!(s.downsampled, "max {max}");
+        assert_eq!(s.total_points, every.len() as u64);
+        let mut d = Downsampler::new(lo, hi, max);
+        for p in &every {
+            d.push(*p);
+        }
+        same_bits(&s.points, &d.finish());
+    }
+}
