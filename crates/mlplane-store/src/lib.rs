@@ -149,6 +149,16 @@ pub trait MetadataStore:
         id: &RunId,
         inputs: Vec<DatasetInput>,
     ) -> Result<()>;
+    /// Records logged models the run produced (MLflow 3 `log_outputs`); a model already
+    /// recorded as an output of the run keeps its first step. A deleted run is
+    /// `InvalidState`; a model missing or deleted in `ws` is `NotFound`, and then nothing
+    /// is written.
+    async fn log_outputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        outputs: Vec<mlplane_core::ModelOutput>,
+    ) -> Result<()>;
     /// Runs matching a search, with their data, in the search's order (ties: newest
     /// first, then id), paged by offset under a token bound to the search.
     async fn search_runs(

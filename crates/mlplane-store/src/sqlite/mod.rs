@@ -66,9 +66,21 @@ const RESTART_FRAMES: i64 = 16_384;
 /// size; checkpointing more often copies hot pages over and over).
 const CHECKPOINT_FRAMES: c_int = 4000;
 
+/// EXPERIMENT (temporary): knobs read from the environment for A/B runs of one binary.
+pub(crate) fn exp_knob(name: &str, default: i64) -> i64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 type Completer = Box<dyn FnOnce(Option<String>) + Send>;
-/// A write job; given `None` it must not run and only reports failure.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Completer + Send>;
+/// A write job, with when it was queued; given `None` it must not run and only reports
+/// failure.
+type Job = (
+    Instant,
+    Box<dyn FnOnce(Option<&Connection>) -> Completer + Send>,
+);
 
 /// The SQLite implementation of [`crate::MetadataStore`].
 pub struct SqliteStore {
@@ -170,12 +182,15 @@ thread_local! {
     /// On a writer thread: the nudge to its checkpointer and the WAL size (in frames) at the
     /// last nudge.
     static CHECKPOINTER: RefCell<Option<(mpsc::Sender<()>, c_int)>> = const { RefCell::new(None) };
+    /// On a writer thread: the WAL size (in frames) after its last commit.
+    static WAL_FRAMES: std::cell::Cell<c_int> = const { std::cell::Cell::new(0) };
 }
 
 /// The writer connection's WAL hook, called on the writer thread after each commit with the
 /// number of frames in the WAL: nudges the checkpointer once [`CHECKPOINT_FRAMES`] frames
 /// were added since the last nudge (the cadence of SQLite's own automatic checkpoints).
 fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|f| f.set(frames));
     CHECKPOINTER.with(|c| {
         if let Some((nudge, last)) = c.borrow_mut().as_mut() {
             if frames < *last {
@@ -196,14 +211,26 @@ fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()
 fn checkpoint_loop(conn: Connection, nudges: mpsc::Receiver<()>) {
     while nudges.recv().is_ok() {
         while nudges.try_recv().is_ok() {}
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        if let Err(e) = &frames {
-            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        let started = Instant::now();
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match &frames {
+            Ok((log, copied)) => tracing::debug!(
+                target: "mlplane_store::checkpoint",
+                log, copied, us = started.elapsed().as_micros() as u64, "passive checkpoint"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
         }
-        if frames.is_ok_and(|n| n > RESTART_FRAMES)
-            && let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART);")
-        {
-            tracing::warn!(error = %e, "sqlite restart checkpoint failed");
+        if frames.is_ok_and(|(n, _)| n > exp_knob("MLPLANE_EXP_RESTART_FRAMES", RESTART_FRAMES)) {
+            let started = Instant::now();
+            match conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
+                Ok(()) => tracing::debug!(
+                    target: "mlplane_store::checkpoint",
+                    us = started.elapsed().as_micros() as u64, "restart checkpoint"
+                ),
+                Err(e) => tracing::warn!(error = %e, "sqlite restart checkpoint failed"),
+            }
         }
     }
     let _ = conn.close();
@@ -345,7 +372,7 @@ impl SqliteStore {
     {
         let started = Instant::now();
         let (tx, rx) = oneshot::channel::<Result<R>>();
-        let job: Job = Box::new(move |conn: Option<&Connection>| {
+        let job: Job = (Instant::now(), Box::new(move |conn: Option<&Connection>| {
             let Some(conn) = conn else {
                 return Box::new(move |e: Option<String>| {
                     let msg = e.unwrap_or_default();
@@ -376,7 +403,7 @@ impl SqliteStore {
                 };
                 let _ = tx.send(out);
             })
-        });
+        }));
         let sent = {
             let guard = self
                 .inner
@@ -476,6 +503,20 @@ impl SqliteStore {
     }
 }
 
+/// The writer has been idle: nudges the checkpointer if frames were added since the last
+/// nudge, so the checkpoint catches up and the next write can start the WAL over.
+fn nudge_when_idle() {
+    let frames = WAL_FRAMES.with(|f| f.get());
+    CHECKPOINTER.with(|c| {
+        if let Some((nudge, last)) = c.borrow_mut().as_mut()
+            && frames > *last
+        {
+            *last = frames;
+            let _ = nudge.send(());
+        }
+    });
+}
+
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
@@ -487,7 +528,26 @@ fn writer_loop(
         CHECKPOINTER.with(|c| *c.borrow_mut() = Some((n, 0)));
         conn.wal_hook(Some(wal_committed));
     }
-    while let Ok(first) = rx.recv() {
+    let idle = exp_knob("MLPLANE_EXP_IDLE_NUDGE_MS", 0);
+    let budget = std::time::Duration::from_micros(exp_knob(
+        "MLPLANE_EXP_GROUP_US",
+        GROUP_BUDGET.as_micros() as i64,
+    ) as u64);
+    loop {
+        let next = if idle > 0 {
+            match rx.recv_timeout(std::time::Duration::from_millis(idle as u64)) {
+                Ok(j) => Ok(j),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    nudge_when_idle();
+                    rx.recv()
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
+            }
+        } else {
+            rx.recv()
+        };
+        let Ok((queued, first)) = next else { break };
+        let started = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             first(None)(Some(e.to_string()));
             continue;
@@ -495,14 +555,15 @@ fn writer_loop(
         // Jobs that are queued, or arrive while the group runs, join it until the group
         // has run for GROUP_BUDGET: throughput keeps the one-commit-per-group saving, and
         // no caller waits behind more than a budget's worth of other callers' work.
-        let started = std::time::Instant::now();
+        let waited = started.duration_since(queued);
         let mut completers: Vec<Completer> = vec![first(Some(&conn))];
-        while completers.len() < MAX_GROUP && started.elapsed() < GROUP_BUDGET {
+        while completers.len() < MAX_GROUP && started.elapsed() < budget {
             match rx.try_recv() {
-                Ok(j) => completers.push(j(Some(&conn))),
+                Ok((_, j)) => completers.push(j(Some(&conn))),
                 Err(_) => break,
             }
         }
+        let ran = started.elapsed();
         let commit_error = match conn.execute_batch("COMMIT") {
             Ok(()) => None,
             Err(e) => {
@@ -510,6 +571,16 @@ fn writer_loop(
                 Some(e.to_string())
             }
         };
+        // Stage timings of the write path (`MLPLANE_LOG=mlplane_store::writer=debug`): how
+        // long the group's first job waited in the queue, ran its jobs, and committed.
+        tracing::debug!(
+            target: "mlplane_store::writer",
+            jobs = completers.len(),
+            wait_us = waited.as_micros() as u64,
+            run_us = ran.as_micros() as u64,
+            commit_us = (started.elapsed() - ran).as_micros() as u64,
+            "commit group"
+        );
         for c in completers {
             c(commit_error.clone());
         }
