@@ -234,29 +234,9 @@ fn selectivity_rank(c: &Clause) -> u8 {
 /// already uses before these.
 pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]) -> SqlParts {
     let mut b = Builder::new(d, offset);
-    // A metric that is both filtered on and ordered by is joined once, its conditions in
-    // the join (EXPERIMENT: behind MLPLANE_EXP_SEARCH_MERGE=1 for A/B runs).
-    let merge = std::env::var("MLPLANE_EXP_SEARCH_MERGE").is_ok_and(|v| v == "1");
-    let first_order_metrics: Vec<&str> = {
-        let mut keys: Vec<&str> = Vec::new();
-        for o in order {
-            if let Entity::Metric(k) = &o.entity
-                && !keys.contains(&k.as_str())
-            {
-                keys.push(k.as_str());
-            }
-        }
-        keys
-    };
-    let merged = |c: &Clause| {
-        merge && matches!(&c.entity, Entity::Metric(k) if first_order_metrics.contains(&k.as_str()))
-    };
     // Most selective first: SQLite drives the scan from the first key subquery, and an
     // equality on a param, tag or dataset usually narrows more than a metric range.
-    let mut clauses: Vec<&Clause> = filter.clauses.iter().filter(|c| !merged(c)).collect();
-    if clauses.len() < filter.clauses.len() {
-        b.parts.keyed = true;
-    }
+    let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
     clauses.sort_by_key(|c| selectivity_rank(c));
     for c in clauses {
         b.parts.keyed |= !matches!(c.entity, Entity::Attribute(_))
@@ -265,33 +245,14 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
         b.parts.conditions.push(cond);
     }
     let mut has_start = false;
-    let mut joined_metrics: Vec<&str> = Vec::new();
     for o in order {
         let dir = if o.ascending { "ASC" } else { "DESC" };
         match &o.entity {
             Entity::Metric(key) => {
                 let k = b.bind(Arg::Text(key.clone()));
                 let o = format!("o{}", b.parts.joins.len());
-                let first = !joined_metrics.contains(&key.as_str());
-                joined_metrics.push(key.as_str());
-                let conds: Vec<String> = if first {
-                    let v = metric_value(d, &o);
-                    filter
-                        .clauses
-                        .iter()
-                        .filter(|c| merged(c) && matches!(&c.entity, Entity::Metric(m) if m == key))
-                        .map(|c| compare(&mut b, &v, c.op, &c.value))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let (kind, extra) = if conds.is_empty() {
-                    ("LEFT JOIN", String::new())
-                } else {
-                    ("JOIN", format!(" AND {}", conds.join(" AND ")))
-                };
                 b.parts.joins.push(format!(
-                    "{kind} metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0{extra}"
+                    "LEFT JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0"
                 ));
                 let v = metric_value(d, &o);
                 // 0 = a value, 1 = NaN, 2 = no such metric.

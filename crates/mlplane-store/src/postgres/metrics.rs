@@ -243,7 +243,11 @@ async fn drop_repeats<'m>(
 }
 
 /// Numbers the points of a batch and summarizes them per series.
-fn prepare(metrics: &[&Metric], ids: &HashMap<String, SeriesRange>, batch_no: i64) -> Result<Prepared> {
+fn prepare(
+    metrics: &[&Metric],
+    ids: &HashMap<String, SeriesRange>,
+    batch_no: i64,
+) -> Result<Prepared> {
     let too_many = || StoreError::Invalid(Invalid::one("metrics", "holds too many items"));
     if metrics.len() >= 1 << SEQ_SHIFT {
         return Err(too_many());

@@ -20,8 +20,8 @@ use crate::{Entity, Result, StoreError};
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, ExperimentId, LifecycleStage, LogBatch,
-    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink,
-    ModelOutput, NewLoggedModel, Param, RunId, Tag, WorkspaceName,
+    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink, ModelOutput,
+    NewLoggedModel, Param, RunId, Tag, WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 

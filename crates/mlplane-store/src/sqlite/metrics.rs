@@ -120,9 +120,9 @@ pub(crate) fn log_batch(
     for s in &mut series {
         s.unique = s.unique && steps_stay_unique(conn, s)?;
     }
-    if super::exp_knob("MLPLANE_EXP_SORT", 0) == 1 {
-        rows.sort_unstable();
-    }
+    // In key order, consecutive inserts land in the same b-tree pages (a batch usually
+    // cycles through its keys step by step); `seq` already holds the batch order.
+    rows.sort_unstable();
     insert_points(conn, &rows)?;
     let mut update = conn
         .prepare_cached(
@@ -155,7 +155,9 @@ impl SeriesAgg {
     /// batch (the batch's (step, timestamp) do not increase).
     fn note(&mut self, m: &Metric) {
         let at = (m.step, m.timestamp);
-        if self.stored.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.step))
+        if self
+            .stored
+            .is_some_and(|(lo, hi)| (lo..=hi).contains(&m.step))
             || self.prev.is_some_and(|p| at <= p)
         {
             self.may_repeat = true;
@@ -185,7 +187,9 @@ fn is_repeat(
          WHERE series_id = ?1 AND step = ?2 AND ts = ?3 AND value = ?4)",
     )
     .db()?
-    .query_row(params![s.id, m.step, m.timestamp, bits as i64], |r| r.get(0))
+    .query_row(params![s.id, m.step, m.timestamp, bits as i64], |r| {
+        r.get(0)
+    })
     .db()
 }
 
@@ -216,8 +220,11 @@ fn steps_stay_unique(conn: &Connection, s: &mut SeriesAgg) -> Result<bool> {
     Ok(!taken)
 }
 
-/// Rows per multi-row INSERT: fewer statement executions per point.
-const INSERT_CHUNK: usize = 100;
+/// Rows per multi-row INSERT: fewer statement executions per point (2,500 bound values,
+/// well under SQLite's limit of 32,766).
+const INSERT_CHUNK: usize = 500;
+/// Rows per INSERT for what is left after the full [`INSERT_CHUNK`]s.
+const SMALL_CHUNK: usize = 100;
 
 fn insert_sql(n: usize) -> String {
     let mut sql = String::from("INSERT INTO metrics (series_id, step, ts, seq, value) VALUES ");
@@ -231,24 +238,27 @@ fn insert_sql(n: usize) -> String {
 }
 
 fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
-    // Full chunks share one cached 100-row statement; the remainder goes row by row, so
-    // the statement cache holds two inserts whatever the batch sizes.
-    let chunk = super::exp_knob("MLPLANE_EXP_CHUNK", INSERT_CHUNK as i64) as usize;
-    let mut chunks = rows.chunks_exact(chunk);
-    if chunks.len() > 0 {
-        let mut stmt = conn.prepare_cached(&insert_sql(chunk)).db()?;
-        for chunk in &mut chunks {
-            let mut i = 1;
-            for row in chunk {
-                for v in row {
-                    stmt.raw_bind_parameter(i, v).db()?;
-                    i += 1;
+    // Full chunks of each size share one cached statement (500 rows, then 100 rows of the
+    // rest); the last rows go one by one, so the statement cache holds three inserts
+    // whatever the batch sizes.
+    let mut rest = rows;
+    for size in [INSERT_CHUNK, SMALL_CHUNK] {
+        let mut chunks = rest.chunks_exact(size);
+        if chunks.len() > 0 {
+            let mut stmt = conn.prepare_cached(&insert_sql(size)).db()?;
+            for chunk in &mut chunks {
+                let mut i = 1;
+                for row in chunk {
+                    for v in row {
+                        stmt.raw_bind_parameter(i, v).db()?;
+                        i += 1;
+                    }
                 }
+                stmt.raw_execute().db()?;
             }
-            stmt.raw_execute().db()?;
         }
+        rest = chunks.remainder();
     }
-    let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut stmt = conn.prepare_cached(&insert_sql(1)).db()?;
         for row in rest {

@@ -18,8 +18,10 @@
 //! since the last nudge. It runs `PASSIVE` checkpoints, which
 //! never block the writer; only when the WAL has grown past [`RESTART_FRAMES`] under
 //! sustained writes does it run a `RESTART` checkpoint, which makes the writer wait once so
-//! the log can start over. A checkpoint moves data that is already durable in the WAL, so
-//! this changes no commit's durability.
+//! the log can start over. When the writer has been idle for [`IDLE_NUDGE`] it nudges the
+//! checkpointer once more, so a pause in the writes lets the checkpoint catch up and the
+//! next write starts the log over without making anyone wait. A checkpoint moves data that
+//! is already durable in the WAL, so this changes no commit's durability.
 //!
 //! Invariants:
 //! - a caller is answered `Ok` only after the transaction holding its write committed;
@@ -60,19 +62,16 @@ pub const MAX_GROUP: usize = 512;
 const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
 const READERS: usize = 4;
 /// WAL frames (pages) past which the checkpointer makes the writer wait for a `RESTART`
-/// checkpoint so the log starts over (16,384 frames of 4 KiB = 64 MiB).
-const RESTART_FRAMES: i64 = 16_384;
+/// checkpoint so the log starts over (65,536 frames of 4 KiB = 256 MiB). Each one stalls
+/// every writer for a copy and two `fsync`s (measured 10-300 ms, once 843 ms, on a busy
+/// disk), so it is rare: the log also starts over for free after an idle catch-up.
+const RESTART_FRAMES: i64 = 65_536;
+/// How long the writer waits idle before it nudges the checkpointer to catch up, so the
+/// next write finds the log fully checkpointed and starts it over without a `RESTART`.
+const IDLE_NUDGE: std::time::Duration = std::time::Duration::from_millis(50);
 /// WAL frames added between two checkpoints (SQLite's automatic checkpoints ran at the same
 /// size; checkpointing more often copies hot pages over and over).
 const CHECKPOINT_FRAMES: c_int = 4000;
-
-/// EXPERIMENT (temporary): knobs read from the environment for A/B runs of one binary.
-pub(crate) fn exp_knob(name: &str, default: i64) -> i64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 type Completer = Box<dyn FnOnce(Option<String>) + Send>;
 /// A write job, with when it was queued; given `None` it must not run and only reports
@@ -222,7 +221,7 @@ fn checkpoint_loop(conn: Connection, nudges: mpsc::Receiver<()>) {
             ),
             Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
         }
-        if frames.is_ok_and(|(n, _)| n > exp_knob("MLPLANE_EXP_RESTART_FRAMES", RESTART_FRAMES)) {
+        if frames.is_ok_and(|(n, _)| n > RESTART_FRAMES) {
             let started = Instant::now();
             match conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
                 Ok(()) => tracing::debug!(
@@ -372,38 +371,41 @@ impl SqliteStore {
     {
         let started = Instant::now();
         let (tx, rx) = oneshot::channel::<Result<R>>();
-        let job: Job = (Instant::now(), Box::new(move |conn: Option<&Connection>| {
-            let Some(conn) = conn else {
-                return Box::new(move |e: Option<String>| {
-                    let msg = e.unwrap_or_default();
-                    let _ = tx.send(Err(StoreError::Internal(format!(
-                        "sqlite begin failed: {msg}"
-                    ))));
-                });
-            };
-            let result = match conn.execute_batch("SAVEPOINT op") {
-                Ok(()) => {
-                    let r = f(conn);
-                    let end = if r.is_ok() {
-                        conn.execute_batch("RELEASE op")
-                    } else {
-                        conn.execute_batch("ROLLBACK TO op; RELEASE op")
-                    };
-                    match end {
-                        Ok(()) => r,
-                        Err(e) => Err(db_err(e)),
-                    }
-                }
-                Err(e) => Err(db_err(e)),
-            };
-            Box::new(move |commit_error: Option<String>| {
-                let out = match commit_error {
-                    None => result,
-                    Some(e) => Err(StoreError::Internal(format!("sqlite commit failed: {e}"))),
+        let job: Job = (
+            Instant::now(),
+            Box::new(move |conn: Option<&Connection>| {
+                let Some(conn) = conn else {
+                    return Box::new(move |e: Option<String>| {
+                        let msg = e.unwrap_or_default();
+                        let _ = tx.send(Err(StoreError::Internal(format!(
+                            "sqlite begin failed: {msg}"
+                        ))));
+                    });
                 };
-                let _ = tx.send(out);
-            })
-        }));
+                let result = match conn.execute_batch("SAVEPOINT op") {
+                    Ok(()) => {
+                        let r = f(conn);
+                        let end = if r.is_ok() {
+                            conn.execute_batch("RELEASE op")
+                        } else {
+                            conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                        };
+                        match end {
+                            Ok(()) => r,
+                            Err(e) => Err(db_err(e)),
+                        }
+                    }
+                    Err(e) => Err(db_err(e)),
+                };
+                Box::new(move |commit_error: Option<String>| {
+                    let out = match commit_error {
+                        None => result,
+                        Some(e) => Err(StoreError::Internal(format!("sqlite commit failed: {e}"))),
+                    };
+                    let _ = tx.send(out);
+                })
+            }),
+        );
         let sent = {
             let guard = self
                 .inner
@@ -528,23 +530,14 @@ fn writer_loop(
         CHECKPOINTER.with(|c| *c.borrow_mut() = Some((n, 0)));
         conn.wal_hook(Some(wal_committed));
     }
-    let idle = exp_knob("MLPLANE_EXP_IDLE_NUDGE_MS", 0);
-    let budget = std::time::Duration::from_micros(exp_knob(
-        "MLPLANE_EXP_GROUP_US",
-        GROUP_BUDGET.as_micros() as i64,
-    ) as u64);
     loop {
-        let next = if idle > 0 {
-            match rx.recv_timeout(std::time::Duration::from_millis(idle as u64)) {
-                Ok(j) => Ok(j),
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    nudge_when_idle();
-                    rx.recv()
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
+        let next = match rx.recv_timeout(IDLE_NUDGE) {
+            Ok(j) => Ok(j),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                nudge_when_idle();
+                rx.recv()
             }
-        } else {
-            rx.recv()
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
         };
         let Ok((queued, first)) = next else { break };
         let started = Instant::now();
@@ -557,7 +550,7 @@ fn writer_loop(
         // no caller waits behind more than a budget's worth of other callers' work.
         let waited = started.duration_since(queued);
         let mut completers: Vec<Completer> = vec![first(Some(&conn))];
-        while completers.len() < MAX_GROUP && started.elapsed() < budget {
+        while completers.len() < MAX_GROUP && started.elapsed() < GROUP_BUDGET {
             match rx.try_recv() {
                 Ok((_, j)) => completers.push(j(Some(&conn))),
                 Err(_) => break,

@@ -18,8 +18,8 @@ use crate::types::search_scope;
 use crate::{ExperimentSearch, Result, RunSearch, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, Dataset, DatasetInput, Experiment, LoggedModelId, Metric, ModelOutput, Page,
-    PageRequest, Param, Run, RunId, RunInfo, Tag, TokenCodec, WorkspaceName,
+    Cursor, CursorValue, Dataset, DatasetInput, Experiment, LoggedModelId, Metric, ModelOutput,
+    Page, PageRequest, Param, Run, RunId, RunInfo, Tag, TokenCodec, WorkspaceName,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
@@ -291,7 +291,8 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
         |id, r| {
             let model: String = r.get(1).db()?;
             runs[slot(id)?].outputs.push(ModelOutput {
-                model_id: LoggedModelId::parse(&model).map_err(|_| corrupt("logged model id", &model))?,
+                model_id: LoggedModelId::parse(&model)
+                    .map_err(|_| corrupt("logged model id", &model))?,
                 step: r.get(2).db()?,
             });
             Ok(())
