@@ -138,7 +138,9 @@ pub trait MetadataStore:
         stage: LifecycleStage,
     ) -> Result<RunInfo>;
     /// Logs metrics, params and tags atomically: all or nothing. A param already logged
-    /// with another value is `ParamConflict`; a deleted run is `InvalidState`.
+    /// with another value is `ParamConflict`; a deleted run is `InvalidState`. A metric
+    /// point equal to one already stored for the run, or to an earlier one of the batch
+    /// (key, step, timestamp and value), is stored once, as MLflow does.
     async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()>;
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()>;
     /// Records datasets the run read; a dataset already logged for the same context is
