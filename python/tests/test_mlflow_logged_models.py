@@ -89,6 +89,56 @@ def test_sklearn_log_model_and_load_model():
     assert "model/MLmodel" in files
 
 
+def test_run_outputs_name_the_logged_models():
+    from mlflow.entities import LoggedModelOutput
+    from sklearn.linear_model import LinearRegression
+
+    mlflow.set_experiment(unique("out"))
+    x = np.array([[1.0], [2.0], [3.0]])
+    reg = LinearRegression().fit(x, np.array([1.0, 2.0, 3.0]))
+    client = MlflowClient()
+    with mlflow.start_run() as run:
+        # log_model records the model as an output of the run (step 0 by default) ...
+        info = mlflow.sklearn.log_model(reg, name="model")
+        # ... and log_outputs records more, each with the step it was logged at.
+        extra = client.create_logged_model(experiment_id=run.info.experiment_id, name="extra")
+        mlflow.log_outputs(models=[LoggedModelOutput(model_id=extra.model_id, step=7)])
+        # Logging the same model again keeps its first step.
+        mlflow.log_outputs(models=[LoggedModelOutput(model_id=extra.model_id, step=9)])
+    got = client.get_run(run.info.run_id)
+    assert got.outputs is not None
+    outputs = [(o.model_id, o.step) for o in got.outputs.model_outputs]
+    assert outputs == [(info.model_id, 0), (extra.model_id, 7)]
+    found = client.search_runs([run.info.experiment_id])
+    assert [(o.model_id, o.step) for o in found[0].outputs.model_outputs] == outputs
+    # A run without outputs has none.
+    with mlflow.start_run() as plain:
+        pass
+    none = client.get_run(plain.info.run_id).outputs
+    assert none is None or none.model_outputs == []
+    # A model that does not exist is RESOURCE_DOES_NOT_EXIST and records nothing.
+    with pytest.raises(MlflowException) as e:
+        client.log_outputs(
+            run.info.run_id, [LoggedModelOutput(model_id="m-" + "0" * 32, step=1)]
+        )
+    assert e.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    again = [(o.model_id, o.step) for o in client.get_run(run.info.run_id).outputs.model_outputs]
+    assert again == outputs
+
+
+def test_run_metrics_sent_again_with_a_model_id_are_stored_once():
+    mlflow.set_experiment(unique("lmm"))
+    client = MlflowClient()
+    with mlflow.start_run() as run:
+        model = mlflow.initialize_logged_model(name="m")
+        for _ in range(2):
+            mlflow.log_metric("acc", 0.75, step=1, timestamp=1000, model_id=model.model_id)
+    history = client.get_metric_history(run.info.run_id, "acc")
+    assert [(m.step, m.timestamp, m.value) for m in history] == [(1, 1000, 0.75)]
+    metrics = client.get_logged_model(model.model_id).metrics
+    assert [(m.key, m.step, m.value) for m in metrics] == [("acc", 1, 0.75)]
+
+
 def _part_puts(tracking_uri):
     """How many part uploads the server has answered with 200, from its /metrics."""
     import requests

@@ -208,6 +208,16 @@ pub struct Run {
     pub metrics: Vec<Metric>,
     /// Datasets the run read, in the order they were first logged.
     pub inputs: Vec<DatasetInput>,
+    /// Logged models the run produced (MLflow 3 `log_outputs`), in the order first logged.
+    pub outputs: Vec<ModelOutput>,
+}
+
+/// A logged model a run produced, with the step it was logged at (MLflow's
+/// `LoggedModelOutput`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelOutput {
+    pub model_id: crate::LoggedModelId,
+    pub step: i64,
 }
 
 /// A dataset as MLflow describes it: identified by name and digest, with where it came

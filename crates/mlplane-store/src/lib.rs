@@ -138,7 +138,9 @@ pub trait MetadataStore:
         stage: LifecycleStage,
     ) -> Result<RunInfo>;
     /// Logs metrics, params and tags atomically: all or nothing. A param already logged
-    /// with another value is `ParamConflict`; a deleted run is `InvalidState`.
+    /// with another value is `ParamConflict`; a deleted run is `InvalidState`. A metric
+    /// point equal to one already stored for the run, or to an earlier one of the batch
+    /// (key, step, timestamp and value), is stored once, as MLflow does.
     async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()>;
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()>;
     /// Records datasets the run read; a dataset already logged for the same context is
@@ -148,6 +150,16 @@ pub trait MetadataStore:
         ws: &WorkspaceName,
         id: &RunId,
         inputs: Vec<DatasetInput>,
+    ) -> Result<()>;
+    /// Records logged models the run produced (MLflow 3 `log_outputs`); a model already
+    /// recorded as an output of the run keeps its first step. A deleted run is
+    /// `InvalidState`; a model missing or deleted in `ws` is `NotFound`, and then nothing
+    /// is written.
+    async fn log_outputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        outputs: Vec<mlplane_core::ModelOutput>,
     ) -> Result<()>;
     /// Runs matching a search, with their data, in the search's order (ties: newest
     /// first, then id), paged by offset under a token bound to the search.

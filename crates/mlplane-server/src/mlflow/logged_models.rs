@@ -11,8 +11,9 @@
 //! - a malformed model id that MLflow could have issued is RESOURCE_DOES_NOT_EXIST, other
 //!   text is INVALID_PARAMETER_VALUE (as for run ids);
 //! - filters are parsed by `mlplane_core::search` and refused with the byte position;
-//! - `runs/outputs` and `runs/log-inputs` check that the run and models exist, and record
-//!   nothing else.
+//! - `runs/outputs` records the models a run produced once the run is active and every
+//!   model live in the workspace; `runs/log-inputs` checks that the run and models exist
+//!   and records only its datasets.
 
 use super::artifacts::file_infos;
 use super::error::{MlflowCode, MlflowError, MlflowResult};
@@ -32,7 +33,9 @@ use axum::response::Response;
 use mlplane_artifacts::{ArtifactKey, ArtifactOwner};
 use mlplane_core::logged_model::{self as lm, ModelDatasetFilter, ModelOrder, ModelOrderField};
 use mlplane_core::search::parse_logged_model_filter;
-use mlplane_core::{ArtifactPath, Invalid, LoggedModelId, NewLoggedModel, PageRequest, RunId};
+use mlplane_core::{
+    ArtifactPath, Invalid, LoggedModelId, ModelOutput, NewLoggedModel, PageRequest, RunId,
+};
 use mlplane_store::LoggedModelQuery;
 
 /// Parses a model id the way [`super::run_id`] parses run ids.
@@ -360,13 +363,28 @@ pub(crate) async fn check_run_and_models(
     Ok(())
 }
 
-/// `POST runs/outputs`: acknowledged once the run and models exist.
+/// `POST runs/outputs`: records the models the run produced (returned in the run's
+/// `outputs`); the run and every model must exist.
 pub async fn log_outputs(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
     MlflowJson(req): MlflowJson<LogOutputs>,
 ) -> MlflowResult<Json<Empty>> {
     let id = run_id(&req.run)?;
-    check_run_and_models(&s, &ws, &id, &req.models).await?;
+    let outputs = req
+        .models
+        .into_iter()
+        .map(|m| {
+            let raw = m
+                .model_id
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| MlflowError::invalid("every model needs a model_id"))?;
+            Ok(ModelOutput {
+                model_id: model_id(&raw)?,
+                step: m.step.unwrap_or(0),
+            })
+        })
+        .collect::<MlflowResult<Vec<_>>>()?;
+    s.store.log_outputs(&ws, &id, outputs).await?;
     Ok(Json(Empty {}))
 }

@@ -246,5 +246,14 @@ pub struct LogOutputs {
     #[serde(flatten)]
     pub run: super::views::RunRef,
     #[serde(default)]
-    pub models: Vec<ModelRef>,
+    pub models: Vec<ModelOutputRef>,
+}
+
+/// One model of `runs/outputs`: its id and the step it was logged at (0 when left out).
+#[derive(Debug, Deserialize)]
+pub struct ModelOutputRef {
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default, deserialize_with = "super::int64::opt_i64")]
+    pub step: Option<i64>,
 }

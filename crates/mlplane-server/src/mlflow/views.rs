@@ -170,6 +170,27 @@ pub struct RunView {
     pub info: RunInfoView,
     pub data: RunDataView,
     pub inputs: RunInputsView,
+    /// Logged models the run produced (MLflow 3); left out when there are none.
+    #[serde(skip_serializing_if = "RunOutputsView::is_empty")]
+    pub outputs: RunOutputsView,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RunOutputsView {
+    pub model_outputs: Vec<ModelOutputView>,
+}
+
+impl RunOutputsView {
+    fn is_empty(&self) -> bool {
+        self.model_outputs.is_empty()
+    }
+}
+
+/// MLflow's `ModelOutput`: a logged model and the step it was logged at.
+#[derive(Debug, Serialize)]
+pub struct ModelOutputView {
+    pub model_id: String,
+    pub step: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -245,17 +266,18 @@ pub struct LogInputs {
 
 impl From<Run> for RunView {
     fn from(r: Run) -> Self {
+        // Keys and values move into the view (a search answers hundreds of runs).
         let mut tags: Vec<KeyValue> = r
             .tags
-            .iter()
+            .into_iter()
             .filter(|t| t.key != RUN_NAME_TAG)
-            .map(|t| kv(&t.key, &t.value))
+            .map(|Tag { key, value }| KeyValue { key, value })
             .collect();
         tags.push(kv(RUN_NAME_TAG, &r.info.name));
         let params = r
             .params
-            .iter()
-            .map(|Param { key, value }| kv(key, value))
+            .into_iter()
+            .map(|Param { key, value }| KeyValue { key, value })
             .collect();
         Self {
             info: r.info.into(),
@@ -266,6 +288,16 @@ impl From<Run> for RunView {
             },
             inputs: RunInputsView {
                 dataset_inputs: r.inputs.into_iter().map(Into::into).collect(),
+            },
+            outputs: RunOutputsView {
+                model_outputs: r
+                    .outputs
+                    .into_iter()
+                    .map(|o| ModelOutputView {
+                        model_id: o.model_id.as_str().to_string(),
+                        step: o.step,
+                    })
+                    .collect(),
             },
         }
     }

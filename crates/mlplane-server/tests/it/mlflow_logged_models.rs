@@ -182,9 +182,25 @@ async fn logged_model_lifecycle() {
     app.ok(
         "POST",
         &format!("{API}/runs/outputs"),
-        Some(json!({"run_id": run, "models": [{"model_id": id, "step": 0}]})),
+        Some(json!({"run_id": run, "models": [{"model_id": id, "step": "3"}]})),
     )
     .await;
+    // Recorded: the run's outputs name the model and its step, as MLflow's do.
+    let got = app
+        .ok("GET", &format!("{API}/runs/get?run_id={run}"), None)
+        .await;
+    assert_eq!(
+        got["run"]["outputs"],
+        json!({"model_outputs": [{"model_id": id, "step": 3}]})
+    );
+    let (s, v) = app
+        .call(
+            "POST",
+            &format!("{API}/runs/outputs"),
+            Some(json!({"run_id": run, "models": [{"step": 1}]})),
+        )
+        .await;
+    assert_mlflow_error(s, &v, 400, "INVALID_PARAMETER_VALUE");
     app.ok(
         "POST",
         &format!("{API}/runs/log-metric"),

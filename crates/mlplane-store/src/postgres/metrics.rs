@@ -17,6 +17,9 @@
 //! Invariants:
 //! - a batch is all or nothing: a param conflict or a failed statement rolls back
 //!   everything it wrote;
+//! - a point equal to a stored one of its series or to an earlier one of its batch (step,
+//!   timestamp and value bits) is dropped, as MLflow keeps it once ([`drop_repeats`]; one
+//!   more round trip, only for a batch that reaches into its series' stored step range);
 //! - `seq` is `batch number * 2^20 + position in the batch`, batch numbers come from a
 //!   sequence, so `(series_id, step, ts, seq)` is unique and history order is
 //!   (step, timestamp, insertion);
@@ -67,7 +70,16 @@ const CREATE_SERIES: &str = "INSERT INTO metric_series (run_id, key)
      SELECT $1, k FROM unnest($2::text[]) AS k
      ON CONFLICT (run_id, key) DO NOTHING";
 
-const SERIES_IDS: &str = "SELECT id, key FROM metric_series WHERE run_id = $1 AND key = ANY($2)";
+/// The batch's series with their stored step range (`NULL`s while a series has no points).
+const SERIES_IDS: &str = "SELECT id, key, min_step, max_step FROM metric_series
+     WHERE run_id = $1 AND key = ANY($2)";
+
+/// The positions (`$5`) of candidate points that are already stored exactly (same series,
+/// step, timestamp and value bits).
+const STORED_POINTS: &str = "SELECT u.i FROM unnest($1::bigint[], $2::bigint[], $3::bigint[],
+     $4::float8[], $5::bigint[]) AS u(sid, step, ts, v, i)
+     WHERE EXISTS (SELECT 1 FROM metrics m WHERE m.series_id = u.sid AND m.step = u.step
+                   AND m.ts = u.ts AND float8send(m.value) = float8send(u.v))";
 
 const NEXT_BATCH: &str = "SELECT nextval('metric_batch_seq')";
 
@@ -177,8 +189,65 @@ struct Prepared {
     sums: Vec<(i64, Summary)>,
 }
 
+/// A series of a batch: its id and its stored step range, if it has points.
+type SeriesRange = (i64, Option<(i64, i64)>);
+
+/// The batch's metrics without exact repeats (same series, step, timestamp and value
+/// bits) of an earlier point of the batch or of a stored point, as MLflow keeps such a
+/// point once. Stored points are looked up (one query) only for the points that lie in
+/// their series' stored step range, so a batch that extends its series costs nothing.
+/// Two batches sent at the same time into one series are not checked against each other.
+async fn drop_repeats<'m>(
+    db: Db<'_>,
+    metrics: &'m [Metric],
+    ids: &HashMap<String, SeriesRange>,
+) -> Result<Vec<&'m Metric>> {
+    let mut seen: std::collections::HashSet<(&str, i64, i64, u64)> =
+        std::collections::HashSet::with_capacity(metrics.len());
+    let mut kept: Vec<&Metric> = Vec::with_capacity(metrics.len());
+    let (mut sid, mut step, mut ts, mut v, mut pos) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for m in metrics {
+        if !seen.insert((m.key.as_str(), m.step, m.timestamp, m.value.to_bits())) {
+            continue;
+        }
+        if let Some((id, Some((lo, hi)))) = ids.get(&m.key)
+            && (*lo..=*hi).contains(&m.step)
+        {
+            sid.push(*id);
+            step.push(m.step);
+            ts.push(m.timestamp);
+            v.push(m.value);
+            pos.push(kept.len() as i64);
+        }
+        kept.push(m);
+    }
+    if pos.is_empty() {
+        return Ok(kept);
+    }
+    let rows = db
+        .query(STORED_POINTS, &[&sid, &step, &ts, &v, &pos])
+        .await?;
+    let mut stored = rows
+        .iter()
+        .map(|r| col::<i64>(r, 0))
+        .collect::<Result<Vec<_>>>()?;
+    stored.sort_unstable();
+    let mut i = 0;
+    kept.retain(|_| {
+        let keep = stored.binary_search(&i).is_err();
+        i += 1;
+        keep
+    });
+    Ok(kept)
+}
+
 /// Numbers the points of a batch and summarizes them per series.
-fn prepare(metrics: &[Metric], ids: &HashMap<String, i64>, batch_no: i64) -> Result<Prepared> {
+fn prepare(
+    metrics: &[&Metric],
+    ids: &HashMap<String, SeriesRange>,
+    batch_no: i64,
+) -> Result<Prepared> {
     let too_many = || StoreError::Invalid(Invalid::one("metrics", "holds too many items"));
     if metrics.len() >= 1 << SEQ_SHIFT {
         return Err(too_many());
@@ -187,7 +256,7 @@ fn prepare(metrics: &[Metric], ids: &HashMap<String, i64>, batch_no: i64) -> Res
     let mut p = Prepared::default();
     let mut sums: HashMap<i64, Summary> = HashMap::with_capacity(ids.len());
     for (i, m) in metrics.iter().enumerate() {
-        let sid = *ids
+        let (sid, _) = *ids
             .get(&m.key)
             .ok_or_else(|| StoreError::Internal(format!("series of metric '{}' missing", m.key)))?;
         let seq = base + i as i64;
@@ -380,13 +449,26 @@ impl PgStore {
 
         let ids = series
             .iter()
-            .map(|r| Ok((col::<String>(r, 1)?, col::<i64>(r, 0)?)))
+            .map(|r| {
+                let range = match (col::<Option<i64>>(r, 2)?, col::<Option<i64>>(r, 3)?) {
+                    (Some(lo), Some(hi)) => Some((lo, hi)),
+                    _ => None,
+                };
+                Ok((col::<String>(r, 1)?, (col::<i64>(r, 0)?, range)))
+            })
             .collect::<Result<HashMap<_, _>>>()?;
         let batch_no: i64 = match batch_no.first() {
             Some(row) => col(row, 0)?,
             None => return Err(StoreError::Internal("nextval returned no row".into())),
         };
-        let mut p = prepare(&b.metrics, &ids, batch_no)?;
+        let kept = match drop_repeats(db, &b.metrics, &ids).await {
+            Ok(k) => k,
+            Err(e) => {
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        let mut p = prepare(&kept, &ids, batch_no)?;
         let sum_ids: Vec<i64> = p.sums.iter().map(|(id, _)| *id).collect();
         let n: Vec<i64> = p.sums.iter().map(|(_, s)| s.n).collect();
         let min_step: Vec<i64> = p.sums.iter().map(|(_, s)| s.min_step).collect();

@@ -300,6 +300,16 @@ impl MetadataStore for PgStore {
             .await
     }
 
+    async fn log_outputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        outputs: Vec<mlplane_core::ModelOutput>,
+    ) -> Result<()> {
+        self.timed("log_outputs", self.outputs_log(ws, id, &outputs))
+            .await
+    }
+
     async fn search_runs(
         &self,
         ws: &WorkspaceName,

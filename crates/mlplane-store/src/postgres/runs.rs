@@ -365,5 +365,6 @@ pub(super) async fn insert_run(db: Db<'_>, ws: &WorkspaceName, r: &NewRun) -> Re
         tags,
         metrics: Vec::new(),
         inputs: Vec::new(),
+        outputs: Vec::new(),
     })
 }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (14, V14),
     (15, V15),
 ];
 
@@ -572,6 +573,18 @@ CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+"#;
+
+/// Version 14: logged models a run produced (MLflow 3 `runs/outputs`), one row per (run,
+/// model) with the step it was logged at; `seq` keeps the order they were first logged.
+const V14: &str = r#"
+CREATE TABLE run_outputs (
+    run_id TEXT COLLATE "C" NOT NULL REFERENCES runs (id),
+    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models (id),
+    step BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (run_id, model_id)
+);
 "#;
 
 /// Version 15: a job token's scope (its run, the assets it reads and writes), as the lines

@@ -4,21 +4,23 @@
 //! Invariants:
 //! - filters and orderings are translated by `crate::search_sql`, values always bound;
 //! - paging is by offset under a token bound to the whole search (`search_scope`);
-//! - the data of a page of runs is loaded with four pipelined queries over `ANY($1)`.
+//! - the data of a page of runs is loaded with five pipelined queries over `ANY($1)`.
 
 use super::PgStore;
 use super::catalog::{EXP_COLUMNS, experiment_row, with_tags};
 use super::pool::Db;
-use super::rows::{col, cursor_int, cursor_len, lock_live_run, require_workspace, view_stages};
+use super::rows::{
+    col, cursor_int, cursor_len, lock_live_run, not_found, require_workspace, view_stages,
+};
 use super::runs::{RUN_COLUMNS, run_row};
 use crate::rules::{decode_input_tags, encode_input_tags, page_size};
 use crate::search_sql::{self, Arg, Dialect, SqlParts};
 use crate::types::search_scope;
-use crate::{ExperimentSearch, Result, RunSearch, StoreError};
+use crate::{Entity, ExperimentSearch, Result, RunSearch, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, Dataset, DatasetInput, Experiment, Metric, Page, PageRequest, Param, Run,
-    RunId, RunInfo, Tag, WorkspaceName,
+    Cursor, CursorValue, Dataset, DatasetInput, Experiment, LoggedModelId, Metric, ModelOutput,
+    Page, PageRequest, Param, Run, RunId, RunInfo, Tag, WorkspaceName,
 };
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
@@ -200,9 +202,61 @@ impl PgStore {
         }
         tx.commit().await
     }
+
+    /// Records models the run produced; see `MetadataStore::log_outputs`.
+    pub(super) async fn outputs_log(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        outputs: &[ModelOutput],
+    ) -> Result<()> {
+        let conn = self.pool.get().await?;
+        let tx = conn.begin().await?;
+        let db = tx.db();
+        lock_live_run(db, ws, id).await?;
+        let mut ids: Vec<&str> = outputs.iter().map(|o| o.model_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found = db
+            .query(
+                "SELECT id FROM logged_models
+                 WHERE id = ANY($1) AND workspace = $2 AND lifecycle_stage = 'active'
+                 ORDER BY id FOR SHARE",
+                &[&ids, &ws.as_str()],
+            )
+            .await?;
+        let found = found
+            .iter()
+            .map(|r| col::<String>(r, 0))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
+            return Err(not_found(db, ws, Entity::LoggedModel, missing).await);
+        }
+        let row = db
+            .query_one(
+                "SELECT COALESCE(MAX(seq), -1) FROM run_outputs WHERE run_id = $1",
+                &[&id.as_str()],
+            )
+            .await?;
+        let first: i64 = col::<i64>(&row, 0)? + 1;
+        let model: Vec<&str> = outputs.iter().map(|o| o.model_id.as_str()).collect();
+        let step: Vec<i64> = outputs.iter().map(|o| o.step).collect();
+        // In the order given, so of two rows for one model the first wins.
+        db.execute(
+            "INSERT INTO run_outputs (run_id, model_id, step, seq)
+             SELECT $1, m, s, $4 + n - 1
+             FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS b(m, s, n)
+             ORDER BY n
+             ON CONFLICT (run_id, model_id) DO NOTHING",
+            &[&id.as_str(), &model, &step, &first],
+        )
+        .await?;
+        tx.commit().await
+    }
 }
 
-/// Loads params, tags, latest metrics and inputs of each run, keeping the order given.
+/// Loads params, tags, latest metrics, inputs and outputs of each run, keeping the order
+/// given.
 pub(super) async fn with_data(db: Db<'_>, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
     let ids: Vec<String> = infos.iter().map(|i| i.id.to_string()).collect();
     let index: HashMap<String, usize> = ids
@@ -230,13 +284,20 @@ pub(super) async fn with_data(db: Db<'_>, infos: Vec<RunInfo>) -> Result<Vec<Run
              FROM run_inputs WHERE run_id = ANY($1) ORDER BY run_id, seq",
         )
         .await?;
+    let outputs_st = db
+        .stmt(
+            "SELECT run_id, model_id, step FROM run_outputs WHERE run_id = ANY($1)
+             ORDER BY run_id, seq",
+        )
+        .await?;
     let by_ids: [&(dyn ToSql + Sync); 1] = [&ids];
-    // The four reads are pipelined on the connection.
-    let (params, tags, metrics, inputs) = futures::try_join!(
+    // The five reads are pipelined on the connection.
+    let (params, tags, metrics, inputs, outputs) = futures::try_join!(
         db.query_stmt(&params_st, &by_ids),
         db.query_stmt(&tags_st, &by_ids),
         db.query_stmt(&metrics_st, &by_ids),
         db.query_stmt(&inputs_st, &by_ids),
+        db.query_stmt(&outputs_st, &by_ids),
     )?;
     let slot = |row: &tokio_postgres::Row| -> Result<usize> {
         let id: &str = col(row, 0)?;
@@ -253,6 +314,7 @@ pub(super) async fn with_data(db: Db<'_>, infos: Vec<RunInfo>) -> Result<Vec<Run
             tags: Vec::new(),
             metrics: Vec::new(),
             inputs: Vec::new(),
+            outputs: Vec::new(),
         })
         .collect();
     for r in &params {
@@ -287,6 +349,15 @@ pub(super) async fn with_data(db: Db<'_>, infos: Vec<RunInfo>) -> Result<Vec<Run
                 profile: col(r, 6)?,
             },
             tags: decode_input_tags(tags)?,
+        });
+    }
+    for r in &outputs {
+        let model: &str = col(r, 1)?;
+        runs[slot(r)?].outputs.push(ModelOutput {
+            model_id: LoggedModelId::parse(model).map_err(|_| {
+                StoreError::Internal(format!("bad logged model id '{model}' in database"))
+            })?,
+            step: col(r, 2)?,
         });
     }
     Ok(runs)

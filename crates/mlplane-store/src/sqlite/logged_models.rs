@@ -20,7 +20,7 @@ use crate::{Entity, Result, StoreError};
 use mlplane_core::logged_model::{default_model_name, model_artifact_location};
 use mlplane_core::{
     ArtifactEntry, ArtifactListing, ArtifactPath, ExperimentId, LifecycleStage, LogBatch,
-    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink,
+    LoggedModel, LoggedModelId, LoggedModelMetric, LoggedModelStatus, ModelMetricLink, ModelOutput,
     NewLoggedModel, Param, RunId, Tag, WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -389,6 +389,38 @@ pub(crate) fn log_batch_with_models(
             l.dataset_digest,
         ])
         .db()?;
+    }
+    Ok(())
+}
+
+/// Records `outputs` as models the run produced, after checking the run is active and
+/// every model live in `ws`; a model already recorded for the run keeps its first step.
+pub(crate) fn log_outputs(
+    conn: &Connection,
+    ws: &WorkspaceName,
+    run: &RunId,
+    outputs: &[ModelOutput],
+) -> Result<()> {
+    super::runs::active(conn, ws, run)?;
+    for o in outputs {
+        require(conn, ws, &o.model_id)?;
+    }
+    let mut seq: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(seq), -1) FROM run_outputs WHERE run_id = ?1")
+        .db()?
+        .query_row([run.as_str()], |r| r.get(0))
+        .db()?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO run_outputs (run_id, model_id, step, seq) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_id, model_id) DO NOTHING",
+        )
+        .db()?;
+    for o in outputs {
+        seq += 1;
+        insert
+            .execute(params![run.as_str(), o.model_id.as_str(), o.step, seq])
+            .db()?;
     }
     Ok(())
 }

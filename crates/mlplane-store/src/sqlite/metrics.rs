@@ -7,7 +7,10 @@
 //! Invariants:
 //! - `metric_series.count` equals the number of points of the series;
 //! - `metric_series.last_*` is the point with the greatest (step, ts), ties to the latest insert;
-//! - values are stored as their f64 bits, so NaN, infinities and -0.0 round-trip exactly.
+//! - values are stored as their f64 bits, so NaN, infinities and -0.0 round-trip exactly;
+//! - a point is stored once: a point equal to a stored one of its series, or to an earlier
+//!   one of its batch (step, timestamp and value bits), is dropped, as MLflow does; checking
+//!   costs nothing for a batch whose points extend the series.
 
 use super::Db;
 use super::ops::{decode_ints, page_size};
@@ -20,7 +23,7 @@ use mlplane_core::{
     WorkspaceName,
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 struct SeriesAgg {
     id: i64,
@@ -34,6 +37,10 @@ struct SeriesAgg {
     stored: Option<(i64, i64)>,
     /// The batch's steps for this series, kept only while `unique` can still hold.
     steps: Vec<i64>,
+    /// (step, timestamp) of the series' previous point in the batch.
+    prev: Option<(i64, i64)>,
+    /// Whether a point of the batch may repeat one already stored or earlier in the batch.
+    may_repeat: bool,
 }
 
 pub(crate) fn log_batch(
@@ -76,16 +83,29 @@ pub(crate) fn log_batch(
     if b.metrics.is_empty() {
         return Ok(());
     }
-    let mut series: BTreeMap<&str, SeriesAgg> = BTreeMap::new();
-    let mut rows: Vec<[i64; 5]> = Vec::with_capacity(b.metrics.len());
+    // Each metric's series, resolved once per key.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut series: Vec<SeriesAgg> = Vec::new();
+    let mut slots: Vec<usize> = Vec::with_capacity(b.metrics.len());
     for m in &b.metrics {
-        if !series.contains_key(m.key.as_str()) {
-            let agg = load_or_create_series(conn, id, m)?;
-            series.insert(m.key.as_str(), agg);
-        }
-        let Some(s) = series.get_mut(m.key.as_str()) else {
-            return Err(StoreError::Internal("metric series vanished".into()));
+        let i = match index.get(m.key.as_str()) {
+            Some(&i) => i,
+            None => {
+                series.push(load_or_create_series(conn, id, m)?);
+                index.insert(m.key.as_str(), series.len() - 1);
+                series.len() - 1
+            }
         };
+        series[i].note(m);
+        slots.push(i);
+    }
+    let mut seen: HashSet<(i64, i64, i64, u64)> = HashSet::new();
+    let mut rows: Vec<[i64; 5]> = Vec::with_capacity(b.metrics.len());
+    for (m, &i) in b.metrics.iter().zip(&slots) {
+        let s = &mut series[i];
+        if s.may_repeat && is_repeat(conn, s, m, &mut seen)? {
+            continue;
+        }
         rows.push([s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64]);
         s.count += 1;
         s.min_step = s.min_step.min(m.step);
@@ -97,9 +117,12 @@ pub(crate) fn log_batch(
             s.steps.push(m.step);
         }
     }
-    for s in series.values_mut() {
+    for s in &mut series {
         s.unique = s.unique && steps_stay_unique(conn, s)?;
     }
+    // In key order, consecutive inserts land in the same b-tree pages (a batch usually
+    // cycles through its keys step by step); `seq` already holds the batch order.
+    rows.sort_unstable();
     insert_points(conn, &rows)?;
     let mut update = conn
         .prepare_cached(
@@ -107,7 +130,7 @@ pub(crate) fn log_batch(
              last_step = ?5, last_ts = ?6, last_bits = ?8, unique_steps = ?9 WHERE id = ?7",
         )
         .db()?;
-    for s in series.values() {
+    for s in &series {
         let value = (!s.last.value.is_nan()).then_some(s.last.value);
         update
             .execute(params![
@@ -124,6 +147,50 @@ pub(crate) fn log_batch(
             .db()?;
     }
     Ok(())
+}
+
+impl SeriesAgg {
+    /// Notes a point of the batch before any is kept: whether the series' points may repeat
+    /// a stored point (the point lies in the stored step range) or an earlier point of the
+    /// batch (the batch's (step, timestamp) do not increase).
+    fn note(&mut self, m: &Metric) {
+        let at = (m.step, m.timestamp);
+        if self
+            .stored
+            .is_some_and(|(lo, hi)| (lo..=hi).contains(&m.step))
+            || self.prev.is_some_and(|p| at <= p)
+        {
+            self.may_repeat = true;
+        }
+        self.prev = Some(at);
+    }
+}
+
+/// Whether `m` repeats a point of its series exactly (key, step, timestamp and value bits),
+/// earlier in the batch or already stored: MLflow keeps such a point once, so a batch that
+/// is sent again (a retry, or run metrics re-sent with a `model_id`) adds nothing.
+fn is_repeat(
+    conn: &Connection,
+    s: &SeriesAgg,
+    m: &Metric,
+    seen: &mut HashSet<(i64, i64, i64, u64)>,
+) -> Result<bool> {
+    let bits = m.value.to_bits();
+    if !seen.insert((s.id, m.step, m.timestamp, bits)) {
+        return Ok(true);
+    }
+    if !s.stored.is_some_and(|(lo, hi)| (lo..=hi).contains(&m.step)) {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM metrics
+         WHERE series_id = ?1 AND step = ?2 AND ts = ?3 AND value = ?4)",
+    )
+    .db()?
+    .query_row(params![s.id, m.step, m.timestamp, bits as i64], |r| {
+        r.get(0)
+    })
+    .db()
 }
 
 /// Whether the series still has one point per step once the batch's steps (`s.steps`,
@@ -153,8 +220,11 @@ fn steps_stay_unique(conn: &Connection, s: &mut SeriesAgg) -> Result<bool> {
     Ok(!taken)
 }
 
-/// Rows per multi-row INSERT: fewer statement executions per point.
-const INSERT_CHUNK: usize = 100;
+/// Rows per multi-row INSERT: fewer statement executions per point (2,500 bound values,
+/// well under SQLite's limit of 32,766).
+const INSERT_CHUNK: usize = 500;
+/// Rows per INSERT for what is left after the full [`INSERT_CHUNK`]s.
+const SMALL_CHUNK: usize = 100;
 
 fn insert_sql(n: usize) -> String {
     let mut sql = String::from("INSERT INTO metrics (series_id, step, ts, seq, value) VALUES ");
@@ -168,23 +238,27 @@ fn insert_sql(n: usize) -> String {
 }
 
 fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
-    // Full chunks share one cached 100-row statement; the remainder goes row by row, so
-    // the statement cache holds two inserts whatever the batch sizes.
-    let mut chunks = rows.chunks_exact(INSERT_CHUNK);
-    if chunks.len() > 0 {
-        let mut stmt = conn.prepare_cached(&insert_sql(INSERT_CHUNK)).db()?;
-        for chunk in &mut chunks {
-            let mut i = 1;
-            for row in chunk {
-                for v in row {
-                    stmt.raw_bind_parameter(i, v).db()?;
-                    i += 1;
+    // Full chunks of each size share one cached statement (500 rows, then 100 rows of the
+    // rest); the last rows go one by one, so the statement cache holds three inserts
+    // whatever the batch sizes.
+    let mut rest = rows;
+    for size in [INSERT_CHUNK, SMALL_CHUNK] {
+        let mut chunks = rest.chunks_exact(size);
+        if chunks.len() > 0 {
+            let mut stmt = conn.prepare_cached(&insert_sql(size)).db()?;
+            for chunk in &mut chunks {
+                let mut i = 1;
+                for row in chunk {
+                    for v in row {
+                        stmt.raw_bind_parameter(i, v).db()?;
+                        i += 1;
+                    }
                 }
+                stmt.raw_execute().db()?;
             }
-            stmt.raw_execute().db()?;
         }
+        rest = chunks.remainder();
     }
-    let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut stmt = conn.prepare_cached(&insert_sql(1)).db()?;
         for row in rest {
@@ -217,6 +291,8 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
                 unique: r.get(7)?,
                 stored: (count > 0).then_some((min_step, max_step)),
                 steps: Vec::new(),
+                prev: None,
+                may_repeat: false,
             })
         })
         .optional()
@@ -241,6 +317,8 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
         unique: true,
         stored: None,
         steps: Vec::new(),
+        prev: None,
+        may_repeat: false,
     })
 }
 

@@ -18,8 +18,10 @@
 //! since the last nudge. It runs `PASSIVE` checkpoints, which
 //! never block the writer; only when the WAL has grown past [`RESTART_FRAMES`] under
 //! sustained writes does it run a `RESTART` checkpoint, which makes the writer wait once so
-//! the log can start over. A checkpoint moves data that is already durable in the WAL, so
-//! this changes no commit's durability.
+//! the log can start over. When the writer has been idle for [`IDLE_NUDGE`] it nudges the
+//! checkpointer once more, so a pause in the writes lets the checkpoint catch up and the
+//! next write starts the log over without making anyone wait. A checkpoint moves data that
+//! is already durable in the WAL, so this changes no commit's durability.
 //!
 //! Invariants:
 //! - a caller is answered `Ok` only after the transaction holding its write committed;
@@ -61,15 +63,24 @@ pub const MAX_GROUP: usize = 512;
 const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
 const READERS: usize = 4;
 /// WAL frames (pages) past which the checkpointer makes the writer wait for a `RESTART`
-/// checkpoint so the log starts over (16,384 frames of 4 KiB = 64 MiB).
-const RESTART_FRAMES: i64 = 16_384;
+/// checkpoint so the log starts over (65,536 frames of 4 KiB = 256 MiB). Each one stalls
+/// every writer for a copy and two `fsync`s (measured 10-300 ms, once 843 ms, on a busy
+/// disk), so it is rare: the log also starts over for free after an idle catch-up.
+const RESTART_FRAMES: i64 = 65_536;
+/// How long the writer waits idle before it nudges the checkpointer to catch up, so the
+/// next write finds the log fully checkpointed and starts it over without a `RESTART`.
+const IDLE_NUDGE: std::time::Duration = std::time::Duration::from_millis(50);
 /// WAL frames added between two checkpoints (SQLite's automatic checkpoints ran at the same
 /// size; checkpointing more often copies hot pages over and over).
 const CHECKPOINT_FRAMES: c_int = 4000;
 
 type Completer = Box<dyn FnOnce(Option<String>) + Send>;
-/// A write job; given `None` it must not run and only reports failure.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Completer + Send>;
+/// A write job, with when it was queued; given `None` it must not run and only reports
+/// failure.
+type Job = (
+    Instant,
+    Box<dyn FnOnce(Option<&Connection>) -> Completer + Send>,
+);
 
 /// The SQLite implementation of [`crate::MetadataStore`].
 pub struct SqliteStore {
@@ -171,12 +182,15 @@ thread_local! {
     /// On a writer thread: the nudge to its checkpointer and the WAL size (in frames) at the
     /// last nudge.
     static CHECKPOINTER: RefCell<Option<(mpsc::Sender<()>, c_int)>> = const { RefCell::new(None) };
+    /// On a writer thread: the WAL size (in frames) after its last commit.
+    static WAL_FRAMES: std::cell::Cell<c_int> = const { std::cell::Cell::new(0) };
 }
 
 /// The writer connection's WAL hook, called on the writer thread after each commit with the
 /// number of frames in the WAL: nudges the checkpointer once [`CHECKPOINT_FRAMES`] frames
 /// were added since the last nudge (the cadence of SQLite's own automatic checkpoints).
 fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.with(|f| f.set(frames));
     CHECKPOINTER.with(|c| {
         if let Some((nudge, last)) = c.borrow_mut().as_mut() {
             if frames < *last {
@@ -197,14 +211,26 @@ fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()
 fn checkpoint_loop(conn: Connection, nudges: mpsc::Receiver<()>) {
     while nudges.recv().is_ok() {
         while nudges.try_recv().is_ok() {}
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
-        if let Err(e) = &frames {
-            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        let started = Instant::now();
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match &frames {
+            Ok((log, copied)) => tracing::debug!(
+                target: "mlplane_store::checkpoint",
+                log, copied, us = started.elapsed().as_micros() as u64, "passive checkpoint"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
         }
-        if frames.is_ok_and(|n| n > RESTART_FRAMES)
-            && let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART);")
-        {
-            tracing::warn!(error = %e, "sqlite restart checkpoint failed");
+        if frames.is_ok_and(|(n, _)| n > RESTART_FRAMES) {
+            let started = Instant::now();
+            match conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
+                Ok(()) => tracing::debug!(
+                    target: "mlplane_store::checkpoint",
+                    us = started.elapsed().as_micros() as u64, "restart checkpoint"
+                ),
+                Err(e) => tracing::warn!(error = %e, "sqlite restart checkpoint failed"),
+            }
         }
     }
     let _ = conn.close();
@@ -346,38 +372,41 @@ impl SqliteStore {
     {
         let started = Instant::now();
         let (tx, rx) = oneshot::channel::<Result<R>>();
-        let job: Job = Box::new(move |conn: Option<&Connection>| {
-            let Some(conn) = conn else {
-                return Box::new(move |e: Option<String>| {
-                    let msg = e.unwrap_or_default();
-                    let _ = tx.send(Err(StoreError::Internal(format!(
-                        "sqlite begin failed: {msg}"
-                    ))));
-                });
-            };
-            let result = match conn.execute_batch("SAVEPOINT op") {
-                Ok(()) => {
-                    let r = f(conn);
-                    let end = if r.is_ok() {
-                        conn.execute_batch("RELEASE op")
-                    } else {
-                        conn.execute_batch("ROLLBACK TO op; RELEASE op")
-                    };
-                    match end {
-                        Ok(()) => r,
-                        Err(e) => Err(db_err(e)),
-                    }
-                }
-                Err(e) => Err(db_err(e)),
-            };
-            Box::new(move |commit_error: Option<String>| {
-                let out = match commit_error {
-                    None => result,
-                    Some(e) => Err(StoreError::Internal(format!("sqlite commit failed: {e}"))),
+        let job: Job = (
+            Instant::now(),
+            Box::new(move |conn: Option<&Connection>| {
+                let Some(conn) = conn else {
+                    return Box::new(move |e: Option<String>| {
+                        let msg = e.unwrap_or_default();
+                        let _ = tx.send(Err(StoreError::Internal(format!(
+                            "sqlite begin failed: {msg}"
+                        ))));
+                    });
                 };
-                let _ = tx.send(out);
-            })
-        });
+                let result = match conn.execute_batch("SAVEPOINT op") {
+                    Ok(()) => {
+                        let r = f(conn);
+                        let end = if r.is_ok() {
+                            conn.execute_batch("RELEASE op")
+                        } else {
+                            conn.execute_batch("ROLLBACK TO op; RELEASE op")
+                        };
+                        match end {
+                            Ok(()) => r,
+                            Err(e) => Err(db_err(e)),
+                        }
+                    }
+                    Err(e) => Err(db_err(e)),
+                };
+                Box::new(move |commit_error: Option<String>| {
+                    let out = match commit_error {
+                        None => result,
+                        Some(e) => Err(StoreError::Internal(format!("sqlite commit failed: {e}"))),
+                    };
+                    let _ = tx.send(out);
+                })
+            }),
+        );
         let sent = {
             let guard = self
                 .inner
@@ -477,6 +506,20 @@ impl SqliteStore {
     }
 }
 
+/// The writer has been idle: nudges the checkpointer if frames were added since the last
+/// nudge, so the checkpoint catches up and the next write can start the WAL over.
+fn nudge_when_idle() {
+    let frames = WAL_FRAMES.with(|f| f.get());
+    CHECKPOINTER.with(|c| {
+        if let Some((nudge, last)) = c.borrow_mut().as_mut()
+            && frames > *last
+        {
+            *last = frames;
+            let _ = nudge.send(());
+        }
+    });
+}
+
 fn writer_loop(
     conn: Connection,
     rx: mpsc::Receiver<Job>,
@@ -488,7 +531,17 @@ fn writer_loop(
         CHECKPOINTER.with(|c| *c.borrow_mut() = Some((n, 0)));
         conn.wal_hook(Some(wal_committed));
     }
-    while let Ok(first) = rx.recv() {
+    loop {
+        let next = match rx.recv_timeout(IDLE_NUDGE) {
+            Ok(j) => Ok(j),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                nudge_when_idle();
+                rx.recv()
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
+        };
+        let Ok((queued, first)) = next else { break };
+        let started = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             first(None)(Some(e.to_string()));
             continue;
@@ -496,14 +549,15 @@ fn writer_loop(
         // Jobs that are queued, or arrive while the group runs, join it until the group
         // has run for GROUP_BUDGET: throughput keeps the one-commit-per-group saving, and
         // no caller waits behind more than a budget's worth of other callers' work.
-        let started = std::time::Instant::now();
+        let waited = started.duration_since(queued);
         let mut completers: Vec<Completer> = vec![first(Some(&conn))];
         while completers.len() < MAX_GROUP && started.elapsed() < GROUP_BUDGET {
             match rx.try_recv() {
-                Ok(j) => completers.push(j(Some(&conn))),
+                Ok((_, j)) => completers.push(j(Some(&conn))),
                 Err(_) => break,
             }
         }
+        let ran = started.elapsed();
         let commit_error = match conn.execute_batch("COMMIT") {
             Ok(()) => None,
             Err(e) => {
@@ -511,6 +565,16 @@ fn writer_loop(
                 Some(e.to_string())
             }
         };
+        // Stage timings of the write path (`MLPLANE_LOG=mlplane_store::writer=debug`): how
+        // long the group's first job waited in the queue, ran its jobs, and committed.
+        tracing::debug!(
+            target: "mlplane_store::writer",
+            jobs = completers.len(),
+            wait_us = waited.as_micros() as u64,
+            run_us = ran.as_micros() as u64,
+            commit_us = (started.elapsed() - ran).as_micros() as u64,
+            "commit group"
+        );
         for c in completers {
             c(commit_error.clone());
         }

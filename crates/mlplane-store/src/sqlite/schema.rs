@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (14, V14),
     (15, V15),
 ];
 
@@ -419,6 +420,18 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#;
+
+/// Version 14: logged models a run produced (MLflow 3 `runs/outputs`), one row per (run,
+/// model) with the step it was logged at; `seq` keeps the order they were first logged.
+const V14: &str = r#"
+CREATE TABLE run_outputs (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    step INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (run_id, model_id)
+) WITHOUT ROWID;
 "#;
 
 /// Version 15: a job token's scope (its run, the assets it reads and writes), as the lines

@@ -11,15 +11,15 @@ use super::Db;
 use super::ops::{
     EXPERIMENT_COLS, decode_ints, experiment_row, require_workspace, to_experiment, view_sql,
 };
-use super::runs::{RUN_COLS, active, run_row, to_info};
+use super::runs::{RUN_COLS, active, corrupt, run_row, to_info};
 use crate::rules::page_size;
 use crate::search_sql::{self, Arg, Dialect};
 use crate::types::search_scope;
 use crate::{ExperimentSearch, Result, RunSearch, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
-    Cursor, CursorValue, Dataset, DatasetInput, Experiment, Metric, Page, PageRequest, Param, Run,
-    RunId, RunInfo, Tag, TokenCodec, WorkspaceName,
+    Cursor, CursorValue, Dataset, DatasetInput, Experiment, LoggedModelId, Metric, ModelOutput,
+    Page, PageRequest, Param, Run, RunId, RunInfo, Tag, TokenCodec, WorkspaceName,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
@@ -104,6 +104,7 @@ pub(crate) fn search_runs(
         n + 1
     ));
     let args = std::iter::once(SqlValue::Text(ws.as_str().to_string())).chain(to_sql(parts.args));
+    let started = std::time::Instant::now();
     let rows = conn
         .prepare(&sql)
         .db()?
@@ -112,9 +113,20 @@ pub(crate) fn search_runs(
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
     let mut infos = rows.into_iter().map(to_info).collect::<Result<Vec<_>>>()?;
+    let queried = started.elapsed();
     let next_page_token = next_token(codec, scope, &mut infos, n, offset);
+    let items = with_data(conn, infos)?;
+    // Stage timings (`MLPLANE_LOG=mlplane_store::search=debug`): the filtered query, then
+    // loading the page's data.
+    tracing::debug!(
+        target: "mlplane_store::search",
+        runs = items.len(),
+        query_us = queried.as_micros() as u64,
+        data_us = (started.elapsed() - queried).as_micros() as u64,
+        "search runs"
+    );
     Ok(Page {
-        items: with_data(conn, infos)?,
+        items,
         next_page_token,
     })
 }
@@ -177,8 +189,13 @@ fn per_run(
         let mut stmt = conn.prepare_cached(&text).db()?;
         let mut rows = stmt.query(params_from_iter(chunk.iter())).db()?;
         while let Some(row) = rows.next().db()? {
-            let id: String = row.get(0).db()?;
-            each(&id, row)?;
+            // The id is only looked up: borrowed from the row, not copied.
+            let id = row
+                .get_ref(0)
+                .db()?
+                .as_str()
+                .map_err(|e| StoreError::Internal(format!("sqlite: run id: {e}")))?;
+            each(id, row)?;
         }
     }
     Ok(())
@@ -186,20 +203,19 @@ fn per_run(
 
 /// Loads params, tags, latest metrics and inputs of each run, keeping the order given.
 pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-    let ids: Vec<&str> = infos.iter().map(|i| i.id.as_str()).collect();
-    let index: HashMap<String, usize> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.to_string(), i))
-        .collect();
+    // The ids are copied once so the infos can move into the runs.
+    let owned: Vec<String> = infos.iter().map(|i| i.id.as_str().to_string()).collect();
+    let ids: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     let mut runs: Vec<Run> = infos
-        .iter()
+        .into_iter()
         .map(|info| Run {
-            info: info.clone(),
+            info,
             params: Vec::new(),
             tags: Vec::new(),
             metrics: Vec::new(),
             inputs: Vec::new(),
+            outputs: Vec::new(),
         })
         .collect();
     let slot = |id: &str| {
@@ -264,6 +280,20 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
                     profile: r.get(6).db()?,
                 },
                 tags: crate::rules::decode_input_tags(&tags)?,
+            });
+            Ok(())
+        },
+    )?;
+    per_run(
+        conn,
+        "SELECT run_id, model_id, step FROM run_outputs WHERE run_id IN ({ids}) ORDER BY run_id, seq",
+        &ids,
+        |id, r| {
+            let model: String = r.get(1).db()?;
+            runs[slot(id)?].outputs.push(ModelOutput {
+                model_id: LoggedModelId::parse(&model)
+                    .map_err(|_| corrupt("logged model id", &model))?,
+                step: r.get(2).db()?,
             });
             Ok(())
         },

@@ -216,6 +216,19 @@ impl MetadataStore for SqliteStore {
         .await
     }
 
+    async fn log_outputs(
+        &self,
+        ws: &WorkspaceName,
+        id: &RunId,
+        outputs: Vec<mlplane_core::ModelOutput>,
+    ) -> Result<()> {
+        let (ws, id) = (ws.clone(), id.clone());
+        self.write("log_outputs", move |c| {
+            logged_models::log_outputs(c, &ws, &id, &outputs)
+        })
+        .await
+    }
+
     async fn search_runs(
         &self,
         ws: &WorkspaceName,

@@ -127,6 +127,7 @@ contract_tests! {
     metrics::downsampled_history_is_the_m4_of_every_point_on_awkward_series,
     metrics::interval_sample_is_mlflows_on_dense_sparse_and_repeated_steps,
     metrics::concurrent_writers_lose_no_point,
+    metrics::a_point_sent_again_is_stored_once,
     // logs and artifacts
     files::log_appends_return_the_length_and_read_back_in_order,
     files::log_reads_never_split_a_character,
@@ -154,6 +155,8 @@ contract_tests! {
     logged_models::logged_model_metrics_come_from_run_batches_linked_to_the_model,
     logged_models::logged_model_search_filters_and_orders_by_metrics,
     logged_models::logged_model_artifacts_are_recorded_listed_and_deleted,
+    logged_models::run_metrics_sent_again_with_a_model_id_are_stored_once,
+    logged_models::run_outputs_record_the_models_a_run_produced,
     // jobs
     jobs::job_is_created_queued_with_its_run,
     jobs::duplicate_job_name_is_already_exists_and_creates_no_run,

@@ -130,9 +130,11 @@ async fn log_series_for_v9(store: &crate::harness::Store) -> mlplane_core::RunId
         .expect("run");
     let id = run.info.id;
     let dense: Vec<_> = (0..100).map(|s| metric("dense", s, s, s as f64)).collect();
+    // Step 70 moves to step 50 with its own value: a second point there, not an exact
+    // repeat (which would be stored once).
     let repeated: Vec<_> = (0..100)
-        .map(|s| if s == 70 { 50 } else { s })
-        .map(|s| metric("repeated", s, s, s as f64))
+        .map(|s| (if s == 70 { 50 } else { s }, s))
+        .map(|(step, s)| metric("repeated", step, step, s as f64))
         .collect();
     for b in [dense, repeated] {
         store

@@ -562,3 +562,119 @@ pub async fn logged_model_artifacts_are_recorded_listed_and_deleted(store: Store
         Entity::Workspace,
     );
 }
+
+pub async fn run_metrics_sent_again_with_a_model_id_are_stored_once(store: Store) {
+    let ws = default_ws();
+    let run = fresh_run(&store).await;
+    let model = store
+        .create_logged_model(&ws, new_model(run.info.experiment_id, "clf"))
+        .await
+        .expect("create");
+    let points = vec![metric("acc", 0, 10, 0.5), metric("acc", 1, 20, 0.6)];
+    // Sent twice, as a client that retries (or logs the model's metrics again) does.
+    for _ in 0..2 {
+        log_to_model(&store, &run.info.id, &model.id, points.clone(), None).await;
+    }
+    let history = store
+        .metric_history(&ws, &run.info.id, "acc", &page(0, None))
+        .await
+        .expect("history");
+    let got: Vec<(i64, i64, f64)> = history
+        .items
+        .iter()
+        .map(|p| (p.step, p.timestamp, p.value))
+        .collect();
+    assert_eq!(got, vec![(0, 10, 0.5), (1, 20, 0.6)]);
+    let want = vec![
+        ("acc".to_string(), 0.5f64.to_bits(), 10, 0, None),
+        ("acc".to_string(), 0.6f64.to_bits(), 20, 1, None),
+    ];
+    assert_eq!(model_metrics(&store, &model.id).await, want);
+}
+
+pub async fn run_outputs_record_the_models_a_run_produced(store: Store) {
+    use mlplane_core::{LifecycleStage, ModelOutput};
+    let ws = default_ws();
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    assert!(run.outputs.is_empty());
+    let exp = run.info.experiment_id;
+    let a = store
+        .create_logged_model(&ws, new_model(exp, "a"))
+        .await
+        .expect("a");
+    let b = store
+        .create_logged_model(&ws, new_model(exp, "b"))
+        .await
+        .expect("b");
+    let out = |m: &LoggedModel, step: i64| ModelOutput {
+        model_id: m.id.clone(),
+        step,
+    };
+    store
+        .log_outputs(&ws, id, vec![out(&b, 3), out(&a, 0)])
+        .await
+        .expect("outputs");
+    // Again, with another step for b: a model keeps its first step, in the first order.
+    store
+        .log_outputs(&ws, id, vec![out(&b, 7)])
+        .await
+        .expect("again");
+    let want = vec![out(&b, 3), out(&a, 0)];
+    assert_eq!(store.get_run(&ws, id).await.expect("run").outputs, want);
+    let q = mlplane_store::RunSearch {
+        experiment_ids: vec![exp],
+        view: mlplane_core::ViewType::ActiveOnly,
+        filter: mlplane_core::search::parse_run_filter("").expect("empty filter"),
+        order_by: Vec::new(),
+    };
+    let found = store
+        .search_runs(&ws, &q, &page(10, None))
+        .await
+        .expect("search");
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].outputs, want);
+    // A missing, deleted or foreign model refuses the whole call.
+    let gone = store
+        .create_logged_model(&ws, new_model(exp, "gone"))
+        .await
+        .expect("gone");
+    store
+        .delete_logged_model(&ws, &gone.id)
+        .await
+        .expect("delete");
+    let team = super::ws("team-b");
+    store.create_workspace(&team, "").await.expect("ws");
+    let team_exp = create_exp(&store, &team, "e").await;
+    let foreign = store
+        .create_logged_model(&team, new_model(team_exp.id, "theirs"))
+        .await
+        .expect("foreign");
+    let c = store
+        .create_logged_model(&ws, new_model(exp, "c"))
+        .await
+        .expect("c");
+    for bad in [LoggedModelId::generate(), gone.id, foreign.id] {
+        let missing = ModelOutput {
+            model_id: bad,
+            step: 1,
+        };
+        expect_not_found(
+            store.log_outputs(&ws, id, vec![out(&c, 1), missing]).await,
+            Entity::LoggedModel,
+        );
+    }
+    assert_eq!(store.get_run(&ws, id).await.expect("run").outputs, want);
+    // A missing run is NotFound, a deleted one InvalidState.
+    expect_not_found(
+        store
+            .log_outputs(&ws, &RunId::generate(), vec![out(&c, 1)])
+            .await,
+        Entity::Run,
+    );
+    store
+        .set_run_lifecycle(&ws, id, LifecycleStage::Deleted)
+        .await
+        .expect("delete run");
+    expect_invalid_state(store.log_outputs(&ws, id, vec![out(&c, 1)]).await);
+}

@@ -636,6 +636,9 @@ pub async fn downsampled_history_is_the_m4_of_every_point_on_awkward_series(stor
             all.push(metric("awkward", step, ts, v));
         }
     }
+    // An exact repeat (same step, timestamp and value bits) is stored once.
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|m| seen.insert((m.step, m.timestamp, m.value.to_bits())));
     // Logged in shuffled batches, so insertion order is not history order.
     let mut order: Vec<usize> = (0..all.len()).collect();
     for i in (1..order.len()).rev() {
@@ -664,4 +667,73 @@ pub async fn downsampled_history_is_the_m4_of_every_point_on_awkward_series(stor
         }
         same_bits(&s.points, &d.finish());
     }
+pub async fn a_point_sent_again_is_stored_once(store: Store) {
+    let run = fresh_run(&store).await;
+    let id = &run.info.id;
+    let ws = default_ws();
+    // Within one batch: an exact repeat (NaN included) is kept once, while a point that
+    // differs in value, timestamp or step is a point of its own.
+    let first = vec![
+        metric("m", 0, 10, 1.0),
+        metric("m", 0, 10, 1.0),
+        metric("m", 0, 10, 2.0),
+        metric("m", 0, 11, 1.0),
+        metric("m", 1, 10, f64::NAN),
+        metric("m", 1, 10, f64::NAN),
+        metric("m", 2, 10, 0.0),
+        metric("m", 2, 10, -0.0),
+    ];
+    store
+        .log_batch(&ws, id, metrics_batch(first.clone()))
+        .await
+        .expect("batch");
+    let want = [
+        pt(0, 10, 1.0),
+        pt(0, 10, 2.0),
+        pt(0, 11, 1.0),
+        pt(1, 10, f64::NAN),
+        pt(2, 10, 0.0),
+        pt(2, 10, -0.0),
+    ];
+    same_bits(&history(&store, id, "m", 0).await, &want);
+    // The whole batch again (a retry) adds nothing; a batch that repeats some stored
+    // points and extends the series adds only the new ones.
+    store
+        .log_batch(&ws, id, metrics_batch(first))
+        .await
+        .expect("again");
+    same_bits(&history(&store, id, "m", 0).await, &want);
+    store
+        .log_batch(
+            &ws,
+            id,
+            metrics_batch(vec![
+                metric("m", 0, 10, 1.0),
+                metric("m", 1, 10, 5.0),
+                metric("m", 3, 10, 3.0),
+                metric("m", 3, 10, 3.0),
+            ]),
+        )
+        .await
+        .expect("extends");
+    let want = [
+        pt(0, 10, 1.0),
+        pt(0, 10, 2.0),
+        pt(0, 11, 1.0),
+        pt(1, 10, f64::NAN),
+        pt(1, 10, 5.0),
+        pt(2, 10, 0.0),
+        pt(2, 10, -0.0),
+        pt(3, 10, 3.0),
+    ];
+    same_bits(&history(&store, id, "m", 0).await, &want);
+    // The series' summary counts the stored points only.
+    let sampled = store
+        .metric_history_sampled(&ws, id, "m", 1000)
+        .await
+        .expect("sampled");
+    assert_eq!(sampled.total_points, want.len() as u64);
+    let r = store.get_run(&ws, id).await.expect("run");
+    let latest = r.metrics.iter().find(|m| m.key == "m").expect("latest");
+    assert_eq!((latest.step, latest.timestamp, latest.value), (3, 10, 3.0));
 }
