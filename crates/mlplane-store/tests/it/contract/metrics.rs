@@ -667,6 +667,8 @@ pub async fn downsampled_history_is_the_m4_of_every_point_on_awkward_series(stor
         }
         same_bits(&s.points, &d.finish());
     }
+}
+
 pub async fn a_point_sent_again_is_stored_once(store: Store) {
     let run = fresh_run(&store).await;
     let id = &run.info.id;
