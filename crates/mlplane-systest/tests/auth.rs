@@ -204,6 +204,47 @@ fn auth_on_bootstraps_an_admin_once_and_the_cli_uses_tokens() {
     assert!(o.1.contains("alice"), "{}", text(&o));
 }
 
+/// An auth-on server with one job slot, its administrator's token, a client, the default
+/// workspace's API root, and someone else's run in that workspace (`other`), which a job
+/// can read but not write.
+struct JobBed {
+    _data: tempfile::TempDir,
+    server: AuthServer,
+    admin: String,
+    c: reqwest::Client,
+    api: String,
+    other: String,
+}
+
+impl JobBed {
+    async fn start() -> Self {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut server = start_with(data.path(), &["--job-slots", "1"]);
+        let admin = server.bootstrap.take().expect("token");
+        let c = mlplane_systest::client();
+        let api = format!("{}/api/v1/workspaces/default", server.url);
+        let other: serde_json::Value = c
+            .post(format!("{api}/runs"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("json");
+        let other = other["info"]["run_id"].as_str().expect("id").to_owned();
+        JobBed {
+            _data: data,
+            server,
+            admin,
+            c,
+            api,
+            other,
+        }
+    }
+}
+
 /// A job's process gets its own token: it acts as the job in its workspace, logging to
 /// its own run and to a run it nests under it through the MLflow protocol works; writing to
 /// another run, reading an asset its spec does not name, registering a model that is not
@@ -214,23 +255,14 @@ async fn a_job_acts_with_its_own_token_which_dies_with_the_job() {
     if !mlplane_systest::uv_available() {
         return;
     }
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut server = start_with(data.path(), &["--job-slots", "1"]);
-    let admin = server.bootstrap.take().expect("token");
-    let c = mlplane_systest::client();
-    let api = format!("{}/api/v1/workspaces/default", server.url);
-    // Someone else's run in the same workspace, which the job can read but not write.
-    let other: serde_json::Value = c
-        .post(format!("{api}/runs"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("run")
-        .json()
-        .await
-        .expect("json");
-    let other = other["info"]["run_id"].as_str().expect("id").to_owned();
+    let JobBed {
+        _data,
+        server,
+        admin,
+        c,
+        api,
+        other,
+    } = JobBed::start().await;
     let job = mlplane_systest::submit_job(
         &c,
         &api,
@@ -416,22 +448,14 @@ async fn a_job_logs_with_the_real_mlflow_client_only_to_its_own_runs() {
         );
         return;
     }
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut server = start_with(data.path(), &["--job-slots", "1"]);
-    let admin = server.bootstrap.take().expect("token");
-    let c = mlplane_systest::client();
-    let api = format!("{}/api/v1/workspaces/default", server.url);
-    let other: serde_json::Value = c
-        .post(format!("{api}/runs"))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .expect("run")
-        .json()
-        .await
-        .expect("json");
-    let other = other["info"]["run_id"].as_str().expect("id").to_owned();
+    let JobBed {
+        _data,
+        server,
+        admin,
+        c,
+        api,
+        other,
+    } = JobBed::start().await;
     let job = mlplane_systest::submit_job(
         &c,
         &api,

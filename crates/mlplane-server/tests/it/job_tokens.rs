@@ -90,6 +90,20 @@ impl Fixture {
         self.app.call(method, uri, Some(&self.token), body).await
     }
 
+    /// Sends as the job and expects 200; returns the answer.
+    async fn ok(&self, method: &str, uri: &str, body: Option<Value>) -> Value {
+        let (s, b) = self.job(method, uri, body).await;
+        assert_eq!(s, StatusCode::OK, "{method} {uri}: {b}");
+        b
+    }
+
+    /// Sends as the job and expects the job scope's 403; returns the answer.
+    async fn refused(&self, method: &str, uri: &str, body: Option<Value>) -> Value {
+        let (s, b) = self.job(method, uri, body).await;
+        denied(s, &b);
+        b
+    }
+
     /// The metric keys of run `id`, read by the administrator.
     async fn metric_keys(&self, id: &str) -> Vec<String> {
         let (s, r) = self
@@ -147,119 +161,94 @@ async fn mlflow_run_writes_reach_only_the_jobs_own_run() {
     let f = Fixture::new().await;
     let metric =
         |run: &str| json!({"run_id": run, "key": "m", "value": 1.0, "timestamp": 1, "step": 0});
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-metric",
-            Some(metric(&f.own)),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = f
-        .job(
+    f.ok(
+        "POST",
+        "/api/2.0/mlflow/runs/log-metric",
+        Some(metric(&f.own)),
+    )
+    .await;
+    let b = f
+        .refused(
             "POST",
             "/api/2.0/mlflow/runs/log-metric",
             Some(metric(&f.other)),
         )
         .await;
-    denied(s, &b);
     assert_eq!(b["error_code"], "PERMISSION_DENIED");
 
     let batch = |run: &str| {
         json!({"run_id": run, "metrics": [{"key": "b", "value": 2.0, "timestamp": 1, "step": 0}],
                "params": [{"key": "p", "value": "1"}]})
     };
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-batch",
-            Some(batch(&f.own)),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-batch",
-            Some(batch(&f.other)),
-        )
-        .await;
-    denied(s, &b);
+    f.ok(
+        "POST",
+        "/api/2.0/mlflow/runs/log-batch",
+        Some(batch(&f.own)),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/log-batch",
+        Some(batch(&f.other)),
+    )
+    .await;
 
     // `run_uuid`, MLflow's older spelling, names the run as well.
     let tag = |run: &str| json!({"run_uuid": run, "key": "t", "value": "v"});
-    let (s, b) = f
-        .job("POST", "/api/2.0/mlflow/runs/set-tag", Some(tag(&f.own)))
+    f.ok("POST", "/api/2.0/mlflow/runs/set-tag", Some(tag(&f.own)))
         .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = f
-        .job("POST", "/api/2.0/mlflow/runs/set-tag", Some(tag(&f.other)))
+    f.refused("POST", "/api/2.0/mlflow/runs/set-tag", Some(tag(&f.other)))
         .await;
-    denied(s, &b);
 
     let update = |run: &str| json!({"run_id": run, "status": "FINISHED", "end_time": 5});
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/update",
-            Some(update(&f.other)),
-        )
-        .await;
-    denied(s, &b);
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/update",
+        Some(update(&f.other)),
+    )
+    .await;
     let inputs = |run: &str| {
         json!({"run_id": run, "datasets": [{"dataset": {"name": "d", "digest": "x",
                "source_type": "local", "source": "s"}}]})
     };
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-inputs",
-            Some(inputs(&f.other)),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-inputs",
-            Some(inputs(&f.own)),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/log-inputs",
+        Some(inputs(&f.other)),
+    )
+    .await;
+    f.ok(
+        "POST",
+        "/api/2.0/mlflow/runs/log-inputs",
+        Some(inputs(&f.own)),
+    )
+    .await;
     // Both spellings must name the job's runs: they cannot disagree to get past the check.
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/set-tag",
-            Some(json!({"run_id": "", "run_uuid": f.other, "key": "t", "value": "v"})),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/set-tag",
-            Some(json!({"run_id": f.own, "run_uuid": f.other, "key": "t2", "value": "v"})),
-        )
-        .await;
-    denied(s, &b);
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/set-tag",
+        Some(json!({"run_id": "", "run_uuid": f.other, "key": "t", "value": "v"})),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/set-tag",
+        Some(json!({"run_id": f.own, "run_uuid": f.other, "key": "t2", "value": "v"})),
+    )
+    .await;
     // A body naming no run cannot be checked and is refused.
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/log-batch",
-            Some(json!({"metrics": []})),
-        )
-        .await;
-    denied(s, &b);
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/log-batch",
+        Some(json!({"metrics": []})),
+    )
+    .await;
 
     assert_eq!(f.metric_keys(&f.own).await, ["b", "m"]);
     assert!(f.metric_keys(&f.other).await.is_empty(), "nothing changed");
     assert!(!f.tag_keys(&f.other).await.contains(&"t".to_owned()));
-    let (s, b) = f
-        .job("POST", "/api/2.0/mlflow/runs/update", Some(update(&f.own)))
+    f.ok("POST", "/api/2.0/mlflow/runs/update", Some(update(&f.own)))
         .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
 }
 
 #[tokio::test]
@@ -272,67 +261,56 @@ async fn nested_runs_are_created_under_the_jobs_run_and_writable_to_any_depth() 
         }
         json!({"experiment_id": exp, "tags": tags})
     };
-    let (s, child) = f
-        .job(
+    let child = f
+        .ok(
             "POST",
             "/api/2.0/mlflow/runs/create",
             Some(create(&f.exp, Some(&f.own))),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{child}");
     let child = child["run"]["info"]["run_id"]
         .as_str()
         .expect("id")
         .to_owned();
-    let (s, grandchild) = f
-        .job(
+    let grandchild = f
+        .ok(
             "POST",
             "/api/2.0/mlflow/runs/create",
             Some(create(&f.exp, Some(&child))),
         )
         .await;
-    assert_eq!(s, StatusCode::OK, "{grandchild}");
     let grandchild = grandchild["run"]["info"]["run_id"]
         .as_str()
         .expect("id")
         .to_owned();
     for run in [&child, &grandchild] {
-        let (s, b) = f
-            .job(
+        f.ok(
                 "POST",
                 "/api/2.0/mlflow/runs/log-batch",
                 Some(json!({"run_id": run, "metrics": [{"key": "n", "value": 1.0, "timestamp": 1, "step": 0}]})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
+            ).await;
     }
     assert_eq!(f.metric_keys(&grandchild).await, ["n"]);
 
     // Without a parent, under someone else's run, or in another experiment: refused.
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/create",
-            Some(create(&f.exp, None)),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/create",
-            Some(create(&f.exp, Some(&f.other))),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/runs/create",
-            Some(create("0", Some(&f.own))),
-        )
-        .await;
-    denied(s, &b);
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        Some(create(&f.exp, None)),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        Some(create(&f.exp, Some(&f.other))),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        Some(create("0", Some(&f.own))),
+    )
+    .await;
 
     // The native API: a nested run by `parent_run_id`, metrics by path.
     let (s, b) = f
@@ -344,14 +322,13 @@ async fn nested_runs_are_created_under_the_jobs_run_and_writable_to_any_depth() 
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let native_child = b["info"]["run_id"].as_str().expect("id").to_owned();
-    let (s, b) = f
-        .job(
+    let b = f
+        .refused(
             "POST",
             "/api/v1/workspaces/default/runs",
             Some(json!({"experiment_id": f.exp})),
         )
         .await;
-    denied(s, &b);
     assert_eq!(b["code"], "forbidden");
     let metric = json!({"key": "k", "value": 1.0});
     for (run, ok) in [(&f.own, true), (&native_child, true), (&f.other, false)] {
@@ -393,17 +370,15 @@ async fn artifacts_are_written_only_under_the_jobs_runs() {
     let r = f.app.send(put(proxy(&f.other))).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A multipart upload is checked where it names its run: at creation (and completion).
-    let (s, b) = f
-        .job(
-            "POST",
-            &format!(
-                "/api/2.0/mlflow-artifacts/mpu/create/default/{}/{}/artifacts/big.bin",
-                f.exp, f.other
-            ),
-            Some(json!({"path": "big.bin", "num_parts": 2})),
-        )
-        .await;
-    denied(s, &b);
+    f.refused(
+        "POST",
+        &format!(
+            "/api/2.0/mlflow-artifacts/mpu/create/default/{}/{}/artifacts/big.bin",
+            f.exp, f.other
+        ),
+        Some(json!({"path": "big.bin", "num_parts": 2})),
+    )
+    .await;
     let native = |run: &str| format!("/api/v1/workspaces/default/runs/{run}/artifacts/b.txt");
     let r = f.app.send(put(native(&f.own))).await;
     assert!(r.status().is_success(), "{}", r.status());
@@ -425,22 +400,18 @@ async fn artifacts_are_written_only_under_the_jobs_runs() {
         "{b}"
     );
     // Reading another run's artifacts and the run itself stays allowed.
-    let (s, b) = f
-        .job(
-            "GET",
-            &format!("/api/2.0/mlflow/artifacts/list?run_id={}", f.other),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = f
-        .job(
-            "GET",
-            &format!("/api/2.0/mlflow/runs/get?run_id={}", f.other),
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.ok(
+        "GET",
+        &format!("/api/2.0/mlflow/artifacts/list?run_id={}", f.other),
+        None,
+    )
+    .await;
+    f.ok(
+        "GET",
+        &format!("/api/2.0/mlflow/runs/get?run_id={}", f.other),
+        None,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -455,57 +426,45 @@ async fn assets_are_read_by_input_name_and_written_only_as_declared_outputs() {
         )
         .await;
     assert_ne!(s, StatusCode::FORBIDDEN, "{b}");
-    let (s, b) = f
-        .job(
-            "GET",
-            "/api/v1/workspaces/default/data/payroll/versions",
-            None,
-        )
+    f.refused(
+        "GET",
+        "/api/v1/workspaces/default/data/payroll/versions",
+        None,
+    )
+    .await;
+    f.refused("GET", "/api/v1/workspaces/default/data", None)
         .await;
-    denied(s, &b);
-    let (s, b) = f.job("GET", "/api/v1/workspaces/default/data", None).await;
-    denied(s, &b);
     // The declared output may be registered through the MLflow registry, nothing else.
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/registered-models/create",
-            Some(json!({"name": "clf"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/registered-models/create",
-            Some(json!({"name": "someone-elses"})),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "POST",
-            "/api/2.0/mlflow/registered-models/rename",
-            Some(json!({"name": "clf", "new_name": "renamed"})),
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "GET",
-            "/api/2.0/mlflow/registered-models/get?name=someone-elses",
-            None,
-        )
-        .await;
-    denied(s, &b);
-    let (s, b) = f
-        .job(
-            "GET",
-            "/api/2.0/mlflow/registered-models/get?name=clf",
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    f.ok(
+        "POST",
+        "/api/2.0/mlflow/registered-models/create",
+        Some(json!({"name": "clf"})),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/registered-models/create",
+        Some(json!({"name": "someone-elses"})),
+    )
+    .await;
+    f.refused(
+        "POST",
+        "/api/2.0/mlflow/registered-models/rename",
+        Some(json!({"name": "clf", "new_name": "renamed"})),
+    )
+    .await;
+    f.refused(
+        "GET",
+        "/api/2.0/mlflow/registered-models/get?name=someone-elses",
+        None,
+    )
+    .await;
+    f.ok(
+        "GET",
+        "/api/2.0/mlflow/registered-models/get?name=clf",
+        None,
+    )
+    .await;
     let (s, b) = f
         .app
         .call(
