@@ -129,24 +129,8 @@ pub(super) async fn insert_model_metrics(
     run: &RunId,
     links: &[ModelMetricLink],
 ) -> Result<()> {
-    let mut ids: Vec<&str> = links.iter().map(|l| l.model_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found = db
-        .query(
-            "SELECT id FROM logged_models
-             WHERE id = ANY($1) AND workspace = $2 AND lifecycle_stage = 'active'
-             ORDER BY id FOR SHARE",
-            &[&ids, &ws.as_str()],
-        )
+    super::rows::lock_live_models(db, ws, links.iter().map(|l| l.model_id.as_str()).collect())
         .await?;
-    let found = found
-        .iter()
-        .map(|r| col::<String>(r, 0))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
-        return Err(not_found(db, ws, Entity::LoggedModel, missing).await);
-    }
     let model: Vec<&str> = links.iter().map(|l| l.model_id.as_str()).collect();
     let key: Vec<&str> = links.iter().map(|l| l.metric.key.as_str()).collect();
     let ts: Vec<i64> = links.iter().map(|l| l.metric.timestamp).collect();

@@ -179,3 +179,30 @@ pub(super) fn view_stages(view: mlplane_core::ViewType) -> Vec<&'static str> {
         .map(LifecycleStage::as_str)
         .collect()
 }
+
+/// Locks the live logged models `ids` of `ws` `FOR SHARE` (in id order, so concurrent
+/// callers cannot deadlock); the first one missing is `NotFound`.
+pub(super) async fn lock_live_models(
+    db: Db<'_>,
+    ws: &WorkspaceName,
+    mut ids: Vec<&str>,
+) -> Result<()> {
+    ids.sort_unstable();
+    ids.dedup();
+    let found = db
+        .query(
+            "SELECT id FROM logged_models
+             WHERE id = ANY($1) AND workspace = $2 AND lifecycle_stage = 'active'
+             ORDER BY id FOR SHARE",
+            &[&ids, &ws.as_str()],
+        )
+        .await?;
+    let found = found
+        .iter()
+        .map(|r| col::<String>(r, 0))
+        .collect::<Result<Vec<_>>>()?;
+    match ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
+        Some(missing) => Err(not_found(db, ws, Entity::LoggedModel, missing).await),
+        None => Ok(()),
+    }
+}

@@ -9,14 +9,12 @@
 use super::PgStore;
 use super::catalog::{EXP_COLUMNS, experiment_row, with_tags};
 use super::pool::Db;
-use super::rows::{
-    col, cursor_int, cursor_len, lock_live_run, not_found, require_workspace, view_stages,
-};
+use super::rows::{col, cursor_int, cursor_len, lock_live_run, require_workspace, view_stages};
 use super::runs::{RUN_COLUMNS, run_row};
 use crate::rules::{decode_input_tags, encode_input_tags, page_size};
 use crate::search_sql::{self, Arg, Dialect, SqlParts};
 use crate::types::search_scope;
-use crate::{Entity, ExperimentSearch, Result, RunSearch, StoreError};
+use crate::{ExperimentSearch, Result, RunSearch, StoreError};
 use mlplane_core::limits::MAX_PAGE_SIZE;
 use mlplane_core::{
     Cursor, CursorValue, Dataset, DatasetInput, Experiment, LoggedModelId, Metric, ModelOutput,
@@ -214,24 +212,12 @@ impl PgStore {
         let tx = conn.begin().await?;
         let db = tx.db();
         lock_live_run(db, ws, id).await?;
-        let mut ids: Vec<&str> = outputs.iter().map(|o| o.model_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let found = db
-            .query(
-                "SELECT id FROM logged_models
-                 WHERE id = ANY($1) AND workspace = $2 AND lifecycle_stage = 'active'
-                 ORDER BY id FOR SHARE",
-                &[&ids, &ws.as_str()],
-            )
-            .await?;
-        let found = found
-            .iter()
-            .map(|r| col::<String>(r, 0))
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|f| f == *id)) {
-            return Err(not_found(db, ws, Entity::LoggedModel, missing).await);
-        }
+        super::rows::lock_live_models(
+            db,
+            ws,
+            outputs.iter().map(|o| o.model_id.as_str()).collect(),
+        )
+        .await?;
         let row = db
             .query_one(
                 "SELECT COALESCE(MAX(seq), -1) FROM run_outputs WHERE run_id = $1",
