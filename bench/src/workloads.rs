@@ -772,29 +772,13 @@ fn tcp_once(
     let sender = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut sock, _) = listener.accept()?;
         let mut src = std::fs::File::open(&src_path)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = src.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
-            }
-            sock.write_all(&buf[..n])?;
-        }
+        pump(&mut src, &mut sock).map(|_| ())
     });
     flush_dirty_pages();
     let start = Instant::now();
     let mut sock = std::net::TcpStream::connect(addr)?;
     let mut dst = std::fs::File::create(&dest)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = sock.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        dst.write_all(&buf[..n])?;
-        total += n as u64;
-    }
+    let total = pump(&mut sock, &mut dst)?;
     if sync {
         dst.sync_all()?;
     }
@@ -808,6 +792,22 @@ fn tcp_once(
         bail!("loopback TCP transfer moved {total} of {} bytes", blob.len);
     }
     Ok(elapsed)
+}
+
+/// Moves everything from `src` to `dst` in reads of up to 1 MiB, each written whole before
+/// the next read (`cp`'s loop, without `copy_file_range` or `sendfile`); returns the bytes
+/// moved. The local copy and both ends of the raw TCP transfer use it.
+fn pump(src: &mut impl Read, dst: &mut impl Write) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = src.read(&mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        dst.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// Copies the blob to `<scratch>/<name>.bin` after a `sync`, with a final fsync if `sync`;
@@ -831,14 +831,7 @@ fn copy_once(
     let start = Instant::now();
     let mut src = std::fs::File::open(&blob.path)?;
     let mut dst = std::fs::File::create(&dest)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = src.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        dst.write_all(&buf[..n])?;
-    }
+    pump(&mut src, &mut dst)?;
     if sync {
         dst.sync_all()?;
     }
