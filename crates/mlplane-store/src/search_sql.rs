@@ -6,9 +6,13 @@
 //! Invariants:
 //! - every value from a filter reaches the database as a bound parameter, never as SQL
 //!   text; keys are bound too, so no filter can change the shape of the query;
-//! - the SQL is linear in the number of clauses (one `IN (subquery)` or column test per
-//!   clause); subqueries are uncorrelated, so the database reads each one once through the
-//!   `(key, value)` indexes instead of probing it for every run;
+//! - the SQL is linear in the number of clauses (one subquery or column test per clause);
+//!   the most selective keyed clause is an uncorrelated `IN (subquery)` read once through
+//!   its `(key, value)` index, and it drives the scan: the other keyed clauses are probes
+//!   of the runs it found by their `(run, key)` primary key (`EXISTS`), so no second list
+//!   of ids is built;
+//! - runs are joined to their params, tags, metric series and inputs by the run's key:
+//!   the integer `runs.num` on SQLite (migration 16), the id on PostgreSQL;
 //! - a missing metric, param, tag or dataset matches no clause (as `like_match` in core);
 //! - rows missing an order_by key sort last in both directions, then metrics that are NaN
 //!   sort after real values, as in MLflow; ties end on `start_time DESC, id ASC` for runs
@@ -82,6 +86,14 @@ fn metric_value(d: Dialect, alias: &str) -> String {
     match d {
         Dialect::Sqlite => format!("{alias}.last_value"),
         Dialect::Postgres => format!("NULLIF({alias}.last_value, 'NaN'::float8)"),
+    }
+}
+
+/// The run's key in `runs r`, and the column that holds it in the tables keyed by run.
+fn run_key(d: Dialect) -> (&'static str, &'static str) {
+    match d {
+        Dialect::Sqlite => ("r.num", "run_num"),
+        Dialect::Postgres => ("r.id", "run_id"),
     }
 }
 
@@ -160,13 +172,30 @@ fn compare(b: &mut Builder, expr: &str, op: Comparator, value: &Value) -> String
 /// Run tag that mlplane keeps as the run's name column rather than as a tag row.
 const RUN_NAME_TAG: &str = "mlflow.runName";
 
-fn run_clause(b: &mut Builder, c: &Clause) -> String {
+/// A keyed clause's test: `IN (subquery)` over the key index when it drives the scan,
+/// else an `EXISTS` probe of the run's own row in `table` (`cond` is over alias `alias`).
+fn keyed(d: Dialect, drives: bool, table: &str, alias: &str, cond: &str) -> String {
+    let (rk, col) = run_key(d);
+    if drives {
+        format!("{rk} IN (SELECT {alias}.{col} FROM {table} {alias} WHERE {cond})")
+    } else {
+        format!("EXISTS (SELECT 1 FROM {table} {alias} WHERE {alias}.{col} = {rk} AND {cond})")
+    }
+}
+
+fn run_clause(b: &mut Builder, c: &Clause, drives: bool) -> String {
     let d = b.dialect;
     match &c.entity {
         Entity::Metric(key) => {
             let k = b.bind(Arg::Text(key.clone()));
             let cmp = compare(b, &metric_value(d, "ms"), c.op, &c.value);
-            format!("r.id IN (SELECT ms.run_id FROM metric_series ms WHERE ms.key = {k} AND {cmp})")
+            keyed(
+                d,
+                drives,
+                "metric_series",
+                "ms",
+                &format!("ms.key = {k} AND {cmp}"),
+            )
         }
         Entity::Tag(key) if key == RUN_NAME_TAG => compare(b, "r.name", c.op, &c.value),
         Entity::Param(key) | Entity::Tag(key) => {
@@ -177,7 +206,7 @@ fn run_clause(b: &mut Builder, c: &Clause) -> String {
             };
             let k = b.bind(Arg::Text(key.clone()));
             let cmp = compare(b, "kv.value", c.op, &c.value);
-            format!("r.id IN (SELECT kv.run_id FROM {table} kv WHERE kv.key = {k} AND {cmp})")
+            keyed(d, drives, table, "kv", &format!("kv.key = {k} AND {cmp}"))
         }
         Entity::Attribute(a) => {
             let col = run_attribute(d, *a);
@@ -190,7 +219,7 @@ fn run_clause(b: &mut Builder, c: &Clause) -> String {
                 DatasetField::Context => "ri.context",
             };
             let cmp = compare(b, col, c.op, &c.value);
-            format!("r.id IN (SELECT ri.run_id FROM run_inputs ri WHERE {cmp})")
+            keyed(d, drives, "run_inputs", "ri", &cmp)
         }
     }
 }
@@ -239,11 +268,15 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
     let mut clauses: Vec<&Clause> = filter.clauses.iter().collect();
     clauses.sort_by_key(|c| selectivity_rank(c));
     for c in clauses {
-        b.parts.keyed |= !matches!(c.entity, Entity::Attribute(_))
+        let is_keyed = !matches!(c.entity, Entity::Attribute(_))
             && !(matches!(&c.entity, Entity::Tag(k) if k == RUN_NAME_TAG));
-        let cond = run_clause(&mut b, c);
+        // The first keyed clause (the most selective) drives; the rest probe its runs.
+        let drives = is_keyed && !b.parts.keyed;
+        b.parts.keyed |= is_keyed;
+        let cond = run_clause(&mut b, c, drives);
         b.parts.conditions.push(cond);
     }
+    let (rk, col) = run_key(d);
     let mut has_start = false;
     for o in order {
         let dir = if o.ascending { "ASC" } else { "DESC" };
@@ -252,12 +285,12 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
                 let k = b.bind(Arg::Text(key.clone()));
                 let o = format!("o{}", b.parts.joins.len());
                 b.parts.joins.push(format!(
-                    "LEFT JOIN metric_series {o} ON {o}.run_id = r.id AND {o}.key = {k} AND {o}.count > 0"
+                    "LEFT JOIN metric_series {o} ON {o}.{col} = {rk} AND {o}.key = {k} AND {o}.count > 0"
                 ));
                 let v = metric_value(d, &o);
                 // 0 = a value, 1 = NaN, 2 = no such metric.
                 b.parts.order.push(format!(
-                    "CASE WHEN {o}.run_id IS NULL THEN 2 WHEN {v} IS NULL THEN 1 ELSE 0 END ASC"
+                    "CASE WHEN {o}.{col} IS NULL THEN 2 WHEN {v} IS NULL THEN 1 ELSE 0 END ASC"
                 ));
                 b.parts.order.push(format!("{v} {dir}"));
             }
@@ -275,7 +308,7 @@ pub(crate) fn runs(d: Dialect, offset: usize, filter: &Filter, order: &[OrderBy]
                 let k = b.bind(Arg::Text(key.clone()));
                 let o = format!("o{}", b.parts.joins.len());
                 b.parts.joins.push(format!(
-                    "LEFT JOIN {table} {o} ON {o}.run_id = r.id AND {o}.key = {k}"
+                    "LEFT JOIN {table} {o} ON {o}.{col} = {rk} AND {o}.key = {k}"
                 ));
                 b.parts.order.push(format!("({o}.value IS NULL) ASC"));
                 b.parts

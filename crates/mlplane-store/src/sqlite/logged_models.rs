@@ -401,25 +401,25 @@ pub(crate) fn log_outputs(
     run: &RunId,
     outputs: &[ModelOutput],
 ) -> Result<()> {
-    super::runs::active(conn, ws, run)?;
+    let (num, _) = super::runs::active(conn, ws, run)?;
     for o in outputs {
         require(conn, ws, &o.model_id)?;
     }
     let mut seq: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), -1) FROM run_outputs WHERE run_id = ?1")
+        .prepare_cached("SELECT COALESCE(MAX(seq), -1) FROM run_outputs WHERE run_num = ?1")
         .db()?
-        .query_row([run.as_str()], |r| r.get(0))
+        .query_row([num], |r| r.get(0))
         .db()?;
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO run_outputs (run_id, model_id, step, seq) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (run_id, model_id) DO NOTHING",
+            "INSERT INTO run_outputs (run_num, model_id, step, seq) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (run_num, model_id) DO NOTHING",
         )
         .db()?;
     for o in outputs {
         seq += 1;
         insert
-            .execute(params![run.as_str(), o.model_id.as_str(), o.step, seq])
+            .execute(params![num, o.model_id.as_str(), o.step, seq])
             .db()?;
     }
     Ok(())

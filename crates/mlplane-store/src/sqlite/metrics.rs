@@ -14,7 +14,7 @@
 
 use super::Db;
 use super::ops::{decode_ints, page_size};
-use super::runs::{active, get_info, upsert_tag};
+use super::runs::{active, located, upsert_tag};
 use crate::{Entity, Result, SampledHistory, StoreError};
 use mlplane_core::downsample::interval_positions;
 use mlplane_core::limits::MAX_HISTORY_PAGE;
@@ -49,13 +49,13 @@ pub(crate) fn log_batch(
     id: &RunId,
     b: &LogBatch,
 ) -> Result<()> {
-    active(conn, ws, id)?;
+    let (num, _) = active(conn, ws, id)?;
     // Params first: a conflict aborts the batch before anything is written.
     for p in &b.params {
         let old: Option<String> = conn
-            .prepare_cached("SELECT value FROM run_params WHERE run_id = ?1 AND key = ?2")
+            .prepare_cached("SELECT value FROM run_params WHERE run_num = ?1 AND key = ?2")
             .db()?
-            .query_row(params![id.as_str(), p.key], |r| r.get(0))
+            .query_row(params![num, p.key], |r| r.get(0))
             .optional()
             .db()?;
         match old {
@@ -69,16 +69,16 @@ pub(crate) fn log_batch(
             Some(_) => {}
             None => {
                 conn.prepare_cached(
-                    "INSERT INTO run_params (run_id, key, value) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO run_params (run_num, key, value) VALUES (?1, ?2, ?3)",
                 )
                 .db()?
-                .execute(params![id.as_str(), p.key, p.value])
+                .execute(params![num, p.key, p.value])
                 .db()?;
             }
         }
     }
     for t in &b.tags {
-        upsert_tag(conn, id, t)?;
+        upsert_tag(conn, num, t)?;
     }
     if b.metrics.is_empty() {
         return Ok(());
@@ -91,7 +91,7 @@ pub(crate) fn log_batch(
         let i = match index.get(m.key.as_str()) {
             Some(&i) => i,
             None => {
-                series.push(load_or_create_series(conn, id, m)?);
+                series.push(load_or_create_series(conn, num, m)?);
                 index.insert(m.key.as_str(), series.len() - 1);
                 series.len() - 1
             }
@@ -268,14 +268,14 @@ fn insert_points(conn: &Connection, rows: &[[i64; 5]]) -> Result<()> {
     Ok(())
 }
 
-fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Result<SeriesAgg> {
+fn load_or_create_series(conn: &Connection, run: i64, first: &Metric) -> Result<SeriesAgg> {
     let row = conn
         .prepare_cached(
             "SELECT id, count, min_step, max_step, last_bits, last_step, last_ts, unique_steps
-             FROM metric_series WHERE run_id = ?1 AND key = ?2",
+             FROM metric_series WHERE run_num = ?1 AND key = ?2",
         )
         .db()?
-        .query_row(params![run.as_str(), first.key], |r| {
+        .query_row(params![run, first.key], |r| {
             let count: i64 = r.get(1)?;
             let (min_step, max_step) = (r.get(2)?, r.get(3)?);
             Ok(SeriesAgg {
@@ -301,15 +301,22 @@ fn load_or_create_series(conn: &Connection, run: &RunId, first: &Metric) -> Resu
         return Ok(s);
     }
     let value = (!first.value.is_nan()).then_some(first.value);
+    // The table is clustered by (run, key), so ids are numbered here, one past the
+    // greatest (one seek of the id index; only the writer inserts).
+    let id: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM metric_series")
+        .db()?
+        .query_row([], |r| r.get(0))
+        .db()?;
     conn.prepare_cached(
-        "INSERT INTO metric_series (run_id, key, count, min_step, max_step, last_value, last_step, last_ts, last_bits)
-         VALUES (?1, ?2, 0, ?3, ?3, ?4, ?3, ?5, ?6)",
+        "INSERT INTO metric_series (id, run_num, key, count, min_step, max_step, last_value, last_step, last_ts, last_bits)
+         VALUES (?1, ?2, ?3, 0, ?4, ?4, ?5, ?4, ?6, ?7)",
     )
     .db()?
-    .execute(params![run.as_str(), first.key, first.step, value, first.timestamp, first.value.to_bits() as i64])
+    .execute(params![id, run, first.key, first.step, value, first.timestamp, first.value.to_bits() as i64])
     .db()?;
     Ok(SeriesAgg {
-        id: conn.last_insert_rowid(),
+        id,
         count: 0,
         min_step: first.step,
         max_step: first.step,
@@ -329,12 +336,12 @@ fn series_of(
     id: &RunId,
     key: &str,
 ) -> Result<(i64, i64, i64, i64)> {
-    get_info(conn, ws, id)?;
+    let (num, _) = located(conn, ws, id)?;
     conn.prepare_cached(
-        "SELECT id, count, min_step, max_step FROM metric_series WHERE run_id = ?1 AND key = ?2",
+        "SELECT id, count, min_step, max_step FROM metric_series WHERE run_num = ?1 AND key = ?2",
     )
     .db()?
-    .query_row(params![id.as_str(), key], |r| {
+    .query_row(params![num, key], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
     })
     .optional()
@@ -466,14 +473,14 @@ pub(crate) fn metric_history_interval(
     start: Option<i64>,
     end: Option<i64>,
 ) -> Result<Vec<MetricPoint>> {
-    get_info(conn, ws, id)?;
+    let (num, _) = located(conn, ws, id)?;
     let row = conn
         .prepare_cached(
             "SELECT id, count, min_step, max_step, unique_steps FROM metric_series
-             WHERE run_id = ?1 AND key = ?2",
+             WHERE run_num = ?1 AND key = ?2",
         )
         .db()?
-        .query_row(params![id.as_str(), key], |r| {
+        .query_row(params![num, key], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })
         .optional()

@@ -47,7 +47,7 @@ mod store_impl;
 
 use crate::{OpTiming, Result, StoreError};
 use mlplane_core::TokenCodec;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_int;
@@ -156,7 +156,14 @@ fn synchronous(sync_full: bool) -> &'static str {
 
 /// The writer connection: WAL, foreign keys, a large page cache, and no automatic
 /// checkpoints (the checkpointer thread runs them).
+/// Table-valued functions the store's SQL uses on every connection: `rarray(?)`, an array
+/// of values bound as one parameter (a page's run keys).
+fn register_functions(conn: &Connection) -> Result<()> {
+    rusqlite::vtab::array::load_module(conn).db()
+}
+
 fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
+    register_functions(conn)?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).db()?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; \
@@ -249,7 +256,23 @@ fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<()> {
     // In version order whatever the list's order; versions may have gaps.
     let mut migrations = list.to_vec();
     migrations.sort_by_key(|(v, _)| *v);
-    for (version, sql) in &migrations {
+    // Migrations that rebuild a table (create, copy, drop, rename) must run with foreign
+    // keys off, or dropping the old table would check its children; each applied migration
+    // ends with `foreign_key_check` instead, inside its transaction. The pragma is a no-op
+    // inside a transaction, so it is set around the loop.
+    let fk: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .db()?;
+    conn.execute_batch("PRAGMA foreign_keys=OFF").db()?;
+    let applied = apply_migrations(conn, &migrations);
+    if fk {
+        conn.execute_batch("PRAGMA foreign_keys=ON").db()?;
+    }
+    applied
+}
+
+fn apply_migrations(conn: &mut Connection, migrations: &[(i64, &str)]) -> Result<()> {
+    for (version, sql) in migrations {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .db()?;
@@ -262,6 +285,15 @@ fn migrate_with(conn: &mut Connection, list: &[(i64, &str)]) -> Result<()> {
             .db()?;
         if !done {
             tx.execute_batch(sql).db()?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()
+                .db()?;
+            if let Some(table) = broken {
+                return Err(StoreError::Internal(format!(
+                    "migration {version} left a dangling foreign key in table '{table}'"
+                )));
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 rusqlite::params![version, ops::now_ms()],
@@ -304,6 +336,9 @@ impl SqliteStore {
                 )
                 .db()?;
                 c.busy_timeout(std::time::Duration::from_secs(10)).db()?;
+                register_functions(&c)?;
+                // Searches cache their statement by shape; leave room for several.
+                c.set_prepared_statement_cache_capacity(64);
                 // Searches sort and build IN-lists in temporary b-trees: keep them in
                 // memory; map the file so warm pages cost no read() call.
                 c.execute_batch(
@@ -327,6 +362,7 @@ impl SqliteStore {
     pub async fn open_in_memory() -> Result<Self> {
         let mut writer = Connection::open_in_memory().db()?;
         writer.execute_batch("PRAGMA foreign_keys=ON;").db()?;
+        register_functions(&writer)?;
         migrate(&mut writer)?;
         let key = ops::init(&writer)?;
         Ok(Self::start(writer, None, None, key))

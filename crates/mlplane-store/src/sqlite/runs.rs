@@ -1,7 +1,9 @@
 //! SQL for runs: their rows, params and tags, listing and lifecycle.
 //!
 //! Invariants:
-//! - only active runs are written to ([`active`]); a deleted run is `InvalidState`.
+//! - only active runs are written to ([`active`]); a deleted run is `InvalidState`;
+//! - a run's params, tags, metric series, inputs and outputs are keyed by its integer key
+//!   `runs.num` (migration 16), which the lookups here return beside the run.
 
 use super::Db;
 use super::ops::{get_experiment, now_ms, page_size, require_workspace, view_sql};
@@ -72,16 +74,23 @@ pub(crate) fn to_info(row: RunRow) -> Result<RunInfo> {
 }
 
 pub(crate) fn get_info(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<RunInfo> {
+    Ok(located(conn, ws, id)?.1)
+}
+
+/// The run's integer key (`runs.num`) and its info.
+pub(crate) fn located(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<(i64, RunInfo)> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {RUN_COLS} FROM runs WHERE id = ?1 AND workspace = ?2"
+            "SELECT {RUN_COLS}, num FROM runs WHERE id = ?1 AND workspace = ?2"
         ))
         .db()?
-        .query_row(params![id.as_str(), ws.as_str()], run_row)
+        .query_row(params![id.as_str(), ws.as_str()], |r| {
+            Ok((run_row(r)?, r.get::<_, i64>(11)?))
+        })
         .optional()
         .db()?;
     match row {
-        Some(r) => to_info(r),
+        Some((r, num)) => Ok((num, to_info(r)?)),
         None => {
             require_workspace(conn, ws)?;
             Err(StoreError::not_found(Entity::Run, id))
@@ -89,29 +98,30 @@ pub(crate) fn get_info(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Res
     }
 }
 
-/// The run, which must be active to be written to.
-pub(crate) fn active(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<RunInfo> {
-    let info = get_info(conn, ws, id)?;
+/// The run's integer key and info; the run must be active to be written to.
+pub(crate) fn active(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<(i64, RunInfo)> {
+    let (num, info) = located(conn, ws, id)?;
     if info.lifecycle_stage == LifecycleStage::Deleted {
         return Err(StoreError::InvalidState(format!("run '{id}' is deleted")));
     }
-    Ok(info)
+    Ok((num, info))
 }
 
 pub(crate) fn get_run(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Result<Run> {
-    let info = get_info(conn, ws, id)?;
-    let mut runs = super::search::with_data(conn, vec![info])?;
+    let found = located(conn, ws, id)?;
+    let mut runs = super::search::with_data(conn, vec![found])?;
     runs.pop()
         .ok_or_else(|| StoreError::Internal("run vanished while loading".into()))
 }
 
-pub(crate) fn upsert_tag(conn: &Connection, run: &RunId, t: &Tag) -> Result<()> {
+/// Sets a tag of the run whose integer key is `run`.
+pub(crate) fn upsert_tag(conn: &Connection, run: i64, t: &Tag) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO run_tags (run_id, key, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+        "INSERT INTO run_tags (run_num, key, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (run_num, key) DO UPDATE SET value = excluded.value",
     )
     .db()?
-    .execute(params![run.as_str(), t.key, t.value])
+    .execute(params![run, t.key, t.value])
     .db()?;
     Ok(())
 }
@@ -151,8 +161,9 @@ pub(crate) fn create_run(conn: &Connection, ws: &WorkspaceName, r: &NewRun) -> R
         format!("mlplane-artifacts:/{ws}/{}/{id}/artifacts", exp.id),
     ])
     .db()?;
+    let num = conn.last_insert_rowid();
     for t in &r.tags {
-        upsert_tag(conn, &id, t)?;
+        upsert_tag(conn, num, t)?;
     }
     get_run(conn, ws, &id)
 }
@@ -256,7 +267,7 @@ pub(crate) fn update_run(
     id: &RunId,
     u: &RunUpdate,
 ) -> Result<RunInfo> {
-    let info = active(conn, ws, id)?;
+    let (_, info) = active(conn, ws, id)?;
     let status = u.status.unwrap_or(info.status);
     if status == RunStatus::Queued && info.status != RunStatus::Queued {
         return Err(StoreError::InvalidState(format!(
@@ -298,11 +309,11 @@ pub(crate) fn delete_run_tag(
     id: &RunId,
     key: &str,
 ) -> Result<()> {
-    active(conn, ws, id)?;
+    let (num, _) = active(conn, ws, id)?;
     let n = conn
         .execute(
-            "DELETE FROM run_tags WHERE run_id = ?1 AND key = ?2",
-            params![id.as_str(), key],
+            "DELETE FROM run_tags WHERE run_num = ?1 AND key = ?2",
+            params![num, key],
         )
         .db()?;
     if n == 0 {

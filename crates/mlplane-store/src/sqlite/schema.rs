@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (13, V13),
     (14, V14),
     (15, V15),
+    (16, V16),
 ];
 
 const V1: &str = r#"
@@ -438,6 +439,112 @@ CREATE TABLE run_outputs (
 /// of `mlplane_core::JobScope::encode`; other tokens have none.
 const V15: &str = r#"
 ALTER TABLE api_tokens ADD COLUMN job_scope TEXT;
+"#;
+
+/// Version 16: runs get an integer key, `runs.num`, and the tables searches and run reads
+/// go through (params, tags, metric series, inputs, outputs) are keyed by it instead of the
+/// 32-character run id: their b-trees hold a small integer per entry, so key lookups and
+/// the id lists a search builds compare integers. Other tables keep referencing `runs(id)`,
+/// which stays unique. `metric_series` is clustered by `(run_num, key)`, so the lookup a
+/// search's metric filter or ordering makes, and a run's latest metrics, read one b-tree;
+/// its `id` (what `metrics.series_id` holds) stays, unique. Applied with foreign keys off (see `migrate_with`): each table is
+/// rebuilt, copied and renamed, then checked with `foreign_key_check`.
+const V16: &str = r#"
+CREATE TABLE runs_v16 (
+    num INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    workspace TEXT NOT NULL REFERENCES workspaces(name),
+    experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+    name TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER NOT NULL,
+    end_time INTEGER,
+    lifecycle_stage TEXT NOT NULL,
+    parent_run_id TEXT,
+    artifact_uri TEXT NOT NULL
+);
+INSERT INTO runs_v16 (id, workspace, experiment_id, name, user_id, status, start_time,
+    end_time, lifecycle_stage, parent_run_id, artifact_uri)
+SELECT id, workspace, experiment_id, name, user_id, status, start_time, end_time,
+    lifecycle_stage, parent_run_id, artifact_uri FROM runs ORDER BY start_time, id;
+DROP TABLE runs;
+ALTER TABLE runs_v16 RENAME TO runs;
+CREATE INDEX runs_by_workspace ON runs (workspace, start_time DESC, id);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time DESC, id);
+
+CREATE TABLE run_params_v16 (
+    run_num INTEGER NOT NULL REFERENCES runs(num),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_num, key)
+) WITHOUT ROWID;
+INSERT INTO run_params_v16 SELECT r.num, p.key, p.value FROM run_params p JOIN runs r ON r.id = p.run_id;
+DROP TABLE run_params;
+ALTER TABLE run_params_v16 RENAME TO run_params;
+CREATE INDEX run_params_by_key ON run_params (key, value);
+
+CREATE TABLE run_tags_v16 (
+    run_num INTEGER NOT NULL REFERENCES runs(num),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (run_num, key)
+) WITHOUT ROWID;
+INSERT INTO run_tags_v16 SELECT r.num, t.key, t.value FROM run_tags t JOIN runs r ON r.id = t.run_id;
+DROP TABLE run_tags;
+ALTER TABLE run_tags_v16 RENAME TO run_tags;
+CREATE INDEX run_tags_by_key ON run_tags (key, value);
+
+CREATE TABLE metric_series_v16 (
+    id INTEGER NOT NULL UNIQUE,
+    run_num INTEGER NOT NULL REFERENCES runs(num),
+    key TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    min_step INTEGER NOT NULL,
+    max_step INTEGER NOT NULL,
+    last_value REAL,
+    last_bits INTEGER NOT NULL,
+    last_step INTEGER NOT NULL,
+    last_ts INTEGER NOT NULL,
+    unique_steps INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (run_num, key)
+) WITHOUT ROWID;
+INSERT INTO metric_series_v16 (id, run_num, key, count, min_step, max_step, last_value,
+    last_bits, last_step, last_ts, unique_steps)
+SELECT m.id, r.num, m.key, m.count, m.min_step, m.max_step, m.last_value, m.last_bits,
+    m.last_step, m.last_ts, m.unique_steps FROM metric_series m JOIN runs r ON r.id = m.run_id;
+DROP TABLE metric_series;
+ALTER TABLE metric_series_v16 RENAME TO metric_series;
+CREATE INDEX metric_series_by_key ON metric_series (key, last_value, run_num);
+
+CREATE TABLE run_inputs_v16 (
+    run_num INTEGER NOT NULL REFERENCES runs(num),
+    name TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    context TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    source_type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    dataset_schema TEXT,
+    dataset_profile TEXT,
+    tags TEXT NOT NULL,
+    PRIMARY KEY (run_num, name, digest, context)
+) WITHOUT ROWID;
+INSERT INTO run_inputs_v16 SELECT r.num, i.name, i.digest, i.context, i.seq, i.source_type,
+    i.source, i.dataset_schema, i.dataset_profile, i.tags FROM run_inputs i JOIN runs r ON r.id = i.run_id;
+DROP TABLE run_inputs;
+ALTER TABLE run_inputs_v16 RENAME TO run_inputs;
+
+CREATE TABLE run_outputs_v16 (
+    run_num INTEGER NOT NULL REFERENCES runs(num),
+    model_id TEXT NOT NULL REFERENCES logged_models(id),
+    step INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (run_num, model_id)
+) WITHOUT ROWID;
+INSERT INTO run_outputs_v16 SELECT r.num, o.model_id, o.step, o.seq FROM run_outputs o JOIN runs r ON r.id = o.run_id;
+DROP TABLE run_outputs;
+ALTER TABLE run_outputs_v16 RENAME TO run_outputs;
 "#;
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! Invariants:
 //! - filters and orderings are translated by `crate::search_sql`, values always bound;
 //! - paging is by offset under a token bound to the whole search (`search_scope`);
-//! - a run's params, tags, metrics and inputs are loaded for a whole page at once, in
-//!   chunks that stay under SQLite's bound-variable limit.
+//! - a run's params, tags, metrics, inputs and outputs are loaded for a whole page at once,
+//!   one statement per table over the page's integer run keys (`runs.num`).
 
 use super::Db;
 use super::ops::{
@@ -24,9 +24,7 @@ use mlplane_core::{
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params_from_iter};
 use std::collections::HashMap;
-
-/// Ids per `IN (...)` list when loading run data.
-const CHUNK: usize = 500;
+use std::rc::Rc;
 
 fn to_sql(args: Vec<Arg>) -> impl Iterator<Item = SqlValue> {
     args.into_iter().map(|a| match a {
@@ -82,7 +80,7 @@ pub(crate) fn search_runs(
     // the experiment index and probing every one; it reaches runs from the key index.
     let plus = if parts.keyed { "+" } else { "" };
     let mut sql = format!(
-        "SELECT {} FROM runs r {} WHERE {plus}r.workspace = ?1 AND r.lifecycle_stage IN {}",
+        "SELECT {}, r.num FROM runs r {} WHERE {plus}r.workspace = ?1 AND r.lifecycle_stage IN {}",
         search_sql::qualified("r", RUN_COLS),
         parts.joins.join(" "),
         view_sql(q.view)
@@ -105,14 +103,21 @@ pub(crate) fn search_runs(
     ));
     let args = std::iter::once(SqlValue::Text(ws.as_str().to_string())).chain(to_sql(parts.args));
     let started = std::time::Instant::now();
+    // Values are bound, so the text depends only on the search's shape: the same search
+    // (a client paging, a dashboard refreshing) reuses its compiled statement.
     let rows = conn
-        .prepare(&sql)
+        .prepare_cached(&sql)
         .db()?
-        .query_map(params_from_iter(args), run_row)
+        .query_map(params_from_iter(args), |r| {
+            Ok((r.get::<_, i64>(11)?, run_row(r)?))
+        })
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
-    let mut infos = rows.into_iter().map(to_info).collect::<Result<Vec<_>>>()?;
+    let mut infos = rows
+        .into_iter()
+        .map(|(num, row)| Ok((num, to_info(row)?)))
+        .collect::<Result<Vec<_>>>()?;
     let queried = started.elapsed();
     let next_page_token = next_token(codec, scope, &mut infos, n, offset);
     let items = with_data(conn, infos)?;
@@ -175,41 +180,66 @@ pub(crate) fn search_experiments(
     })
 }
 
-/// Runs `sql` (which has one `IN ({ids})` list) over the ids in chunks, calling `each`
-/// with the run id (column 0) and the row.
+/// The page's runs by integer key, in page order.
+struct PageKeys {
+    nums: Vec<i64>,
+    array: Rc<Vec<SqlValue>>,
+    /// Position by key, built only if rows ever come out of page order.
+    slot: std::cell::OnceCell<HashMap<i64, usize>>,
+}
+
+impl PageKeys {
+    fn new(nums: Vec<i64>) -> Self {
+        PageKeys {
+            array: Rc::new(nums.iter().map(|n| SqlValue::Integer(*n)).collect()),
+            slot: std::cell::OnceCell::new(),
+            nums,
+        }
+    }
+
+    /// The position of run `num`, looked at from `hint` on (rows come in page order, so
+    /// this is usually where the previous row's run was or the next one).
+    fn position(&self, num: i64, hint: usize) -> Result<usize> {
+        for at in [hint, hint + 1] {
+            if self.nums.get(at) == Some(&num) {
+                return Ok(at);
+            }
+        }
+        self.slot
+            .get_or_init(|| self.nums.iter().enumerate().map(|(i, n)| (*n, i)).collect())
+            .get(&num)
+            .copied()
+            .ok_or_else(|| StoreError::Internal(format!("unexpected run {num} in result")))
+    }
+}
+
+/// Runs `sql` over the page's runs, passed as the array parameter `?1` (`rarray`, joined
+/// first so each run is one primary-key seek, with no temporary index of the ids), calling
+/// `each` with the run's position in the page and the row, whose column 0 is the run's key.
 fn per_run(
     conn: &Connection,
     sql: &str,
-    ids: &[&str],
-    mut each: impl FnMut(&str, &rusqlite::Row<'_>) -> Result<()>,
+    keys: &PageKeys,
+    mut each: impl FnMut(usize, &rusqlite::Row<'_>) -> Result<()>,
 ) -> Result<()> {
-    for chunk in ids.chunks(CHUNK) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let text = sql.replace("{ids}", &marks);
-        let mut stmt = conn.prepare_cached(&text).db()?;
-        let mut rows = stmt.query(params_from_iter(chunk.iter())).db()?;
-        while let Some(row) = rows.next().db()? {
-            // The id is only looked up: borrowed from the row, not copied.
-            let id = row
-                .get_ref(0)
-                .db()?
-                .as_str()
-                .map_err(|e| StoreError::Internal(format!("sqlite: run id: {e}")))?;
-            each(id, row)?;
-        }
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let mut rows = stmt.query([keys.array.clone()]).db()?;
+    let mut at = 0;
+    while let Some(row) = rows.next().db()? {
+        at = keys.position(row.get(0).db()?, at)?;
+        each(at, row)?;
     }
     Ok(())
 }
 
-/// Loads params, tags, latest metrics and inputs of each run, keeping the order given.
-pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Run>> {
-    // The ids are copied once so the infos can move into the runs.
-    let owned: Vec<String> = infos.iter().map(|i| i.id.as_str().to_string()).collect();
-    let ids: Vec<&str> = owned.iter().map(String::as_str).collect();
-    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    let mut runs: Vec<Run> = infos
+/// Loads params, tags, latest metrics, inputs and outputs of each run (its integer key and
+/// info), keeping the order given. Params, tags and metrics are sorted by key, inputs and
+/// outputs in the order they were logged.
+pub(crate) fn with_data(conn: &Connection, found: Vec<(i64, RunInfo)>) -> Result<Vec<Run>> {
+    let keys = PageKeys::new(found.iter().map(|(n, _)| *n).collect());
+    let mut runs: Vec<Run> = found
         .into_iter()
-        .map(|info| Run {
+        .map(|(_, info)| Run {
             info,
             params: Vec::new(),
             tags: Vec::new(),
@@ -218,18 +248,12 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
             outputs: Vec::new(),
         })
         .collect();
-    let slot = |id: &str| {
-        index
-            .get(id)
-            .copied()
-            .ok_or_else(|| StoreError::Internal(format!("unexpected run '{id}' in result")))
-    };
     per_run(
         conn,
-        "SELECT run_id, key, value FROM run_params WHERE run_id IN ({ids}) ORDER BY run_id, key",
-        &ids,
-        |id, r| {
-            runs[slot(id)?].params.push(Param {
+        "SELECT p.run_num, p.key, p.value FROM rarray(?1) a CROSS JOIN run_params p ON p.run_num = a.value",
+        &keys,
+        |at, r| {
+            runs[at].params.push(Param {
                 key: r.get(1).db()?,
                 value: r.get(2).db()?,
             });
@@ -238,10 +262,10 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
     )?;
     per_run(
         conn,
-        "SELECT run_id, key, value FROM run_tags WHERE run_id IN ({ids}) ORDER BY run_id, key",
-        &ids,
-        |id, r| {
-            runs[slot(id)?].tags.push(Tag {
+        "SELECT t.run_num, t.key, t.value FROM rarray(?1) a CROSS JOIN run_tags t ON t.run_num = a.value",
+        &keys,
+        |at, r| {
+            runs[at].tags.push(Tag {
                 key: r.get(1).db()?,
                 value: r.get(2).db()?,
             });
@@ -250,11 +274,11 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
     )?;
     per_run(
         conn,
-        "SELECT run_id, key, last_bits, last_ts, last_step FROM metric_series
-         WHERE run_id IN ({ids}) AND count > 0 ORDER BY run_id, key",
-        &ids,
-        |id, r| {
-            runs[slot(id)?].metrics.push(Metric {
+        "SELECT m.run_num, m.key, m.last_bits, m.last_ts, m.last_step
+         FROM rarray(?1) a CROSS JOIN metric_series m ON m.run_num = a.value WHERE m.count > 0",
+        &keys,
+        |at, r| {
+            runs[at].metrics.push(Metric {
                 key: r.get(1).db()?,
                 value: f64::from_bits(r.get::<_, i64>(2).db()? as u64),
                 timestamp: r.get(3).db()?,
@@ -263,14 +287,15 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
             Ok(())
         },
     )?;
+    let mut input_seq: Vec<Vec<i64>> = vec![Vec::new(); runs.len()];
     per_run(
         conn,
-        "SELECT run_id, name, digest, source_type, source, dataset_schema, dataset_profile, tags
-         FROM run_inputs WHERE run_id IN ({ids}) ORDER BY run_id, seq",
-        &ids,
-        |id, r| {
+        "SELECT i.run_num, i.name, i.digest, i.source_type, i.source, i.dataset_schema,
+         i.dataset_profile, i.tags, i.seq FROM rarray(?1) a CROSS JOIN run_inputs i ON i.run_num = a.value",
+        &keys,
+        |at, r| {
             let tags: String = r.get(7).db()?;
-            runs[slot(id)?].inputs.push(DatasetInput {
+            runs[at].inputs.push(DatasetInput {
                 dataset: Dataset {
                     name: r.get(1).db()?,
                     digest: r.get(2).db()?,
@@ -281,24 +306,46 @@ pub(crate) fn with_data(conn: &Connection, infos: Vec<RunInfo>) -> Result<Vec<Ru
                 },
                 tags: crate::rules::decode_input_tags(&tags)?,
             });
+            input_seq[at].push(r.get(8).db()?);
             Ok(())
         },
     )?;
+    let mut output_seq: Vec<Vec<i64>> = vec![Vec::new(); runs.len()];
     per_run(
         conn,
-        "SELECT run_id, model_id, step FROM run_outputs WHERE run_id IN ({ids}) ORDER BY run_id, seq",
-        &ids,
-        |id, r| {
+        "SELECT o.run_num, o.model_id, o.step, o.seq FROM rarray(?1) a CROSS JOIN run_outputs o ON o.run_num = a.value",
+        &keys,
+        |at, r| {
             let model: String = r.get(1).db()?;
-            runs[slot(id)?].outputs.push(ModelOutput {
+            runs[at].outputs.push(ModelOutput {
                 model_id: LoggedModelId::parse(&model)
                     .map_err(|_| corrupt("logged model id", &model))?,
                 step: r.get(2).db()?,
             });
+            output_seq[at].push(r.get(3).db()?);
             Ok(())
         },
     )?;
+    // The rows of a run come in primary-key order; the sorts make the order explicit
+    // (and cost one pass over an already sorted list).
+    for (run, (ins, outs)) in runs.iter_mut().zip(input_seq.into_iter().zip(output_seq)) {
+        run.params.sort_by(|a, b| a.key.cmp(&b.key));
+        run.tags.sort_by(|a, b| a.key.cmp(&b.key));
+        run.metrics.sort_by(|a, b| a.key.cmp(&b.key));
+        run.inputs = sorted_by_seq(std::mem::take(&mut run.inputs), ins);
+        run.outputs = sorted_by_seq(std::mem::take(&mut run.outputs), outs);
+    }
     Ok(runs)
+}
+
+/// `items` ordered by their `seq` (a run's inputs or outputs, in logging order).
+fn sorted_by_seq<T>(items: Vec<T>, seq: Vec<i64>) -> Vec<T> {
+    if seq.windows(2).all(|w| w[0] <= w[1]) {
+        return items;
+    }
+    let mut paired: Vec<(i64, T)> = seq.into_iter().zip(items).collect();
+    paired.sort_by_key(|(s, _)| *s);
+    paired.into_iter().map(|(_, t)| t).collect()
 }
 
 pub(crate) fn log_inputs(
@@ -307,24 +354,24 @@ pub(crate) fn log_inputs(
     id: &RunId,
     inputs: &[DatasetInput],
 ) -> Result<()> {
-    active(conn, ws, id)?;
+    let (num, _) = active(conn, ws, id)?;
     let mut seq: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(seq), -1) FROM run_inputs WHERE run_id = ?1")
+        .prepare_cached("SELECT COALESCE(MAX(seq), -1) FROM run_inputs WHERE run_num = ?1")
         .db()?
-        .query_row([id.as_str()], |r| r.get(0))
+        .query_row([num], |r| r.get(0))
         .db()?;
     let mut stmt = conn
         .prepare_cached(
-            "INSERT INTO run_inputs (run_id, name, digest, context, seq, source_type, source,
+            "INSERT INTO run_inputs (run_num, name, digest, context, seq, source_type, source,
              dataset_schema, dataset_profile, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (run_id, name, digest, context) DO NOTHING",
+             ON CONFLICT (run_num, name, digest, context) DO NOTHING",
         )
         .db()?;
     for input in inputs {
         seq += 1;
         let d = &input.dataset;
         stmt.execute(rusqlite::params![
-            id.as_str(),
+            num,
             d.name,
             d.digest,
             input.context(),
