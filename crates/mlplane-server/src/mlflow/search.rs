@@ -15,6 +15,8 @@ use super::{MlflowJson, MlflowQuery, Pairs, Workspace, experiment_id};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use mlplane_core::search::{
     FilterError, SearchKind, parse_experiment_filter, parse_order_by, parse_run_filter,
 };
@@ -96,7 +98,7 @@ pub async fn runs(
     State(s): State<AppState>,
     Workspace(ws): Workspace,
     MlflowJson(req): MlflowJson<SearchRunsReq>,
-) -> MlflowResult<Json<SearchRunsResponse>> {
+) -> MlflowResult<Response> {
     let filter_text = req.filter.unwrap_or_default();
     let q = RunSearch {
         experiment_ids: req
@@ -114,10 +116,25 @@ pub async fn runs(
         .store
         .search_runs(&ws, &q, &page(req.max_results, req.page_token)?)
         .await?;
-    Ok(Json(SearchRunsResponse {
-        runs: p.items.into_iter().map(Into::into).collect(),
-        next_page_token: p.next_page_token,
-    }))
+    let capacity = p.items.len() * RUN_JSON_BYTES;
+    sized_json(
+        &SearchRunsResponse {
+            runs: p.items.into_iter().map(Into::into).collect(),
+            next_page_token: p.next_page_token,
+        },
+        capacity,
+    )
+}
+
+/// About what one run of a search page takes as JSON (a few metrics, params and tags).
+const RUN_JSON_BYTES: usize = 768;
+
+/// A JSON answer written into a buffer sized up front: a page of runs is hundreds of
+/// kilobytes, and growing a buffer from a small one copies it at every doubling.
+fn sized_json<T: Serialize>(value: &T, capacity: usize) -> MlflowResult<Response> {
+    let mut body = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut body, value).map_err(MlflowError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

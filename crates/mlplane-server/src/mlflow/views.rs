@@ -10,9 +10,10 @@
 
 use super::int64::opt_i64;
 use mlplane_core::{
-    Dataset, DatasetInput, Experiment, Metric, MetricPoint, Param, Run, RunInfo, RunStatus, Tag,
+    Dataset, DatasetInput, Experiment, Metric, MetricPoint, Run, RunInfo, RunStatus, Tag,
 };
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The tag MLflow clients read a run's name from.
 pub const RUN_NAME_TAG: &str = "mlflow.runName";
@@ -100,35 +101,57 @@ impl From<Experiment> for ExperimentView {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct RunInfoView {
-    pub run_id: String,
-    pub run_uuid: String,
-    pub run_name: String,
-    pub experiment_id: String,
-    pub user_id: String,
-    pub status: &'static str,
-    pub start_time: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub end_time: Option<i64>,
-    pub artifact_uri: String,
-    pub lifecycle_stage: &'static str,
-}
+/// MLflow's `RunInfo`, serialized straight from the domain type.
+#[derive(Debug)]
+pub struct RunInfoView(pub RunInfo);
 
 impl From<RunInfo> for RunInfoView {
     fn from(i: RunInfo) -> Self {
-        Self {
-            run_id: i.id.to_string(),
-            run_uuid: i.id.to_string(),
-            run_name: i.name,
-            experiment_id: i.experiment_id.to_string(),
-            user_id: i.user,
-            status: status_name(i.status),
-            start_time: i.start_time,
-            end_time: i.end_time,
-            artifact_uri: mlflow_uri(&i.artifact_uri),
-            lifecycle_stage: i.lifecycle_stage.as_str(),
+        Self(i)
+    }
+}
+
+impl Serialize for RunInfoView {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        InfoRef(&self.0).serialize(s)
+    }
+}
+
+/// `mlplane-artifacts:` shown as `mlflow-artifacts:`, written without building a string.
+struct MlflowUri<'a>(&'a str);
+
+impl std::fmt::Display for MlflowUri<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.strip_prefix(MLPLANE_SCHEME) {
+            Some(rest) => write!(f, "{MLFLOW_SCHEME}{rest}"),
+            None => f.write_str(self.0),
         }
+    }
+}
+
+struct InfoRef<'a>(&'a RunInfo);
+
+impl Serialize for InfoRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let i = self.0;
+        let mut m = s.serialize_struct("RunInfo", 10)?;
+        m.serialize_field("run_id", i.id.as_str())?;
+        m.serialize_field("run_uuid", i.id.as_str())?;
+        m.serialize_field("run_name", &i.name)?;
+        m.serialize_field("experiment_id", &format_args!("{}", i.experiment_id))?;
+        m.serialize_field("user_id", &i.user)?;
+        m.serialize_field("status", status_name(i.status))?;
+        m.serialize_field("start_time", &i.start_time)?;
+        match i.end_time {
+            Some(t) => m.serialize_field("end_time", &t)?,
+            None => m.skip_field("end_time")?,
+        }
+        m.serialize_field(
+            "artifact_uri",
+            &format_args!("{}", MlflowUri(&i.artifact_uri)),
+        )?;
+        m.serialize_field("lifecycle_stage", i.lifecycle_stage.as_str())?;
+        m.end()
     }
 }
 
@@ -158,32 +181,121 @@ impl From<Metric> for MetricView {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct RunDataView {
-    pub metrics: Vec<MetricView>,
-    pub params: Vec<KeyValue>,
-    pub tags: Vec<KeyValue>,
+/// MLflow's `Run`: info, data (latest metrics, params, and tags with `mlflow.runName`
+/// equal to the run's name), inputs, and outputs when there are any. Serialized straight
+/// from the domain run, borrowing every string: a search page holds hundreds of runs.
+#[derive(Debug)]
+pub struct RunView(pub Run);
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        Self(r)
+    }
 }
 
-#[derive(Debug, Serialize)]
-pub struct RunView {
-    pub info: RunInfoView,
-    pub data: RunDataView,
-    pub inputs: RunInputsView,
-    /// Logged models the run produced (MLflow 3); left out when there are none.
-    #[serde(skip_serializing_if = "RunOutputsView::is_empty")]
-    pub outputs: RunOutputsView,
+impl Serialize for RunView {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = &self.0;
+        let mut m = s.serialize_struct("Run", 4)?;
+        m.serialize_field("info", &InfoRef(&r.info))?;
+        m.serialize_field("data", &DataRef(r))?;
+        m.serialize_field(
+            "inputs",
+            &RunInputsView {
+                dataset_inputs: r.inputs.iter().cloned().map(Into::into).collect(),
+            },
+        )?;
+        if r.outputs.is_empty() {
+            m.skip_field("outputs")?;
+        } else {
+            m.serialize_field(
+                "outputs",
+                &RunOutputsView {
+                    model_outputs: r
+                        .outputs
+                        .iter()
+                        .map(|o| ModelOutputView {
+                            model_id: o.model_id.as_str().to_string(),
+                            step: o.step,
+                        })
+                        .collect(),
+                },
+            )?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct KvRef<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct MetricRef<'a> {
+    key: &'a str,
+    #[serde(with = "mlplane_api::metric_value")]
+    value: f64,
+    timestamp: i64,
+    step: i64,
+}
+
+struct DataRef<'a>(&'a Run);
+
+impl Serialize for DataRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let metrics = r.metrics.iter().map(|m| MetricRef {
+            key: &m.key,
+            value: m.value,
+            timestamp: m.timestamp,
+            step: m.step,
+        });
+        let params = r.params.iter().map(|p| KvRef {
+            key: &p.key,
+            value: &p.value,
+        });
+        // The run's name is its own column; a stored tag of that name never shows.
+        let tags = r
+            .tags
+            .iter()
+            .filter(|t| t.key != RUN_NAME_TAG)
+            .map(|t| KvRef {
+                key: &t.key,
+                value: &t.value,
+            })
+            .chain(std::iter::once(KvRef {
+                key: RUN_NAME_TAG,
+                value: &r.info.name,
+            }));
+        let mut m = s.serialize_struct("RunData", 3)?;
+        m.serialize_field("metrics", &Seq(std::cell::Cell::new(Some(metrics))))?;
+        m.serialize_field("params", &Seq(std::cell::Cell::new(Some(params))))?;
+        m.serialize_field("tags", &Seq(std::cell::Cell::new(Some(tags))))?;
+        m.end()
+    }
+}
+
+/// An iterator serialized once as a JSON array, without collecting it first.
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I> Serialize for Seq<I>
+where
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.take() {
+            Some(items) => s.collect_seq(items),
+            None => Err(serde::ser::Error::custom("a sequence is serialized once")),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
 pub struct RunOutputsView {
     pub model_outputs: Vec<ModelOutputView>,
-}
-
-impl RunOutputsView {
-    fn is_empty(&self) -> bool {
-        self.model_outputs.is_empty()
-    }
 }
 
 /// MLflow's `ModelOutput`: a logged model and the step it was logged at.
@@ -262,45 +374,6 @@ pub struct LogInputs {
     pub datasets: Vec<DatasetInputView>,
     #[serde(default)]
     pub models: Vec<super::model_views::ModelRef>,
-}
-
-impl From<Run> for RunView {
-    fn from(r: Run) -> Self {
-        // Keys and values move into the view (a search answers hundreds of runs).
-        let mut tags: Vec<KeyValue> = r
-            .tags
-            .into_iter()
-            .filter(|t| t.key != RUN_NAME_TAG)
-            .map(|Tag { key, value }| KeyValue { key, value })
-            .collect();
-        tags.push(kv(RUN_NAME_TAG, &r.info.name));
-        let params = r
-            .params
-            .into_iter()
-            .map(|Param { key, value }| KeyValue { key, value })
-            .collect();
-        Self {
-            info: r.info.into(),
-            data: RunDataView {
-                metrics: r.metrics.into_iter().map(Into::into).collect(),
-                params,
-                tags,
-            },
-            inputs: RunInputsView {
-                dataset_inputs: r.inputs.into_iter().map(Into::into).collect(),
-            },
-            outputs: RunOutputsView {
-                model_outputs: r
-                    .outputs
-                    .into_iter()
-                    .map(|o| ModelOutputView {
-                        model_id: o.model_id.as_str().to_string(),
-                        step: o.step,
-                    })
-                    .collect(),
-            },
-        }
-    }
 }
 
 // --- requests --------------------------------------------------------------------------
