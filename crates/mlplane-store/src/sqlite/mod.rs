@@ -14,14 +14,8 @@
 //!
 //! Checkpoints (copying committed WAL frames back into the database file and syncing it)
 //! run on a checkpointer thread with a connection of its own, not inside the writer's
-//! commit: the writer's WAL hook only nudges it once [`CHECKPOINT_FRAMES`] frames were added
-//! since the last nudge. It runs `PASSIVE` checkpoints, which
-//! never block the writer; only when the WAL has grown past [`RESTART_FRAMES`] under
-//! sustained writes does it run a `RESTART` checkpoint, which makes the writer wait once so
-//! the log can start over. When the writer has been idle for [`IDLE_NUDGE`] it nudges the
-//! checkpointer once more, so a pause in the writes lets the checkpoint catch up and the
-//! next write starts the log over without making anyone wait. A checkpoint moves data that
-//! is already durable in the WAL, so this changes no commit's durability.
+//! commit, and the log is made to start over between two transactions instead of with a
+//! `RESTART` that stops the writer: see [`checkpoint`].
 //!
 //! Invariants:
 //! - a caller is answered `Ok` only after the transaction holding its write committed;
@@ -30,6 +24,7 @@
 
 mod assets;
 mod auth;
+mod checkpoint;
 mod files;
 mod jobs;
 mod jobs_impl;
@@ -48,9 +43,7 @@ mod store_impl;
 use crate::{OpTiming, Result, StoreError};
 use mlplane_core::TokenCodec;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::c_int;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -62,18 +55,6 @@ pub const MAX_GROUP: usize = 512;
 /// How long a commit group may keep taking queued jobs before it commits.
 const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
 const READERS: usize = 4;
-/// WAL frames (pages) past which the checkpointer makes the writer wait for a `RESTART`
-/// checkpoint so the log starts over (65,536 frames of 4 KiB = 256 MiB). Each one stalls
-/// every writer for a copy and two `fsync`s (measured 10-300 ms, once 843 ms, on a busy
-/// disk), so it is rare: the log also starts over for free after an idle catch-up.
-const RESTART_FRAMES: i64 = 65_536;
-/// How long the writer waits idle before it nudges the checkpointer to catch up, so the
-/// next write finds the log fully checkpointed and starts it over without a `RESTART`.
-const IDLE_NUDGE: std::time::Duration = std::time::Duration::from_millis(50);
-/// WAL frames added between two checkpoints (SQLite's automatic checkpoints ran at the same
-/// size; checkpointing more often copies hot pages over and over).
-const CHECKPOINT_FRAMES: c_int = 4000;
-
 type Completer = Box<dyn FnOnce(Option<String>) + Send>;
 /// A write job, with when it was queued; given `None` it must not run and only reports
 /// failure.
@@ -173,76 +154,6 @@ fn configure(conn: &Connection, sync_full: bool) -> Result<()> {
     .db()
 }
 
-/// The checkpointer's connection; it syncs the database file as the writer would.
-fn open_checkpointer(path: &Path, sync_full: bool) -> Result<Connection> {
-    let conn = Connection::open(path).db()?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).db()?;
-    conn.execute_batch(&format!(
-        "PRAGMA synchronous={}; PRAGMA wal_autocheckpoint=0;",
-        synchronous(sync_full)
-    ))
-    .db()?;
-    Ok(conn)
-}
-
-thread_local! {
-    /// On a writer thread: the nudge to its checkpointer and the WAL size (in frames) at the
-    /// last nudge.
-    static CHECKPOINTER: RefCell<Option<(mpsc::Sender<()>, c_int)>> = const { RefCell::new(None) };
-    /// On a writer thread: the WAL size (in frames) after its last commit.
-    static WAL_FRAMES: std::cell::Cell<c_int> = const { std::cell::Cell::new(0) };
-}
-
-/// The writer connection's WAL hook, called on the writer thread after each commit with the
-/// number of frames in the WAL: nudges the checkpointer once [`CHECKPOINT_FRAMES`] frames
-/// were added since the last nudge (the cadence of SQLite's own automatic checkpoints).
-fn wal_committed(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()> {
-    WAL_FRAMES.with(|f| f.set(frames));
-    CHECKPOINTER.with(|c| {
-        if let Some((nudge, last)) = c.borrow_mut().as_mut() {
-            if frames < *last {
-                // The log started over.
-                *last = 0;
-            }
-            if frames - *last >= CHECKPOINT_FRAMES {
-                *last = frames;
-                let _ = nudge.send(());
-            }
-        }
-    });
-    Ok(())
-}
-
-/// Runs a checkpoint each time the writer nudges it (nudges that pile up meanwhile count
-/// once), until the writer drops its sender.
-fn checkpoint_loop(conn: Connection, nudges: mpsc::Receiver<()>) {
-    while nudges.recv().is_ok() {
-        while nudges.try_recv().is_ok() {}
-        let started = Instant::now();
-        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-        });
-        match &frames {
-            Ok((log, copied)) => tracing::debug!(
-                target: "mlplane_store::checkpoint",
-                log, copied, us = started.elapsed().as_micros() as u64, "passive checkpoint"
-            ),
-            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
-        }
-        if frames.is_ok_and(|(n, _)| n > RESTART_FRAMES) {
-            let started = Instant::now();
-            match conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
-                Ok(()) => tracing::debug!(
-                    target: "mlplane_store::checkpoint",
-                    us = started.elapsed().as_micros() as u64, "restart checkpoint"
-                ),
-                Err(e) => tracing::warn!(error = %e, "sqlite restart checkpoint failed"),
-            }
-        }
-    }
-    let _ = conn.close();
-}
-
 fn migrate(conn: &mut Connection) -> Result<()> {
     migrate_with(conn, schema::MIGRATIONS)
 }
@@ -327,7 +238,7 @@ impl SqliteStore {
             configure(&writer, sync_full)?;
             migrate(&mut writer)?;
             let key = ops::init(&writer)?;
-            let checkpointer = open_checkpointer(&path, sync_full)?;
+            let checkpointer = checkpoint::open(&path, sync_full)?;
             let mut readers = Vec::with_capacity(READERS);
             for _ in 0..READERS {
                 let c = Connection::open_with_flags(
@@ -377,17 +288,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("mlplane-sqlite-writer".into())
-            .spawn(move || {
-                let checkpoints = checkpointer.and_then(|conn| {
-                    let (nudge, nudges) = mpsc::channel::<()>();
-                    std::thread::Builder::new()
-                        .name("mlplane-sqlite-checkpoint".into())
-                        .spawn(move || checkpoint_loop(conn, nudges))
-                        .ok()
-                        .map(|h| (nudge, h))
-                });
-                writer_loop(writer, rx, checkpoints)
-            })
+            .spawn(move || writer_loop(writer, rx, checkpointer))
             .ok();
         Self {
             inner: Arc::new(Inner {
@@ -544,39 +445,20 @@ impl SqliteStore {
 
 /// The writer has been idle: nudges the checkpointer if frames were added since the last
 /// nudge, so the checkpoint catches up and the next write can start the WAL over.
-fn nudge_when_idle() {
-    let frames = WAL_FRAMES.with(|f| f.get());
-    CHECKPOINTER.with(|c| {
-        if let Some((nudge, last)) = c.borrow_mut().as_mut()
-            && frames > *last
-        {
-            *last = frames;
-            let _ = nudge.send(());
-        }
-    });
-}
-
-fn writer_loop(
-    conn: Connection,
-    rx: mpsc::Receiver<Job>,
-    checkpoints: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
-) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, checkpointer: Option<Connection>) {
     // Without a checkpointer (in-memory databases) nothing needs checkpointing.
-    let (nudge, checkpointer) = checkpoints.unzip();
-    if let Some(n) = nudge {
-        CHECKPOINTER.with(|c| *c.borrow_mut() = Some((n, 0)));
-        conn.wal_hook(Some(wal_committed));
-    }
+    let checkpointer = checkpointer.and_then(|c| checkpoint::attach(&conn, c, checkpoint::LIMITS));
     loop {
-        let next = match rx.recv_timeout(IDLE_NUDGE) {
+        let next = match rx.recv_timeout(checkpoint::IDLE_NUDGE) {
             Ok(j) => Ok(j),
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                nudge_when_idle();
+                checkpoint::nudge_when_idle();
                 rx.recv()
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
         };
         let Ok((queued, first)) = next else { break };
+        checkpoint::restart_log_if_due(&conn);
         let started = Instant::now();
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             first(None)(Some(e.to_string()));
@@ -617,8 +499,7 @@ fn writer_loop(
     }
     // Channel closed: the store is shutting down. Stop the checkpointer, then fold the WAL
     // back into the database.
-    conn.wal_hook(None);
-    CHECKPOINTER.with(|c| c.borrow_mut().take());
+    checkpoint::detach(&conn);
     if let Some(h) = checkpointer {
         let _ = h.join();
     }
