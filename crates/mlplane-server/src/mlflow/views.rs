@@ -27,10 +27,7 @@ const MLFLOW_SCHEME: &str = "mlflow-artifacts:";
 
 /// `mlplane-artifacts:/ws/1` becomes `mlflow-artifacts:/ws/1`; other URIs pass unchanged.
 pub fn mlflow_uri(uri: &str) -> String {
-    match uri.strip_prefix(MLPLANE_SCHEME) {
-        Some(rest) => format!("{MLFLOW_SCHEME}{rest}"),
-        None => uri.to_string(),
-    }
+    MlflowUri(uri).to_string()
 }
 
 /// MLflow's name of a status: `QUEUED` is `SCHEDULED` there.

@@ -96,15 +96,19 @@ pub(crate) fn search_runs(
         sql.push_str(" AND ");
         sql.push_str(c);
     }
+    // The page's bounds are bound too (after the workspace and the filter's values).
+    let limit = parts.args.len() + 2;
     sql.push_str(&format!(
-        " ORDER BY {} LIMIT {} OFFSET {offset}",
+        " ORDER BY {} LIMIT ?{limit} OFFSET ?{}",
         parts.order.join(", "),
-        n + 1
+        limit + 1
     ));
-    let args = std::iter::once(SqlValue::Text(ws.as_str().to_string())).chain(to_sql(parts.args));
+    let args = std::iter::once(SqlValue::Text(ws.as_str().to_string()))
+        .chain(to_sql(parts.args))
+        .chain([SqlValue::Integer(n as i64 + 1), SqlValue::Integer(offset)]);
     let started = std::time::Instant::now();
-    // Values are bound, so the text depends only on the search's shape: the same search
-    // (a client paging, a dashboard refreshing) reuses its compiled statement.
+    // Values are bound, so the text depends only on the search's shape and experiments:
+    // the same search (a client paging, a dashboard refreshing) reuses its statement.
     let rows = conn
         .prepare_cached(&sql)
         .db()?
