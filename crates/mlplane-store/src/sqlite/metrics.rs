@@ -84,29 +84,36 @@ pub(crate) fn log_batch(
         return Ok(());
     }
     // Each metric's series, resolved once per key.
+    // A batch usually cycles through its keys step by step, so the key after the previous
+    // point's is tried before the map.
     let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut keys: Vec<&str> = Vec::new();
     let mut series: Vec<SeriesAgg> = Vec::new();
     let mut slots: Vec<usize> = Vec::with_capacity(b.metrics.len());
     for m in &b.metrics {
-        let i = match index.get(m.key.as_str()) {
-            Some(&i) => i,
-            None => {
-                series.push(load_or_create_series(conn, num, m)?);
-                index.insert(m.key.as_str(), series.len() - 1);
-                series.len() - 1
-            }
+        let next = slots.last().map_or(0, |&i| (i + 1) % keys.len().max(1));
+        let i = if keys.get(next) == Some(&m.key.as_str()) {
+            next
+        } else if let Some(&i) = index.get(m.key.as_str()) {
+            i
+        } else {
+            series.push(load_or_create_series(conn, num, m)?);
+            keys.push(m.key.as_str());
+            index.insert(m.key.as_str(), series.len() - 1);
+            series.len() - 1
         };
         series[i].note(m);
         slots.push(i);
     }
     let mut seen: HashSet<(i64, i64, i64, u64)> = HashSet::new();
-    let mut rows: Vec<[i64; 5]> = Vec::with_capacity(b.metrics.len());
+    // Each series' rows in arrival order (seq increasing).
+    let mut rows: Vec<Vec<[i64; 5]>> = vec![Vec::new(); series.len()];
     for (m, &i) in b.metrics.iter().zip(&slots) {
         let s = &mut series[i];
         if s.may_repeat && is_repeat(conn, s, m, &mut seen)? {
             continue;
         }
-        rows.push([s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64]);
+        rows[i].push([s.id, m.step, m.timestamp, s.count, m.value.to_bits() as i64]);
         s.count += 1;
         s.min_step = s.min_step.min(m.step);
         s.max_step = s.max_step.max(m.step);
@@ -122,15 +129,16 @@ pub(crate) fn log_batch(
     }
     // In key order, consecutive inserts land in the same b-tree pages (a batch usually
     // cycles through its keys step by step); `seq` already holds the batch order.
-    rows.sort_unstable();
-    insert_points(conn, &rows)?;
+    insert_points(conn, &key_order(&series, rows))?;
     let mut update = conn
         .prepare_cached(
             "UPDATE metric_series SET count = ?1, min_step = ?2, max_step = ?3, last_value = ?4,
-             last_step = ?5, last_ts = ?6, last_bits = ?8, unique_steps = ?9 WHERE id = ?7",
+             last_step = ?5, last_ts = ?6, last_bits = ?8, unique_steps = ?9
+             WHERE run_num = ?7 AND key = ?10",
         )
         .db()?;
-    for s in &series {
+    // By the clustered key (run, key): one seek per series.
+    for (s, key) in series.iter().zip(&keys) {
         let value = (!s.last.value.is_nan()).then_some(s.last.value);
         update
             .execute(params![
@@ -140,13 +148,31 @@ pub(crate) fn log_batch(
                 value,
                 s.last.step,
                 s.last.timestamp,
-                s.id,
+                num,
                 s.last.value.to_bits() as i64,
-                s.unique
+                s.unique,
+                key
             ])
             .db()?;
     }
     Ok(())
+}
+
+/// The batch's rows in primary-key order, `(series, step, ts, seq)`: series by id, and
+/// each series' rows, which arrive with increasing `seq`, sorted only if their
+/// `(step, ts)` do not already increase (a batch usually extends each series).
+fn key_order(series: &[SeriesAgg], mut rows: Vec<Vec<[i64; 5]>>) -> Vec<[i64; 5]> {
+    let mut order: Vec<usize> = (0..series.len()).collect();
+    order.sort_unstable_by_key(|&i| series[i].id);
+    let mut out = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+    for i in order {
+        let r = &mut rows[i];
+        if !r.windows(2).all(|w| w[0] <= w[1]) {
+            r.sort_unstable();
+        }
+        out.extend_from_slice(r);
+    }
+    out
 }
 
 impl SeriesAgg {
