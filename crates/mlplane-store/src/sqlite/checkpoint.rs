@@ -155,14 +155,7 @@ pub(super) fn restart_log_if_due(conn: &Connection) {
     if !due {
         return;
     }
-    let started = Instant::now();
-    match passive(conn) {
-        Ok((log, copied)) => tracing::debug!(
-            target: "mlplane_store::checkpoint",
-            log, copied, us = started.elapsed().as_micros() as u64, "writer catch-up"
-        ),
-        Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
-    }
+    pass(conn, "writer catch-up");
 }
 
 /// Nudges the checkpointer if frames were added since the last nudge (the writer is idle).

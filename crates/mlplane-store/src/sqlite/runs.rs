@@ -47,6 +47,11 @@ pub(crate) fn run_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
     ))
 }
 
+/// A row selected as `{RUN_COLS}, num`: the run's integer key and its columns.
+pub(crate) fn numbered_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, RunRow)> {
+    Ok((r.get(11)?, run_row(r)?))
+}
+
 pub(crate) fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Internal(format!("bad {what} '{v}' in database"))
 }
@@ -84,13 +89,11 @@ pub(crate) fn located(conn: &Connection, ws: &WorkspaceName, id: &RunId) -> Resu
             "SELECT {RUN_COLS}, num FROM runs WHERE id = ?1 AND workspace = ?2"
         ))
         .db()?
-        .query_row(params![id.as_str(), ws.as_str()], |r| {
-            Ok((run_row(r)?, r.get::<_, i64>(11)?))
-        })
+        .query_row(params![id.as_str(), ws.as_str()], numbered_row)
         .optional()
         .db()?;
     match row {
-        Some((r, num)) => Ok((num, to_info(r)?)),
+        Some((num, r)) => Ok((num, to_info(r)?)),
         None => {
             require_workspace(conn, ws)?;
             Err(StoreError::not_found(Entity::Run, id))

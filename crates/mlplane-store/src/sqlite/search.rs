@@ -11,7 +11,7 @@ use super::Db;
 use super::ops::{
     EXPERIMENT_COLS, decode_ints, experiment_row, require_workspace, to_experiment, view_sql,
 };
-use super::runs::{RUN_COLS, active, corrupt, run_row, to_info};
+use super::runs::{RUN_COLS, active, corrupt, numbered_row, to_info};
 use crate::rules::page_size;
 use crate::search_sql::{self, Arg, Dialect};
 use crate::types::search_scope;
@@ -112,9 +112,7 @@ pub(crate) fn search_runs(
     let rows = conn
         .prepare_cached(&sql)
         .db()?
-        .query_map(params_from_iter(args), |r| {
-            Ok((r.get::<_, i64>(11)?, run_row(r)?))
-        })
+        .query_map(params_from_iter(args), numbered_row)
         .db()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .db()?;
