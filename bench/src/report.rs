@@ -535,6 +535,24 @@ impl Report {
                     .collect();
                 let _ = writeln!(s, "- {side}: RSS after each workload: {}.", each.join(", "));
             }
+            if let Some(Ok(o)) = &x.writers {
+                let q: Vec<String> = [
+                    ("p50", 0.5),
+                    ("p90", 0.9),
+                    ("p95", 0.95),
+                    ("p99", 0.99),
+                    ("p99.9", 0.999),
+                    ("max", 1.0),
+                ]
+                .iter()
+                .filter_map(|&(name, q)| {
+                    o.latency_quantile(q).map(|d| format!("{name} {}", secs(d)))
+                })
+                .collect();
+                if !q.is_empty() {
+                    let _ = writeln!(s, "- {side}: writers' request latency: {}.", q.join(", "));
+                }
+            }
             if let Some(e) = &x.failure {
                 let _ = writeln!(s, "- {side}: FAILED: {}", e.replace('\n', " "));
             }

@@ -252,8 +252,13 @@ const INSERT_CHUNK: usize = 500;
 /// Rows per INSERT for what is left after the full [`INSERT_CHUNK`]s.
 const SMALL_CHUNK: usize = 100;
 
+/// The insert of `n` points. `OR FAIL`: a multi-row insert that may abort halfway would make
+/// SQLite copy every page it changes into a statement journal, to undo just that statement.
+/// The key cannot conflict (`seq` counts the series' inserts), and if an insert failed
+/// anyway, the whole job fails and the writer undoes all of it (savepoint or transaction).
 fn insert_sql(n: usize) -> String {
-    let mut sql = String::from("INSERT INTO metrics (series_id, step, ts, seq, value) VALUES ");
+    let mut sql =
+        String::from("INSERT OR FAIL INTO metrics (series_id, step, ts, seq, value) VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push(',');

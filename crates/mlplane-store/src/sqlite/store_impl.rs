@@ -16,6 +16,7 @@ use mlplane_core::{
 use mlplane_core::{
     LoggedModel, LoggedModelId, LoggedModelStatus, ModelMetricLink, NewLoggedModel, Param,
 };
+use std::sync::Arc;
 
 #[async_trait]
 impl MetadataStore for SqliteStore {
@@ -191,8 +192,12 @@ impl MetadataStore for SqliteStore {
 
     async fn log_batch(&self, ws: &WorkspaceName, id: &RunId, b: LogBatch) -> Result<()> {
         let (ws, id) = (ws.clone(), id.clone());
-        self.write("log_batch", move |c| metrics::log_batch(c, &ws, &id, &b))
-            .await
+        let (b, kept) = freed_here(b);
+        let r = self
+            .write("log_batch", move |c| metrics::log_batch(c, &ws, &id, &b))
+            .await;
+        drop(kept);
+        r
     }
 
     async fn delete_run_tag(&self, ws: &WorkspaceName, id: &RunId, key: &str) -> Result<()> {
@@ -486,10 +491,14 @@ impl LoggedModelStore for SqliteStore {
         links: Vec<ModelMetricLink>,
     ) -> Result<()> {
         let (ws, run) = (ws.clone(), run.clone());
-        self.write("log_batch_with_model_metrics", move |c| {
-            logged_models::log_batch_with_models(c, &ws, &run, &batch, &links)
-        })
-        .await
+        let (batch, kept) = freed_here(batch);
+        let r = self
+            .write("log_batch_with_model_metrics", move |c| {
+                logged_models::log_batch_with_models(c, &ws, &run, &batch, &links)
+            })
+            .await;
+        drop(kept);
+        r
     }
 
     async fn record_model_artifact(
@@ -543,4 +552,12 @@ impl LoggedModelStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Shares a batch with the writer so that the caller's handle, dropped after the write,
+/// frees it: freeing a thousand metric keys is work the writer thread, which every write
+/// waits on, need not do. The writer's handle is dropped before it answers.
+fn freed_here(b: LogBatch) -> (Arc<LogBatch>, Arc<LogBatch>) {
+    let b = Arc::new(b);
+    (b.clone(), b)
 }
