@@ -50,14 +50,21 @@ pub(crate) fn log_batch(
     b: &LogBatch,
 ) -> Result<()> {
     let (num, _) = active(conn, ws, id)?;
-    // Params first: a conflict aborts the batch before anything is written.
+    // Every check comes before the first write (the writer runs this job without a
+    // savepoint, see `SqliteStore::write_checks_first`): params are checked against the
+    // stored ones and the batch's earlier ones, then inserted. After that only SQLite
+    // itself can fail.
+    let mut new: Vec<&mlplane_core::Param> = Vec::new();
     for p in &b.params {
-        let old: Option<String> = conn
-            .prepare_cached("SELECT value FROM run_params WHERE run_num = ?1 AND key = ?2")
-            .db()?
-            .query_row(params![num, p.key], |r| r.get(0))
-            .optional()
-            .db()?;
+        let old: Option<String> = match new.iter().find(|n| n.key == p.key) {
+            Some(n) => Some(n.value.clone()),
+            None => conn
+                .prepare_cached("SELECT value FROM run_params WHERE run_num = ?1 AND key = ?2")
+                .db()?
+                .query_row(params![num, p.key], |r| r.get(0))
+                .optional()
+                .db()?,
+        };
         match old {
             Some(old) if old != p.value => {
                 return Err(StoreError::ParamConflict {
@@ -67,15 +74,14 @@ pub(crate) fn log_batch(
                 });
             }
             Some(_) => {}
-            None => {
-                conn.prepare_cached(
-                    "INSERT INTO run_params (run_num, key, value) VALUES (?1, ?2, ?3)",
-                )
-                .db()?
-                .execute(params![num, p.key, p.value])
-                .db()?;
-            }
+            None => new.push(p),
         }
+    }
+    for p in new {
+        conn.prepare_cached("INSERT INTO run_params (run_num, key, value) VALUES (?1, ?2, ?3)")
+            .db()?
+            .execute(params![num, p.key, p.value])
+            .db()?;
     }
     for t in &b.tags {
         upsert_tag(conn, num, t)?;

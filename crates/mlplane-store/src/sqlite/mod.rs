@@ -4,10 +4,8 @@
 //! connection. Callers send it jobs over a channel; it takes the jobs waiting or arriving
 //! while the group runs (up to [`MAX_GROUP`], for at most a few milliseconds of work), runs
 //! them in one `BEGIN IMMEDIATE` transaction, commits once, and only then answers each
-//! caller (group commit). Every job after the first runs inside its own savepoint, and a
-//! failing one rolls back its savepoint alone; the first job needs none (a savepoint copies
-//! each page it changes), since if it fails the writer rolls back the transaction, which
-//! holds nothing else yet. Reads run on a small pool of read-only connections in WAL mode,
+//! caller (group commit); a failing job leaves nothing, and how each job's writes are
+//! undone is in [`writer`]. Reads run on a small pool of read-only connections in WAL mode,
 //! which never block the writer and never see uncommitted data.
 //!
 //! Durability: WAL with `synchronous=NORMAL` keeps every committed transaction across a
@@ -41,6 +39,7 @@ mod schema;
 mod search;
 mod secrets;
 mod store_impl;
+mod writer;
 
 use crate::{OpTiming, Result, StoreError};
 use mlplane_core::TokenCodec;
@@ -51,34 +50,16 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{Semaphore, oneshot};
+use writer::{Job, Undo};
 
 /// Most jobs committed together in one transaction.
 pub const MAX_GROUP: usize = 512;
-/// How long a commit group may keep taking queued jobs before it commits.
-const GROUP_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
 const READERS: usize = 4;
 /// The writer connection's page cache. Kept small: every commit after a b-tree split walks
 /// the whole cache (SQLite's page sort in `balance_nonroot` parks a page at the lock-byte
 /// page number, so the end-of-transaction truncate of the cache cannot take its short
 /// path), and the writer's working set is the pages its inserts touch.
 const WRITER_CACHE_KIB: u32 = 8_192;
-type Completer = Box<dyn FnOnce(Option<String>) + Send>;
-/// Where the writer runs a job: its connection, and whether the job opens the group (see
-/// the module doc).
-#[derive(Clone, Copy)]
-struct Slot<'c> {
-    conn: &'c Connection,
-    first: bool,
-}
-/// What a job that ran leaves to the writer.
-struct Ran {
-    complete: Completer,
-    /// The group's first job failed: the transaction must be rolled back.
-    roll_back: bool,
-}
-/// A write job, with when it was queued; given `None` it must not run and only reports
-/// failure.
-type Job = (Instant, Box<dyn FnOnce(Option<Slot<'_>>) -> Ran + Send>);
 
 /// The SQLite implementation of [`crate::MetadataStore`].
 pub struct SqliteStore {
@@ -306,7 +287,7 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name("mlplane-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, checkpointer))
+            .spawn(move || writer::writer_loop(writer, rx, checkpointer))
             .ok();
         Self {
             inner: Arc::new(Inner {
@@ -327,43 +308,30 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
     {
+        self.write_with(op, Undo::Savepoint, f).await
+    }
+
+    /// Like [`Self::write`], for an `f` that makes every check that can fail before its
+    /// first write, so that after it only SQLite itself can fail (an I/O error, a full
+    /// disk): it runs without a savepoint. If it fails having written nothing, there is
+    /// nothing to undo; if it fails after writing, the writer rolls back the whole group and
+    /// every earlier job of it fails too (they were in the same transaction).
+    pub(crate) async fn write_checks_first<R, F>(&self, op: &'static str, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
+        self.write_with(op, Undo::ChecksFirst, f).await
+    }
+
+    async fn write_with<R, F>(&self, op: &'static str, undo: Undo, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R> + Send + 'static,
+    {
         let started = Instant::now();
         let (tx, rx) = oneshot::channel::<Result<R>>();
-        let job: Job = (
-            Instant::now(),
-            Box::new(move |slot: Option<Slot<'_>>| {
-                let Some(Slot { conn, first }) = slot else {
-                    return Ran {
-                        complete: Box::new(move |e: Option<String>| {
-                            let msg = e.unwrap_or_default();
-                            let _ = tx.send(Err(StoreError::Internal(format!(
-                                "sqlite begin failed: {msg}"
-                            ))));
-                        }),
-                        roll_back: false,
-                    };
-                };
-                let (result, roll_back) = if first {
-                    let r = f(conn);
-                    let failed = r.is_err();
-                    (r, failed)
-                } else {
-                    (in_savepoint(conn, f), false)
-                };
-                Ran {
-                    complete: Box::new(move |commit_error: Option<String>| {
-                        let out = match commit_error {
-                            None => result,
-                            Some(e) => {
-                                Err(StoreError::Internal(format!("sqlite commit failed: {e}")))
-                            }
-                        };
-                        let _ = tx.send(out);
-                    }),
-                    roll_back,
-                }
-            }),
-        );
+        let job = writer::job(undo, f, tx);
         let sent = {
             let guard = self
                 .inner
@@ -463,101 +431,6 @@ impl SqliteStore {
     }
 }
 
-/// Runs `f` inside the savepoint `op`, which is rolled back if `f` fails. The statements
-/// are cached: a group runs them once per job.
-fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-    let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-    run("SAVEPOINT op").map_err(db_err)?;
-    let r = f(conn);
-    if r.is_err() {
-        run("ROLLBACK TO op").map_err(db_err)?;
-    }
-    run("RELEASE op").map_err(db_err)?;
-    r
-}
-
-/// The writer has been idle: nudges the checkpointer if frames were added since the last
-/// nudge, so the checkpoint catches up and the next write can start the WAL over.
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>, checkpointer: Option<Connection>) {
-    // Without a checkpointer (in-memory databases) nothing needs checkpointing.
-    let checkpointer = checkpointer.and_then(|c| checkpoint::attach(&conn, c, checkpoint::LIMITS));
-    loop {
-        let next = match rx.recv_timeout(checkpoint::IDLE_NUDGE) {
-            Ok(j) => Ok(j),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                checkpoint::nudge_when_idle();
-                rx.recv()
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(mpsc::RecvError),
-        };
-        let Ok((queued, first)) = next else { break };
-        checkpoint::restart_log_if_due(&conn);
-        let started = Instant::now();
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            (first(None).complete)(Some(e.to_string()));
-            continue;
-        }
-        // Jobs that are queued, or arrive while the group runs, join it until the group
-        // has run for GROUP_BUDGET: throughput keeps the one-commit-per-group saving, and
-        // no caller waits behind more than a budget's worth of other callers' work.
-        let waited = started.duration_since(queued);
-        let opened = first(Some(Slot {
-            conn: &conn,
-            first: true,
-        }));
-        if opened.roll_back {
-            // The first job failed without a savepoint: its writes are the transaction's.
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "sqlite rollback of a failed job failed");
-            }
-            (opened.complete)(None);
-            continue;
-        }
-        let mut completers: Vec<Completer> = vec![opened.complete];
-        while completers.len() < MAX_GROUP && started.elapsed() < GROUP_BUDGET {
-            match rx.try_recv() {
-                Ok((_, j)) => completers.push(
-                    j(Some(Slot {
-                        conn: &conn,
-                        first: false,
-                    }))
-                    .complete,
-                ),
-                Err(_) => break,
-            }
-        }
-        let ran = started.elapsed();
-        let commit_error = match conn.execute_batch("COMMIT") {
-            Ok(()) => None,
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                Some(e.to_string())
-            }
-        };
-        // Stage timings of the write path (`MLPLANE_LOG=mlplane_store::writer=debug`): how
-        // long the group's first job waited in the queue, ran its jobs, and committed.
-        tracing::debug!(
-            target: "mlplane_store::writer",
-            jobs = completers.len(),
-            wait_us = waited.as_micros() as u64,
-            run_us = ran.as_micros() as u64,
-            commit_us = (started.elapsed() - ran).as_micros() as u64,
-            "commit group"
-        );
-        for c in completers {
-            c(commit_error.clone());
-        }
-    }
-    // Channel closed: the store is shutting down. Stop the checkpointer, then fold the WAL
-    // back into the database.
-    checkpoint::detach(&conn);
-    if let Some(h) = checkpointer {
-        let _ = h.join();
-    }
-    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
-    let _ = conn.close();
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,59 +443,6 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<Vec<i64>>>()
             .unwrap()
-    }
-
-    /// Inserts `v` into `t` and then fails if `fail`, as a job whose error comes after a write.
-    async fn insert(store: &SqliteStore, v: i64, fail: bool) -> Result<()> {
-        store
-            .write("test", move |c| {
-                c.execute("INSERT INTO t (v) VALUES (?1)", [v]).db()?;
-                if fail {
-                    return Err(StoreError::Internal(format!("job {v} fails")));
-                }
-                Ok(())
-            })
-            .await
-    }
-
-    async fn stored(store: &SqliteStore) -> Vec<i64> {
-        store
-            .read("test", |c| {
-                let mut stmt = c.prepare("SELECT v FROM t ORDER BY v").db()?;
-                stmt.query_map([], |r| r.get(0))
-                    .db()?
-                    .collect::<rusqlite::Result<Vec<i64>>>()
-                    .db()
-            })
-            .await
-            .unwrap()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_write_keeps_nothing_and_spares_the_other_jobs_of_its_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-            .await
-            .unwrap();
-        store
-            .write("test", |c| {
-                c.execute_batch("CREATE TABLE t (v INTEGER)").db()
-            })
-            .await
-            .unwrap();
-        // Alone, a failing job opens its group (no savepoint): the rollback is the writer's.
-        assert!(insert(&store, 1, true).await.is_err());
-        assert!(insert(&store, 2, false).await.is_ok());
-        assert_eq!(stored(&store).await, vec![2]);
-        // Many at once: groups form, with failing jobs first in some and inside others.
-        let results =
-            futures::future::join_all((10..200).map(|v| insert(&store, v, v % 3 == 0))).await;
-        for (v, r) in (10..200).zip(&results) {
-            assert_eq!(r.is_err(), v % 3 == 0, "job {v}: {r:?}");
-        }
-        let mut kept = vec![2];
-        kept.extend((10..200).filter(|v| v % 3 != 0));
-        assert_eq!(stored(&store).await, kept);
     }
 
     #[test]

@@ -194,7 +194,7 @@ impl MetadataStore for SqliteStore {
         let (ws, id) = (ws.clone(), id.clone());
         let (b, kept) = freed_here(b);
         let r = self
-            .write("log_batch", move |c| metrics::log_batch(c, &ws, &id, &b))
+            .write_checks_first("log_batch", move |c| metrics::log_batch(c, &ws, &id, &b))
             .await;
         drop(kept);
         r
