@@ -112,6 +112,14 @@ fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<R>) 
     r
 }
 
+/// Rolls back the writer's transaction; a failure is only logged (the next `BEGIN` reports
+/// a connection left in a transaction).
+fn roll_back(conn: &Connection, what: &str) {
+    if let Err(e) = conn.execute_batch("ROLLBACK") {
+        tracing::warn!(error = %e, "sqlite rollback of {what} failed");
+    }
+}
+
 /// The writer thread's loop: runs groups of jobs until the channel closes, then stops the
 /// checkpointer and folds the WAL back into the database.
 pub(super) fn writer_loop(
@@ -147,9 +155,7 @@ pub(super) fn writer_loop(
         }));
         if opened.roll_back {
             // The first job failed without a savepoint: its writes are the transaction's.
-            if let Err(e) = conn.execute_batch("ROLLBACK") {
-                tracing::warn!(error = %e, "sqlite rollback of a failed job failed");
-            }
+            roll_back(&conn, "a failed job");
             (opened.complete)(None);
             continue;
         }
@@ -164,9 +170,7 @@ pub(super) fn writer_loop(
             if ran.roll_back {
                 // A job without a savepoint failed after writing: only rolling back the
                 // transaction undoes it, and with it the group's earlier jobs.
-                if let Err(e) = conn.execute_batch("ROLLBACK") {
-                    tracing::warn!(error = %e, "sqlite rollback of a failed group failed");
-                }
+                roll_back(&conn, "a failed group");
                 tracing::warn!(
                     jobs = completers.len() + 1,
                     "a write failed after writing; its group was rolled back"
@@ -257,6 +261,32 @@ mod tests {
             .await
     }
 
+    /// A store on a fresh file with one table `t (v INTEGER)`; keep the directory alive.
+    async fn store_with_table() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
+            .await
+            .unwrap();
+        store
+            .write("test", |c| {
+                c.execute_batch("CREATE TABLE t (v INTEGER)").db()
+            })
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    /// Asserts that exactly the jobs `fails` picks failed.
+    fn assert_failed(
+        results: &[Result<()>],
+        values: std::ops::Range<i64>,
+        fails: impl Fn(i64) -> bool,
+    ) {
+        for (v, r) in values.zip(results) {
+            assert_eq!(r.is_err(), fails(v), "job {v}: {r:?}");
+        }
+    }
+
     async fn stored(store: &SqliteStore) -> Vec<i64> {
         store
             .read("test", |c| {
@@ -272,16 +302,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_write_keeps_nothing_and_spares_the_other_jobs_of_its_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-            .await
-            .unwrap();
-        store
-            .write("test", |c| {
-                c.execute_batch("CREATE TABLE t (v INTEGER)").db()
-            })
-            .await
-            .unwrap();
+        let (_dir, store) = store_with_table().await;
         // Alone, a failing job opens its group (no savepoint): the rollback is the writer's.
         assert!(insert(&store, 1, true).await.is_err());
         assert!(insert(&store, 2, false).await.is_ok());
@@ -289,9 +310,7 @@ mod tests {
         // Many at once: groups form, with failing jobs first in some and inside others.
         let results =
             futures::future::join_all((10..200).map(|v| insert(&store, v, v % 3 == 0))).await;
-        for (v, r) in (10..200).zip(&results) {
-            assert_eq!(r.is_err(), v % 3 == 0, "job {v}: {r:?}");
-        }
+        assert_failed(&results, 10..200, |v| v % 3 == 0);
         let mut kept = vec![2];
         kept.extend((10..200).filter(|v| v % 3 != 0));
         assert_eq!(stored(&store).await, kept);
@@ -299,24 +318,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_that_check_first_keep_exactly_what_their_callers_were_told() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db.sqlite"))
-            .await
-            .unwrap();
-        store
-            .write("test", |c| {
-                c.execute_batch("CREATE TABLE t (v INTEGER)").db()
-            })
-            .await
-            .unwrap();
+        let (_dir, store) = store_with_table().await;
         // Failing before writing spares the rest of the group.
         let results = futures::future::join_all(
             (10..200).map(|v| insert_checked(&store, v, v % 3 == 0, false)),
         )
         .await;
-        for (v, r) in (10..200).zip(&results) {
-            assert_eq!(r.is_err(), v % 3 == 0, "job {v}: {r:?}");
-        }
+        assert_failed(&results, 10..200, |v| v % 3 == 0);
         let mut kept: Vec<i64> = (10..200).filter(|v| v % 3 != 0).collect();
         assert_eq!(stored(&store).await, kept);
         // A job that fails after writing takes its group down with it: whoever was told Ok
